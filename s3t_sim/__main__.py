@@ -1,0 +1,5 @@
+import sys
+
+from s3t_sim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,45 @@
+"""The ``s3t`` command line.
+
+Each package contributes its sub-commands through a ``commands`` module with a
+``register(subparsers)`` function. Those modules import only ``argparse`` at the top:
+heavy libraries (torch, matplotlib) are imported inside the command's ``run`` so that
+``s3t --help`` and ``s3t simulate`` stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = ("s3t_sim.commands", "analysis.commands", "s3t_train.commands")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3t",
+        description="S3T exact machine unlearning: simulate deletions, select sequences, "
+        "train and unlearn, check bounds, plan capacity, make figures and reports.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        # Validation errors name the parameter and its allowed range: show them plainly.
+        print(f"s3t {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
