@@ -6,3 +6,150 @@ import argparse
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's sub-commands to the ``s3t`` parser."""
+    _register_simulate(subparsers)
+    _register_select(subparsers)
+
+
+# --------------------------------------------------------------------------------------
+# s3t select
+# --------------------------------------------------------------------------------------
+SELECT_METHODS = "cyclic, consecutive, strided, random, bms, full, optimal, local-search, sisa"
+
+
+def _register_select(subparsers: "argparse._SubParsersAction") -> None:
+    parser = subparsers.add_parser(
+        "select",
+        help="choose the B slice orders of a shard and judge them",
+        description="Choose B distinct orders of a shard's L slices with a selection method, and print "
+        "them with their prefix-tree training cost and objective values (expected served prefix, "
+        "expected requests to shard death; exact for L <= 16, Monte Carlo beyond).",
+    )
+    parser.add_argument("--slices", "-L", type=int, required=True, help="slices per shard L")
+    parser.add_argument("--budget", "-B", type=int, required=True, help="sequences per shard B, 1 <= B <= L!")
+    parser.add_argument("--method", default="cyclic", help=f"selection method: {SELECT_METHODS} (default cyclic)")
+    parser.add_argument(
+        "--prior", default="uniform", help="deletion prior: uniform, zipf:S, exponential:R, pareto:A or a CSV path"
+    )
+    parser.add_argument("--points-per-slice", type=int, default=100, help="points per slice for per-point laws")
+    parser.add_argument(
+        "--assignment", default="random", help="points to slices for per-point laws: random (default) or sorted"
+    )
+    parser.add_argument("--prior-seed", type=int, default=0, help="seed of the random point assignment")
+    parser.add_argument("--horizon", type=float, default=100.0, help="BMS score horizon t (default 100)")
+    parser.add_argument(
+        "--requests", type=int, default=None, help="requests R for the objective (default: the horizon, rounded)"
+    )
+    parser.add_argument(
+        "--shards", type=int, default=1, help="m: the shard receives 1/m of the requests (default 1)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for random, local-search and Monte Carlo")
+    parser.add_argument("--runs", type=int, default=20000, help="Monte Carlo runs when L > 16 (default 20000)")
+    parser.add_argument("--weight", default=None, help="bms: matching weight, score (default) or objective")
+    parser.add_argument("--start", default=None, help="local-search: starting method (default bms)")
+    parser.add_argument("--iterations", type=int, default=None, help="local-search: moves to try (default 2000)")
+    parser.add_argument("--max-sets", type=int, default=None, help="optimal: most sets to search (default 1e7)")
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    parser.set_defaults(func=_run_select)
+
+
+def _run_select(args: argparse.Namespace) -> int:
+    import json
+
+    from s3t_sim.priors import parse_prior
+    from s3t_sim.selection import select_sequences
+    from s3t_sim.selection.describe import describe_selection, format_selection
+    from s3t_sim.validation import check_int
+
+    L = check_int("--slices", args.slices, 1)
+    m = check_int("--shards", args.shards, 1)
+    prior = parse_prior(
+        args.prior, 1, L, points_per_slice=args.points_per_slice, assignment=args.assignment, seed=args.prior_seed
+    )[0]
+    options = {
+        name: value
+        for name, value in (
+            ("weight", args.weight),
+            ("start", args.start),
+            ("iterations", args.iterations),
+            ("max_sets", args.max_sets),
+        )
+        if value is not None
+    }
+    requests = args.requests if args.requests is not None else max(1, round(args.horizon))
+    if args.method in ("optimal", "local-search"):
+        options.update(requests=requests, shard_share=1.0 / m)
+    sequences = select_sequences(args.method, L, args.budget, prior, seed=args.seed, horizon=args.horizon, **options)
+    description = describe_selection(sequences, prior, requests, shard_share=1.0 / m, runs=args.runs, seed=args.seed)
+    description = {"method": args.method, "prior_spec": args.prior, "horizon": args.horizon, **description}
+    if args.json:
+        print(json.dumps(description))
+    else:
+        print(f"s3t select: method={args.method} L={L} B={args.budget} prior={args.prior} horizon={args.horizon:g}")
+        print(format_selection(description))
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# s3t simulate
+# --------------------------------------------------------------------------------------
+def _register_simulate(subparsers: "argparse._SubParsersAction") -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="Monte Carlo deletion simulator with the exact laws side by side",
+        description="Simulate streams of deletion requests against an S3T system (m shards x L slices, "
+        "B sequences per shard) and report the request count at failure: Monte Carlo mean ± SE, the exact "
+        "value where one exists, the paper's bound forms, and SISA for comparison.",
+    )
+    parser.add_argument("--shards", "-m", type=int, default=20, help="shards m (default 20)")
+    parser.add_argument("--slices", "-L", type=int, default=16, help="slices per shard L (default 16)")
+    parser.add_argument("--budget", "-B", type=int, default=16, help="sequences per shard B (default 16)")
+    parser.add_argument(
+        "--selection", default="cyclic", help="sequence selection: cyclic/consecutive, strided, random, bms, ... (default cyclic)"
+    )
+    parser.add_argument("--prior", default="uniform", help="uniform, zipf:S, exponential:R, pareto:A or a CSV of per-slice weights")
+    parser.add_argument("--points-per-slice", type=int, default=100, help="points per slice for per-point laws (default 100)")
+    parser.add_argument("--assignment", default="random", help="points to slices for per-point laws: random (default) or sorted")
+    parser.add_argument("--prior-seed", type=int, default=0, help="seed of the random point assignment (default 0)")
+    parser.add_argument(
+        "--criterion", default="all-dead", help="all-dead (default), any-dead, prefix-below:F, performance-below:X"
+    )
+    parser.add_argument(
+        "--performance", default="saturating", help="f(k) for performance-below: saturating[:f0,fL,tau], linear[:f0,fL] or a CSV (k,accuracy)"
+    )
+    parser.add_argument("--request-model", default="iid", help="iid (with replacement, default) or without-replacement")
+    parser.add_argument("--points", type=int, default=None, help="data points N for without-replacement (default m*L*points-per-slice)")
+    parser.add_argument("--runs", type=int, default=10000, help="Monte Carlo runs (default 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--served-at", default=None, help="comma-separated request counts: also report the mean served prefix there")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.set_defaults(func=_run_simulate)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from s3t_sim.simulate_report import format_simulate_report, simulate_report
+
+    report = simulate_report(
+        m=args.shards,
+        L=args.slices,
+        B=args.budget,
+        selection=args.selection,
+        prior=args.prior,
+        criterion=args.criterion,
+        performance=args.performance,
+        request_model=args.request_model,
+        points=args.points,
+        runs=args.runs,
+        seed=args.seed,
+        served_at=args.served_at,
+        points_per_slice=args.points_per_slice,
+        assignment=args.assignment,
+        prior_seed=args.prior_seed,
+        progress=args.progress,
+    )
+    print(json.dumps(report) if args.json else format_simulate_report(report))
+    return 0

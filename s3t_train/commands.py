@@ -1,8 +1,170 @@
-"""Sub-commands of ``s3t`` contributed by this package (see ``s3t_sim.cli``)."""
+"""Sub-commands of ``s3t`` contributed by this package (see ``s3t_sim.cli``):
+``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``."""
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's sub-commands to the ``s3t`` parser."""
+    p = subparsers.add_parser("train", help="train an S3T system (LoRA stages per slice) on a text-classification set")
+    p.add_argument("--data", required=True, help="TSV/CSV/JSONL file, a folder with train.tsv (+ dev.tsv/test.tsv), or a hub dataset name")
+    p.add_argument("--out", required=True, help="run folder (re-running with the same settings resumes)")
+    p.add_argument("--shards", type=int, default=3, help="m, number of shards (default 3)")
+    p.add_argument("--slices", type=int, default=3, help="L, slices per shard = adapter groups (default 3)")
+    p.add_argument("--budget", type=int, default=3, help="B, sequences per shard (default 3)")
+    p.add_argument("--selection", default="cyclic", help="sequence selection method (see `s3t select`; default cyclic)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha")
+    p.add_argument("--group-order", default="top-down", choices=("top-down", "bottom-up"))
+    p.add_argument("--model", default="minilm", help="'minilm' (offline default), 'tiny' (random test model), a hub name or a local path")
+    p.add_argument("--limit", type=int, default=None, help="train on a seeded random subsample of N examples")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype on cuda")
+    p.add_argument("--seed", type=int, default=0, help="training seed (adapter init, batch order)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the subsample and shard/slice split")
+    p.add_argument("--deletion-weights", default=None, help="CSV id,weight: group likely deletions into the same slices")
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--no-cache", action="store_true", help="plain peft loop: do not cache frozen-layer activations")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser("delete", help="forget training examples (journal, deactivate, switch serving)")
+    p.add_argument("--run", required=True)
+    p.add_argument("--id", type=int, nargs="+", required=True, help="example id(s): 0-based row of the training file, header excluded")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_delete)
+
+    p = subparsers.add_parser("predict", help="predict labels with the served ensemble")
+    p.add_argument("--run", required=True)
+    p.add_argument("--text", action="append", required=True, help="text to classify (repeat for a batch)")
+    p.add_argument("--vote", default="mean", choices=("mean", "majority"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("eval", help="accuracy of the served ensemble on the held-out set")
+    p.add_argument("--run", required=True)
+    p.add_argument("--limit", type=int, default=None, help="evaluate a seeded subsample of N held-out examples")
+    p.add_argument("--vote", default="mean", choices=("mean", "majority"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_eval)
+
+    p = subparsers.add_parser("audit", help="check that no active stage ever saw a deleted example")
+    p.add_argument("--run", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_audit)
+
+    p = subparsers.add_parser("retrain", help="rebuild a dead or damaged shard without the deleted data")
+    p.add_argument("--run", required=True)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_retrain)
+
+    p = subparsers.add_parser("profile", help="measured performance model f(k): accuracy with k active groups, as CSV k,accuracy")
+    p.add_argument("--run", required=True)
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="seeded subsample of N held-out examples")
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(func=run_profile)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
+    from s3t_train.training import create_run, train_run
+
+    config = RunConfig(
+        data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights),
+        lora=GroupLoRAConfig(args.rank, args.alpha, group_order=args.group_order),
+        training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
+        system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
+    )
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device must be 'cpu' here: torch sees no CUDA device")
+    from s3t_train.training import model_for
+
+    model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+    create_run(config, args.out)
+    summary = train_run(args.out, progress=True if args.progress else None).to_dict()
+    print(
+        f"trained {summary['nodes_trained']} stages ({summary['nodes_skipped']} already done) in {summary['seconds']:.1f} s; "
+        f"slice-passes {summary['slice_passes']} (prefix tree {summary['tree_cost']}, every sequence separately "
+        f"{summary['separate_cost']}, saving {summary['saving_vs_separate']:.0%}); run in {args.out}"
+    )
+    return 0
+
+
+def _open(run_dir: str):
+    from s3t_train.system import S3TRun
+
+    return S3TRun(run_dir)
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    run = _open(args.run)
+    reports = [run.delete(i).to_dict() for i in args.id]
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    else:
+        for r in reports:
+            state = "already deleted" if r["already_deleted"] else f"deactivated {len(r['deactivated'])} stage(s), response {r['response_seconds'] * 1000:.1f} ms"
+            print(f"id {r['example_id']} (shard {r['shard']}, slice {r['slice']}): {state}; served prefix {r['served_prefix']}; dead shards {r['dead_shards']}")
+    run.close()
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    run = _open(args.run)
+    logits = run.predict_logits(args.text, args.vote)
+    labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
+    if args.json:
+        print(json.dumps([{"text": t, "label": y, "scores": s} for t, y, s in zip(args.text, labels, logits.tolist())], indent=2))
+    else:
+        for t, y in zip(args.text, labels):
+            print(f"{y}\t{t}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    result = _open(args.run).evaluate(vote=args.vote, limit=args.limit)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"accuracy {result['accuracy']:.4f} ± {result['accuracy_se']:.4f} (SE, n={result['examples']}); served prefix {result['served_prefix']}; dead shards {result['dead_shards']}; deleted {result['deleted']}")
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    result = _open(args.run).audit()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        verdict = "OK" if result["ok"] else "FAILED"
+        print(f"audit {verdict}: {result['active_stages_checked']} active stages checked against {result['deleted']} deleted ids; violations {result['violations']}; deleted ids left in store {result['deleted_in_store']}")
+    return 0 if result["ok"] else 1
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    result = _open(args.run).retrain(args.shard, progress=True if args.progress else None)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"shard {result['shard']}: retrained {len(result['stages_retrained'])} stage(s) in {result['seconds']:.1f} s; served prefix {result['served_prefix']}")
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    rows = _open(args.run).performance_profile(args.shard, path=args.out, limit=args.limit)
+    for k, acc in rows:
+        print(f"k={k}\taccuracy={acc:.4f}")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,327 @@
+"""The paper-style figures, one function each, all in the style of :mod:`analysis.style`.
+
+Every function computes its numbers with ``s3t_sim`` (exact laws, simulator, selection
+objectives), draws one figure, and writes ``<name>.png``, ``<name>.pdf`` and
+``<name>.csv`` under ``out_dir``. :data:`FIGURES` maps names to functions and
+:func:`make_figures` runs a chosen subset at a chosen size.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from analysis.bounds import (
+    BOUND_FORMS,
+    build_system,
+    closed_form_gap,
+    deletion_law,
+    exact_deletion_rate,
+    monte_carlo_deletion_rate,
+)
+from analysis.expression import parse_bound
+from analysis.output import Table
+from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure, OKABE_ITO
+from s3t_sim.validation import check_choice
+
+
+@dataclass(frozen=True)
+class FigureSize:
+    """How much work a figure run does: Monte Carlo runs per point and grid extents."""
+
+    runs: int
+    max_shards: int
+    max_slices: int
+
+
+SIZES = {
+    "small": FigureSize(runs=400, max_shards=16, max_slices=8),
+    "default": FigureSize(runs=4000, max_shards=64, max_slices=16),
+}
+
+
+# ---------------------------------------------------------------------------------------
+def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """δ against B for the spec's m = 5, L = 6 (and m = 5, L = 4): exact curve, Monte Carlo
+    points with 95% intervals, SISA's two variants as horizontal lines, B = L marked."""
+    fig, ax = new_figure()
+    rows = []
+    m = 5
+    for i, L in enumerate((6, 4)):
+        budgets = np.arange(1, 2 * L + 1)
+        exact, mc_mean, mc_se = [], [], []
+        for B in budgets:
+            system, prior = build_system(m, L, int(B))
+            exact.append(exact_deletion_rate(system, prior))
+            mc = monte_carlo_deletion_rate(system, prior, "all-dead", size.runs, seed + 100 * L + int(B))
+            mc_mean.append(mc.mean)
+            mc_se.append(mc.se)
+            rows.append([m, L, int(B), exact[-1], mc.mean, mc.se, size.runs, seed + 100 * L + int(B)])
+        mc_mean, mc_se = np.array(mc_mean), np.array(mc_se)
+        ax.plot(budgets, exact, color=colour(i), linestyle=linestyle(0), label=f"S3T exact, L={L}")
+        ax.errorbar(budgets, mc_mean, yerr=1.96 * mc_se, fmt=marker(i), color=colour(i), capsize=3,
+                    markerfacecolor="white", label=f"S3T Monte Carlo ±95% CI, L={L}")
+        ax.axvline(L, color=colour(i), linestyle=":", linewidth=1)
+        ax.text(L + 0.1, 0.02 + 0.06 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
+    sisa_fallback, prior = build_system(m, 6, None)
+    sisa_plain, _ = build_system(m, 6, None, fallback=False)
+    for j, (system, label) in enumerate(((sisa_fallback, "SISA with checkpoints (mL·H_m), L=6"), (sisa_plain, "SISA without checkpoints (m·H_m), any L"))):
+        value = exact_deletion_rate(system, prior)
+        ax.axhline(value, color=OKABE_ITO["black"], linestyle=linestyle(j + 1), linewidth=1.2, label=label)
+        rows.append([m, 6, "sisa" if j == 0 else "sisa-no-fallback", value, float("nan"), float("nan"), 0, seed])
+    ax.set_xlabel("budget B (sequences per shard)")
+    ax.set_ylabel("deletion rate δ (expected requests to retraining)")
+    ax.set_title(f"Deletion rate vs budget, m = {m} shards, all shards dead")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    table = Table(["m", "L", "B", "exact", "mc_mean", "mc_se", "runs", "seed"], rows, "Deletion rate vs budget")
+    return save_figure(fig, out_dir, "deletion_rate_vs_budget", table, "Deletion rate vs budget B",
+                       "Exact curve (coupon collector over the distinct first slices), Monte Carlo means with 95% intervals, "
+                       "SISA's two variants; δ stops rising at B = L.")
+
+
+def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """δ against m (L fixed) and against L (m fixed) on log axes, B = L, with the bound forms
+    scaled by their envelope constant c_max (the smallest c with δ ≤ c·g on the panel)."""
+    fig, axes = new_figure(ncols=2, width=11.5, height=4.4)
+    rows = []
+    panels = (
+        ("m", [2**k for k in range(1, int(math.log2(size.max_shards)) + 1)], 8),
+        ("L", [2**k for k in range(1, int(math.log2(size.max_slices)) + 1)], 8),
+    )
+    for ax, (axis_name, values, fixed) in zip(axes, panels):
+        exact, mc_mean, mc_se, ms, Ls = [], [], [], [], []
+        for v in values:
+            m, L = (v, fixed) if axis_name == "m" else (fixed, v)
+            system, prior = build_system(m, L, L)
+            exact.append(exact_deletion_rate(system, prior))
+            run_seed = seed + 7919 * m + L
+            mc = monte_carlo_deletion_rate(system, prior, "all-dead", size.runs, run_seed)
+            mc_mean.append(mc.mean)
+            mc_se.append(mc.se)
+            ms.append(m)
+            Ls.append(L)
+            rows.append([axis_name, m, L, L, exact[-1], mc.mean, mc.se, size.runs, run_seed])
+        x = np.array(values, dtype=float)
+        exact = np.array(exact)
+        ax.plot(x, exact, color=colour(0), marker="o", label="S3T exact (B = L)")
+        ax.errorbar(x, mc_mean, yerr=1.96 * np.array(mc_se), fmt="none", ecolor=OKABE_ITO["black"], capsize=3, label="Monte Carlo ±95% CI")
+        for i, name in enumerate(("poster", "arxiv")):
+            text, _ = BOUND_FORMS[name]
+            g = parse_bound(text)(np.array(ms), np.array(Ls), np.array(Ls))
+            c = float(np.max(exact / g))
+            pretty = {"poster": "mL·log(mL·B′) (poster)", "arxiv": "mL·log(m·B′) (arXiv)"}[name]
+            ax.plot(x, c * g, color=colour(i + 1), linestyle=linestyle(i + 1), label=f"{c:.2f} · {pretty}")
+            for row, gi in zip(rows[-len(values):], g):
+                row.append(c * gi)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("shards m" if axis_name == "m" else "slices per shard L")
+        ax.set_ylabel("deletion rate δ")
+        ax.set_title(f"vs {'m' if axis_name == 'm' else 'L'} ({'L' if axis_name == 'm' else 'm'} = {fixed}, B = L)")
+        ax.legend(loc="upper left")
+    table = Table(["varied", "m", "L", "B", "exact", "mc_mean", "mc_se", "runs", "seed", "poster c·g", "arxiv c·g"], rows,
+                  "Deletion rate scaling")
+    return save_figure(fig, out_dir, "deletion_rate_scaling", table, "Deletion rate vs m and vs L with the bound forms",
+                       "Log axes; each bound form is scaled by its envelope constant c = max δ/g on the panel.")
+
+
+def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """Expected served prefix per shard and modelled accuracy against the number of requests,
+    for several budgets and for SISA; exact (enumeration over hit sets) with Monte Carlo points."""
+    from s3t_sim.performance import saturating_performance
+    from s3t_sim.selection import select_sequences, served_prefix_distribution
+    from s3t_sim.simulate import simulate_served_prefix
+    from s3t_sim.system import S3TSystem
+
+    m, L = 4, 8
+    model = saturating_performance(L, f0=0.5, fL=0.9, tau=2.0)
+    requests = np.unique(np.round(np.geomspace(1, 40 * m * L / 8, 40)).astype(int))
+    check_points = requests[:: max(1, len(requests) // 8)]
+    fig, (ax_k, ax_f) = new_figure(ncols=2, width=11.5, height=4.4)
+    rows = []
+    settings = [("SISA (B = 1)", select_sequences("sisa", L, 1))] + [
+        (f"S3T B = {B}", select_sequences("cyclic", L, B)) for B in (2, 4, 8)
+    ]
+    for i, (label, seqs) in enumerate(settings):
+        pmfs = np.array([served_prefix_distribution(seqs, None, int(r), shard_share=1.0 / m) for r in requests])
+        mean_k = pmfs @ np.arange(L + 1)
+        mean_f = pmfs @ model.values
+        ax_k.plot(requests, mean_k, color=colour(i), linestyle=linestyle(i), label=label)
+        ax_f.plot(requests, mean_f, color=colour(i), linestyle=linestyle(i), label=label)
+        system = S3TSystem(np.broadcast_to(seqs, (m,) + seqs.shape))
+        run_seed = seed + 31 * i
+        sim = simulate_served_prefix(system, None, check_points, size.runs, run_seed)
+        k_runs = sim.mean(axis=2)  # per run, mean over shards
+        f_runs = model.values[sim].mean(axis=2)
+        for arr, ax in ((k_runs, ax_k), (f_runs, ax_f)):
+            ax.errorbar(check_points, arr.mean(axis=0), yerr=1.96 * arr.std(axis=0, ddof=1) / math.sqrt(size.runs),
+                        fmt=marker(i), color=colour(i), markersize=4, capsize=2, linestyle="none")
+        for r, k, f in zip(requests, mean_k, mean_f):
+            rows.append([label, int(r), float(k), float(f), "exact", 0, seed])
+        for c, r in enumerate(check_points):
+            rows.append([label, int(r), float(k_runs[:, c].mean()), float(f_runs[:, c].mean()), "mc", size.runs, run_seed])
+    for ax, ylabel in ((ax_k, "expected served prefix per shard (stages)"), (ax_f, "modelled accuracy (mean over shards)")):
+        ax.errorbar([], [], yerr=[], fmt="o", color=OKABE_ITO["black"], markersize=4, capsize=2,
+                    label=f"markers: Monte Carlo ±95% CI ({size.runs} runs)")
+        ax.plot([], [], color=OKABE_ITO["black"], label="lines: exact law")
+        ax.set_xscale("log")
+        ax.set_xlabel("deletion requests to the system")
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="lower left")
+    ax_k.set_title(f"Served prefix, m = {m}, L = {L}")
+    ax_f.set_title(f"Accuracy with {model.name}, f(0)=0.5, f(L)=0.9")
+    table = Table(["setting", "requests", "mean served prefix", "mean accuracy", "method", "runs", "seed"], rows,
+                  "Served prefix and accuracy vs requests")
+    return save_figure(fig, out_dir, "served_prefix_vs_requests", table, "Served prefix and accuracy vs number of requests",
+                       "Lines: exact law (enumeration over hit sets); markers: Monte Carlo means with 95% intervals.")
+
+
+def selection_under_skew(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """Expected served prefix (averaged over r = 1..R requests) of each selection method
+    under Zipf priors of growing skew, against the exact optimum (tiny system)."""
+    from s3t_sim.priors import parse_prior
+    from s3t_sim.selection import expected_served_prefix, select_sequences
+
+    L, B, R = 5, 3, 10
+    exponents = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    methods = ["optimal", "local-search", "bms", "cyclic", "strided", "random"]
+    values = {meth: [] for meth in methods}
+    rows = []
+    for s in exponents:
+        prior = np.full(L, 1.0 / L) if s == 0 else parse_prior(f"zipf:{s}", 1, L, assignment="sorted")[0]
+        for meth in methods:
+            draws = 10 if meth == "random" else 1  # random: mean over 10 seeded draws
+            value = float(np.mean([
+                float(expected_served_prefix(select_sequences(meth, L, B, prior=prior, seed=seed + d, horizon=R), prior, R,
+                                             average=True, method="exact"))
+                for d in range(draws)
+            ]))
+            values[meth].append(value)
+            rows.append([s, meth, value, seed])
+    fig, ax = new_figure()
+    for i, meth in enumerate(methods):
+        style = dict(color=OKABE_ITO["black"], linewidth=2.4) if meth == "optimal" else dict(color=colour(i - 1))
+        ax.plot(exponents, values[meth], marker=marker(i), linestyle=linestyle(i), label=meth, **style)
+    ax.set_xlabel("Zipf exponent s of the per-point deletion law (0 = uniform)")
+    ax.set_ylabel(f"expected served prefix, averaged over r ≤ {R}")
+    ax.set_title(f"Selection methods under skewed priors (one shard, L = {L}, B = {B})")
+    ax.legend(loc="best")
+    table = Table(["zipf exponent", "method", "expected served prefix (avg r<=R)", "seed"], rows, "Selection under skew")
+    return save_figure(fig, out_dir, "selection_under_skew", table, "Selection methods under skewed priors",
+                       f"Exact objective (enumeration); 'optimal' is the exhaustive optimum of the same objective; "
+                       f"'random' is the mean over 10 seeded draws; slices sorted by popularity, R = {R}.")
+
+
+def failure_count_distribution(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """Monte Carlo histogram of the count to failure over the exact pmf, (m, L, B) = (5, 6, 3)."""
+    m, L, B = 5, 6, 3
+    runs = 10 * size.runs
+    system, prior = build_system(m, L, B)
+    law = deletion_law(system, prior, "all-dead")
+    mc = monte_carlo_deletion_rate(system, prior, "all-dead", runs, seed)
+    top = int(mc.values.max())  # every run falls in a bin; the exact pmf beyond holds the rest of the mass
+    r = np.arange(0, top + 1)
+    pmf = np.asarray(law.pmf(r), dtype=float)
+    counts = np.bincount(mc.values, minlength=top + 1)
+    fig, ax = new_figure()
+    ax.bar(r, counts / runs, width=1.0, color=colour(4), alpha=0.7, label=f"Monte Carlo, {runs} runs (seed {seed})")
+    ax.plot(r, pmf, color=colour(3), linewidth=1.6, label="exact pmf")
+    ax.axvline(law.mean(), color=OKABE_ITO["black"], linestyle="--", linewidth=1, label=f"exact mean {law.mean():.2f}")
+    ax.set_xlabel("requests until all shards are dead")
+    ax.set_ylabel("probability")
+    ax.set_title(f"Distribution of the count to failure, m = {m}, L = {L}, B = {B}")
+    ax.legend(loc="upper right")
+    table = Table(["count", "exact pmf", "mc frequency", "runs", "seed"],
+                  [[int(x), float(p), float(c / runs), runs, seed] for x, p, c in zip(r, pmf, counts)],
+                  "Count to failure")
+    return save_figure(fig, out_dir, "failure_count_distribution", table, "Distribution of the count to failure",
+                       f"Exact law (mean {law.mean():.3f}, sd {law.std():.3f}) against a Monte Carlo histogram "
+                       f"(mean {mc.mean:.3f} ± {mc.se:.3f} SE).")
+
+
+def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"], reading: str = "spec") -> SavedFigure:
+    """Exact S3T−SISA gap in P(k ≥ j) against ζ, next to the closed form, for B' = 2, 4, 8 (L = 8)."""
+    from analysis.bounds import performance_gap
+
+    check_choice("reading", reading, ("spec", "paper"))
+    L = 8
+    budgets = (2, 4, 8)
+    requests = (1, 2, 4, 8, 16, 32)
+    table = performance_gap(L, budgets, requests, reading=reading)
+    fig, axes = new_figure(ncols=3, width=13, height=4.2)
+    zeta_grid = np.linspace(0, 1, 200)
+    for ax, B in zip(axes, budgets):
+        cells = [row for row in table.rows if row[1] == B]
+        for i, j in enumerate((1, 2, 4, 6)):
+            pts = sorted((row[4], row[5]) for row in cells if row[2] == j)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker(i), color=colour(i), linestyle="-", label=f"exact, j = {j}")
+        ax.plot(zeta_grid, closed_form_gap(zeta_grid, B, reading), color=OKABE_ITO["black"], linestyle="--",
+                label=r"closed form $\zeta(1-\zeta^{B'-1})$" if reading == "spec" else r"closed form $\zeta(1-\zeta^{B'})$")
+        ax.set_xlabel("ζ = P(one sequence's j-prefix hit)")
+        ax.set_ylabel("gap in P(served prefix ≥ j)")
+        ax.set_title(f"B' = {B}, L = {L}")
+        ax.set_xlim(0, 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=5)
+    return save_figure(fig, out_dir, "performance_gap", table, "Performance gap: exact vs closed form",
+                       f"One shard, uniform prior, r ∈ {list(requests)} requests (points along each curve); "
+                       f"where the exact curve rises above the dashed line the closed form is not an upper bound.")
+
+
+def training_cost_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
+    """Training cost (slice-passes per epoch per shard) against B, with and without prefix sharing."""
+    from s3t_sim.selection import select_sequences, training_cost
+
+    L = 6
+    budgets = list(range(1, 4 * L + 1))
+    rows = []
+    curves: dict[str, list[float]] = {"separate": [], "cyclic": [], "random": [], "bms (zipf:1.5)": []}
+    from s3t_sim.priors import parse_prior
+
+    prior = parse_prior("zipf:1.5", 1, L, assignment="sorted")[0]
+    for B in budgets:
+        for name, meth, p in (("cyclic", "cyclic", None), ("random", "random", None), ("bms (zipf:1.5)", "bms", prior)):
+            cost = training_cost(select_sequences(meth, L, B, prior=p, seed=seed))
+            curves[name].append(cost["shared_cost"])
+            rows.append([B, name, cost["shared_cost"], cost["separate_cost"], cost["distinct_prefixes"], cost["saving"]])
+        curves["separate"].append(B * L * (L + 1) // 2)
+    fig, ax = new_figure()
+    ax.plot(budgets, curves["separate"], color=OKABE_ITO["black"], linestyle="--", label="without sharing: B·L(L+1)/2")
+    for i, name in enumerate(("cyclic", "random", "bms (zipf:1.5)")):
+        ax.plot(budgets, curves[name], color=colour(i), marker=marker(i), markersize=3.5, linestyle=linestyle(i), label=f"prefix sharing, {name}")
+    ax.axvline(L, color=OKABE_ITO["black"], linestyle=":", linewidth=1)
+    ax.text(L + 0.2, 0.03, f"B = L = {L}", transform=ax.get_xaxis_transform(), fontsize=8)
+    ax.set_xlabel("budget B (sequences per shard)")
+    ax.set_ylabel("training cost per shard (slice-passes per epoch)")
+    ax.set_title(f"Training cost vs budget, L = {L}")
+    ax.legend(loc="upper left")
+    table = Table(["B", "selection", "shared cost", "separate cost", "distinct prefixes", "saving"], rows, "Training cost vs budget")
+    return save_figure(fig, out_dir, "training_cost_vs_budget", table, "Training cost vs budget with and without prefix sharing",
+                       "Stage k trains on k slices; shared prefixes are trained once (prefix tree of the set).")
+
+
+FIGURES: dict[str, Callable[..., SavedFigure]] = {
+    "deletion_rate_vs_budget": deletion_rate_vs_budget,
+    "deletion_rate_scaling": deletion_rate_scaling,
+    "served_prefix_vs_requests": served_prefix_over_requests,
+    "selection_under_skew": selection_under_skew,
+    "failure_count_distribution": failure_count_distribution,
+    "performance_gap": performance_gap_figure,
+    "training_cost_vs_budget": training_cost_vs_budget,
+}
+
+
+def make_figures(out_dir: "str | Path", names: "list[str] | None" = None, size: str = "default", seed: int = 0,
+                 progress: bool = False) -> list[SavedFigure]:
+    """Draw the named figures (all by default) into ``out_dir``; returns what was saved."""
+    from tqdm.auto import tqdm
+
+    check_choice("size", size, tuple(SIZES))
+    names = list(FIGURES) if not names else names
+    for name in names:
+        check_choice("figure", name, tuple(FIGURES))
+    out_dir = Path(out_dir)
+    return [FIGURES[name](out_dir, seed=seed, size=SIZES[size]) for name in tqdm(names, desc="figures", disable=not progress)]

@@ -1,0 +1,427 @@
+"""Capacity planning: which (m, L, B, selection) to deploy for a given data set and deletion load.
+
+Model (all exact, no simulation):
+
+- Deletion requests arrive as a Poisson process of ``deletions_per_day`` (λ) requests per
+  day, each hitting slice (shard s, slice i) with the prior's probability ``p_si``. In the
+  rate-1 clock ``u = λ t`` this is the spec's Poisson embedding: slice (s, i) is first hit
+  at an independent Exp(p_si) time. The horizon is ``U = λ T``.
+- **P(retraining stop within the horizon)** = P(the failure criterion holds at u = U)
+  (:func:`s3t_sim.laws` for the law of the count; with Poisson arrivals the stop happens
+  by T iff the count to failure is at most the number of requests N_T ~ Poisson(U)).
+- **Expected days to the first stop** = δ / λ, δ the deletion rate (Wald's identity).
+- **Expected served performance over the horizon** = (1/U) ∫_0^U E[(1/m) Σ_s f(k_s(u))] du,
+  with the shards as they are (no retraining inside the horizon; dead shards count f(0)).
+  Per shard, P(hit set ⊆ S at time u) = exp(−u q_s (1 − p_s(S))) (q_s the shard's share,
+  p_s its renormalised prior); its time average over [0, U] is (1 − e^{−aU})/(aU) with
+  a = q_s(1 − p_s(S)), and the Möbius transform over the 2^L slice sets gives the averaged
+  law of the hit set, exactly (L ≤ 16), using ``s3t_sim.selection.objectives``.
+- **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
+  shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
+  (``s3t_sim.selection.training_cost``).
+
+The performance model f is given on the fraction of a shard's slices that are active,
+so one model serves every L: ``saturating:f0,fL,tau`` means
+``f(k) = f0 + (fL − f0)(1 − e^{−(k/L)/tau})/(1 − e^{−1/tau})``; a CSV of measured
+``k,accuracy`` at one L is rescaled to k/L by linear interpolation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from analysis.output import Table
+from s3t_sim.validation import check_choice, check_int, check_real
+
+RANK_KEYS = ("cost", "stop", "performance")
+PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
+MAX_PLAN_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws)
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """Inputs of the planner (see the module docstring for the model).
+
+    ``sample_pass_cost`` is the cost of training on one sample once (any unit: seconds,
+    GPU-hours, dollars); give ``epoch_cost`` (one epoch on the full set) instead to have
+    it divided by N. Constraints left at ``None`` are not applied.
+    """
+
+    dataset_size: int = 100_000
+    deletions_per_day: float = 2.0
+    horizon_days: float = 30.0
+    sample_pass_cost: float | None = None
+    epoch_cost: float | None = 1.0
+    epochs: int = 1
+    performance: str = "saturating:0.5,0.9,5000"
+    prior: str = "uniform"
+    criterion: str = "any-dead"
+    shards: tuple[int, ...] = (1, 2, 4, 8, 16)
+    slices: tuple[int, ...] = (2, 4, 8, 12)
+    budgets: tuple[int, ...] = (1, 2, 4, 8, 12)
+    selections: tuple[str, ...] = ("cyclic",)
+    max_training_cost: float | None = None
+    min_performance: float | None = None
+    max_stop_probability: float | None = None
+    rank_by: str = "cost"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("dataset_size", self.dataset_size, 1)
+        check_real("deletions_per_day", self.deletions_per_day, 0.0, None, low_inclusive=False)
+        check_real("horizon_days", self.horizon_days, 0.0, None, low_inclusive=False)
+        if (self.sample_pass_cost is None) == (self.epoch_cost is None):
+            raise ValueError("give exactly one of sample_pass_cost and epoch_cost")
+        if self.sample_pass_cost is not None:
+            check_real("sample_pass_cost", self.sample_pass_cost, 0.0)
+        if self.epoch_cost is not None:
+            check_real("epoch_cost", self.epoch_cost, 0.0)
+        check_int("epochs", self.epochs, 1)
+        from s3t_sim.criteria import parse_criterion
+
+        if parse_criterion(self.criterion).kind == "performance-below":
+            raise ValueError(f"criterion must be one of {', '.join(PLAN_CRITERIA)}; got {self.criterion!r}")
+        check_choice("rank_by", self.rank_by, RANK_KEYS)
+        for name, values, high in (("shards", self.shards, 4096), ("slices", self.slices, MAX_PLAN_L), ("budgets", self.budgets, 10**6)):
+            if not values:
+                raise ValueError(f"{name} must list at least one value")
+            for v in values:
+                check_int(name, v, 1, high)
+        from s3t_sim.selection import METHODS
+
+        for s in self.selections:
+            check_choice("selection", s, METHODS)
+        if self.max_training_cost is not None:
+            check_real("max_training_cost", self.max_training_cost, 0.0)
+        if self.min_performance is not None:
+            check_real("min_performance", self.min_performance)
+        if self.max_stop_probability is not None:
+            check_real("max_stop_probability", self.max_stop_probability, 0.0, 1.0)
+        check_int("seed", self.seed, 0)
+
+    @property
+    def cost_per_sample_pass(self) -> float:
+        return float(self.sample_pass_cost if self.sample_pass_cost is not None else self.epoch_cost / self.dataset_size)
+
+
+def performance_for(spec: str, L: int, samples_per_slice: float = 1.0):
+    """The performance model f(k), k = 0..L, of a shard whose slices hold ``samples_per_slice`` samples.
+
+    - ``saturating:f0,fmax,scale``: ``f(k) = f0 + (fmax − f0)(1 − exp(−k·samples_per_slice/scale))``,
+      accuracy against the number of samples the served prefix has seen (so fewer, larger
+      shards learn more per model); defaults ``0.5,0.9,5000``.
+    - ``linear:f0,fL``: ``f0 + (fL − f0) k/L`` (no shard-size effect).
+    - a CSV path with columns ``k,accuracy`` measured at some L': rescaled to the fraction
+      k/L by linear interpolation (no shard-size effect: measure at your shard size).
+
+    Examples
+    --------
+    >>> performance_for("linear:0,1", 4).values.tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> round(float(performance_for("saturating:0.5,0.9,100", 2, 100).values[2]), 4)  # 0.5 + 0.4 (1 - e^-2)
+    0.8459
+    """
+    from s3t_sim.performance import PerformanceModel, linear_performance, performance_from_csv
+
+    L = check_int("L", L, 1)
+    samples_per_slice = check_real("samples_per_slice", samples_per_slice, 0.0, None, low_inclusive=False)
+    kind, _, params = spec.partition(":")
+    if kind in ("saturating", "linear"):
+        try:
+            values = [float(v) for v in params.split(",")] if params else []
+        except ValueError:
+            raise ValueError(f"performance parameters in {spec!r} must be numbers; got {params!r}") from None
+        defaults = [0.5, 0.9, 5000.0] if kind == "saturating" else [0.0, 1.0]
+        if len(values) > len(defaults):
+            raise ValueError(f"performance {spec!r} takes at most {len(defaults)} parameters")
+        values += defaults[len(values):]
+        if kind == "linear":
+            return linear_performance(L, values[0], values[1])
+        f0, fmax, scale = values
+        check_real("performance fmax", fmax, f0)
+        check_real("performance scale", scale, 0.0, None, low_inclusive=False)
+        seen = np.arange(L + 1) * samples_per_slice
+        return PerformanceModel(f0 + (fmax - f0) * -np.expm1(-seen / scale), f"saturating({f0:g},{fmax:g},{scale:g})")
+    path = Path(spec)
+    if path.suffix.lower() != ".csv" and not path.exists():
+        raise ValueError(
+            f"performance must be 'saturating:f0,fmax,scale', 'linear:f0,fL' or a CSV file with columns k,accuracy; got {spec!r}"
+        )
+    measured = performance_from_csv(path)
+    x = np.arange(L + 1) / L
+    return PerformanceModel(np.interp(x, np.arange(measured.L + 1) / measured.L, measured.values), f"{measured.name} at k/L")
+
+
+@dataclass
+class PlanRow:
+    """One candidate setting and what the planner computed for it."""
+
+    m: int
+    L: int
+    B: int
+    selection: str
+    stop_probability: float
+    expected_days_to_stop: float
+    expected_performance: float
+    training_cost: float
+    training_cost_without_sharing: float
+    feasible: bool = True
+    reasons: list[str] = field(default_factory=list)
+    pareto: bool = False
+
+    def label(self) -> str:
+        return f"m={self.m}, L={self.L}, B={self.B}, {self.selection}"
+
+
+@dataclass
+class PlanResult:
+    config: PlanConfig
+    rows: list[PlanRow]
+    ranked: list[PlanRow]
+    seconds: float
+
+    @property
+    def best(self) -> "PlanRow | None":
+        return self.ranked[0] if self.ranked else None
+
+    def table(self, limit: int | None = 20, feasible_only: bool = True) -> Table:
+        rows = self.ranked if feasible_only else self.rows
+        cols = ["rank", "m", "L", "B", "selection", "P(stop ≤ horizon)", "E[days to stop]", "E[performance]",
+                "training cost", "cost w/o sharing", "pareto"]
+        body = [[i + 1, r.m, r.L, r.B, r.selection, r.stop_probability, r.expected_days_to_stop, r.expected_performance,
+                 r.training_cost, r.training_cost_without_sharing, r.pareto] for i, r in enumerate(rows[:limit])]
+        return Table(cols, body, f"Feasible settings ranked by {self.config.rank_by}" if feasible_only else "All settings")
+
+    def recommendation(self) -> str:
+        c = self.config
+        if not self.ranked:
+            tightest = _binding_constraints(self.rows)
+            return (f"No setting meets the constraints among {len(self.rows)} candidates; the constraint that rules "
+                    f"out most of them is {tightest}. Relax it, or widen the search (more shards, slices or budget).")
+        b = self.best
+        return (
+            f"Deploy m = {b.m} shards of L = {b.L} slices with B = {b.B} {b.selection} sequences per shard. "
+            f"With {c.deletions_per_day:g} deletion requests per day, the chance of a retraining stop "
+            f"({c.criterion}) within {c.horizon_days:g} days is {100 * b.stop_probability:.1f}%, the first stop is "
+            f"expected after {b.expected_days_to_stop:.1f} days, and the expected served performance over the horizon "
+            f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} "
+            f"({b.training_cost_without_sharing:.4g} without prefix sharing). "
+            f"{len(self.ranked)} of {len(self.rows)} settings are feasible; this one is first by {c.rank_by}."
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "recommendation": self.recommendation(),
+            "best": asdict(self.best) if self.best else None,
+            "ranked": [asdict(r) for r in self.ranked],
+            "candidates": len(self.rows),
+            "feasible": len(self.ranked),
+            "seconds": self.seconds,
+        }
+
+
+def _binding_constraints(rows: list[PlanRow]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        for reason in row.reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    return max(counts, key=counts.get) if counts else "none"
+
+
+# ---------------------------------------------------------------------------------------
+def _time_averaged_hit_set_law(prior_row: np.ndarray, share: float, horizon: float) -> np.ndarray:
+    """Law of one shard's hit set at a uniform time in [0, U] (rate-1 Poisson clock), shape (2^L,)."""
+    from s3t_sim.selection.objectives import mobius, subset_mass
+
+    a = share * (1.0 - subset_mass(prior_row))
+    aU = a * horizon
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(aU > 1e-12, -np.expm1(-aU) / aU, 1.0 - aU / 2)
+    return np.clip(mobius(inside), 0.0, None)
+
+
+def _death_only(criterion: str) -> bool:
+    return criterion in ("all-dead", "any-dead")
+
+
+def _system(config: PlanConfig, m: int, L: int, B: int, selection: str):
+    from s3t_sim.priors import parse_prior
+    from s3t_sim.system import S3TSystem
+
+    prior = parse_prior(config.prior, m, L, seed=config.seed)
+    uniform = config.prior == "uniform"
+    return S3TSystem.from_selection(m, L, B, selection, None if uniform else prior, seed=config.seed), prior
+
+
+def _law_key(config: PlanConfig, system, prior: np.ndarray) -> tuple:
+    # The law depends on the system only through its death structure (all-/any-dead) or its
+    # sequences, and on the prior: settings that share it (e.g. every B >= L with cyclic
+    # rotations) share one computation.
+    structure = system.death_slices() if config.criterion in ("all-dead", "any-dead") else system.sequences
+    return (config.criterion, system.m, system.L, structure.tobytes(), prior.tobytes())
+
+
+def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str, cache: dict | None = None,
+                     days_to_stop: bool = True) -> PlanRow:
+    """Compute one candidate's stop probability, served performance, cost and (optionally) days to stop; exact."""
+    from s3t_sim.laws import PoissonEmbeddingLaw
+    from s3t_sim.selection import training_cost
+    from s3t_sim.selection.objectives import served_prefix_by_hit_set
+
+    cache = {} if cache is None else cache
+    system, prior = _system(config, m, L, B, selection)
+    U = config.deletions_per_day * config.horizon_days
+    model = performance_for(config.performance, L, config.dataset_size / (m * L))
+    key = ("stop",) + _law_key(config, system, prior)
+    if key not in cache:
+        cache[key] = 1.0 - PoissonEmbeddingLaw(system, prior, config.criterion).survival(U)
+    stop = cache[key]
+
+    performance = 0.0
+    cost_units = 0.0
+    for s in range(m):
+        seqs = system.sequences[s]
+        shard_key = ("shard", m, L, seqs.tobytes())
+        if shard_key not in cache:
+            cache[shard_key] = (model.values[served_prefix_by_hit_set(seqs)], training_cost(seqs)["shared_cost"])
+        f_of_set, shared = cache[shard_key]
+        share = float(prior[s].sum())
+        row = prior[s] / share if share > 0 else np.full(L, 1.0 / L)
+        performance += float(_time_averaged_hit_set_law(row, share, U) @ f_of_set) / m
+        cost_units += shared
+    per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
+    result = PlanRow(
+        m=m, L=L, B=B, selection=selection,
+        stop_probability=stop,
+        expected_days_to_stop=float("nan"),
+        expected_performance=performance,
+        training_cost=cost_units * per_slice,
+        training_cost_without_sharing=m * B * L * (L + 1) / 2 * per_slice,
+    )
+    if days_to_stop:
+        result.expected_days_to_stop = expected_days_to_stop(config, result, cache)
+    return result
+
+
+def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None = None) -> float:
+    """δ / λ: the deletion rate (exact law, :func:`analysis.bounds.deletion_law`) over the request rate."""
+    from analysis.bounds import deletion_law
+
+    cache = {} if cache is None else cache
+    system, prior = _system(config, row.m, row.L, row.B, row.selection)
+    key = ("delta",) + _law_key(config, system, prior)
+    if key not in cache:
+        cache[key] = float(deletion_law(system, prior, config.criterion).mean())
+    return cache[key] / config.deletions_per_day
+
+
+def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
+    if config.max_training_cost is not None and row.training_cost > config.max_training_cost:
+        row.reasons.append("training budget")
+    if config.min_performance is not None and row.expected_performance < config.min_performance:
+        row.reasons.append("minimum performance")
+    if config.max_stop_probability is not None and row.stop_probability > config.max_stop_probability:
+        row.reasons.append("maximum stop probability")
+    row.feasible = not row.reasons
+
+
+def rank_key(rank_by: str):
+    """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
+    keys = {
+        "cost": lambda r: (round(r.training_cost, 9), r.stop_probability, -r.expected_performance),
+        "stop": lambda r: (r.stop_probability, round(r.training_cost, 9), -r.expected_performance),
+        "performance": lambda r: (-r.expected_performance, round(r.training_cost, 9), r.stop_probability),
+    }
+    return keys[check_choice("rank_by", rank_by, RANK_KEYS)]
+
+
+def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
+    """Rows not dominated in (training cost ↓, P(stop) ↓, expected performance ↑)."""
+    rows = list(rows)
+    points = np.array([[r.training_cost, r.stop_probability, -r.expected_performance] for r in rows])
+    front = []
+    for i, row in enumerate(rows):
+        others = np.delete(points, i, axis=0)
+        dominated = np.any(np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1)) if len(others) else False
+        if not dominated:
+            front.append(row)
+    return front
+
+
+def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
+    """Evaluate every (m, L, B, selection) of the search space, apply the constraints and rank.
+
+    Budgets above L! are skipped (no such set of distinct orders). The Pareto flag marks
+    feasible settings that no other feasible setting beats on all three objectives.
+    Expected days to the first stop are computed for feasible settings only (NaN otherwise).
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    candidates = [
+        (m, L, B, sel)
+        for L in config.slices for B in config.budgets if B <= math.factorial(L)
+        for m in config.shards for sel in config.selections
+    ]
+    cache: dict = {}
+    rows = []
+    for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
+        row = evaluate_setting(config, m, L, B, sel, cache, days_to_stop=False)
+        _apply_constraints(config, row)
+        rows.append(row)
+    feasible = [r for r in rows if r.feasible]
+    # Days to the first stop needs the law's mean (a numerical integral): only for feasible rows.
+    for row in tqdm(feasible, desc="days to stop", disable=not progress):
+        row.expected_days_to_stop = expected_days_to_stop(config, row, cache)
+    for r in pareto_front(feasible):
+        r.pareto = True
+    ranked = sorted(feasible, key=rank_key(config.rank_by))
+    return PlanResult(config, rows, ranked, time.perf_counter() - start)
+
+
+def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto"):
+    """Cost against P(stop) and against expected performance; feasible, Pareto and recommended settings marked."""
+    from analysis.style import OKABE_ITO, new_figure, save_figure
+
+    fig, (ax_stop, ax_perf) = new_figure(ncols=2, width=11.5, height=4.4)
+    groups = [
+        ("infeasible", [r for r in result.rows if not r.feasible], dict(color="#BBBBBB", marker="x", s=18)),
+        ("feasible", [r for r in result.rows if r.feasible and not r.pareto], dict(color=OKABE_ITO["sky"], marker="o", s=22)),
+        ("Pareto front (feasible)", [r for r in result.rows if r.pareto], dict(color=OKABE_ITO["vermillion"], marker="D", s=34)),
+    ]
+    for label, rows, style in groups:
+        if not rows:
+            continue
+        cost = [r.training_cost for r in rows]
+        ax_stop.scatter(cost, [r.stop_probability for r in rows], label=label, **style)
+        ax_perf.scatter(cost, [r.expected_performance for r in rows], label=label, **style)
+    if result.best:
+        b = result.best
+        for ax, y in ((ax_stop, b.stop_probability), (ax_perf, b.expected_performance)):
+            ax.scatter([b.training_cost], [y], marker="*", s=220, color=OKABE_ITO["black"], zorder=5, label=f"recommended: {b.label()}")
+    c = result.config
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for ax, ylabel in ((ax_stop, f"P(retraining stop within {c.horizon_days:g} days)"), (ax_perf, "expected served performance over the horizon")):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("training cost (with prefix sharing)")
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best", fontsize=7.5)
+    ax_stop.set_title(f"Stop risk vs cost ({c.deletions_per_day:g} requests/day, {c.criterion})")
+    ax_perf.set_title("Served performance vs cost")
+    table = Table(["m", "L", "B", "selection", "stop probability", "expected days to stop", "expected performance",
+                   "training cost", "cost without sharing", "feasible", "pareto", "excluded by"],
+                  [[r.m, r.L, r.B, r.selection, r.stop_probability, r.expected_days_to_stop, r.expected_performance,
+                    r.training_cost, r.training_cost_without_sharing, r.feasible, r.pareto, "; ".join(r.reasons)] for r in result.rows],
+                  "Planner: every candidate setting")
+    return save_figure(fig, out_dir, name, table, "Planning: Pareto front",
+                       "Each point is one (m, L, B, selection); the Pareto front is over cost, stop probability and performance.")

@@ -1,0 +1,253 @@
+"""Prediction meets reality: the accuracy an S3T system should have after r deletion requests.
+
+Three predictors, from the paper's model to the exact law of a replayed stream:
+
+1. **simulator + f(k)** (:func:`predict_accuracy_band`): the project simulator draws the
+   shards' served prefixes ``k_s`` after r requests (slice hits i.i.d. from the slice prior,
+   with replacement) and a performance model maps them to accuracy,
+   ``A = (1/m) sum_s f(k_s)`` (``PerformanceModel.aggregate``). This is what ``s3t simulate``
+   and ``s3t plan`` assume.
+2. **ensemble table, slice model** (:func:`stream_accuracy_band` with ``replacement=True``):
+   the same law of deleted slices, but each state is scored by the *actual* ensemble of the
+   trained system (its cached per-prefix probabilities): no f(k) averaging, no ensemble
+   non-linearity, no shard-to-shard spread.
+3. **ensemble table, point model** (``replacement=False``): requests delete *points* without
+   replacement, with the per-point weights of the replayed streams. This is the exact law of
+   the replay, so its band covers the measured curves at ~95% of checkpoints; its gap to 2.
+   is the finite-population effect (a deleted point cannot be requested again, so skewed
+   laws flatten and slices' hit rates drift as they shrink).
+
+Bands are the central ``level`` quantile interval over Monte Carlo runs; means carry their
+standard error, the run count and the seed. Coverage is the share of (stream, checkpoint)
+pairs whose measured accuracy lies inside the band (closed interval).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from s3t_sim.validation import check_int, check_real
+
+SeedLike = "int | np.random.Generator | None"
+
+
+@dataclass
+class AccuracyBand:
+    """Predicted accuracy after each request count: mean +- SE and a central ``level`` band."""
+
+    requests: np.ndarray
+    mean: np.ndarray
+    se: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float
+    runs: int
+    seed: Any
+    predictor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
+
+
+def _check_counts(request_counts: Any) -> np.ndarray:
+    counts = np.asarray(request_counts)
+    if counts.ndim != 1 or counts.size == 0 or not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"request_counts must be a non-empty 1-D array of integers; got {request_counts!r}")
+    if np.any(counts < 0) or np.any(np.diff(counts) < 0):
+        raise ValueError("request_counts must be non-negative and non-decreasing")
+    return counts.astype(np.int64)
+
+
+def band_from_samples(samples: np.ndarray, requests: np.ndarray, level: float, seed: Any, predictor: str) -> AccuracyBand:
+    """Band of ``samples`` (runs, len(requests)): mean, SE of the mean and the central ``level`` interval."""
+    level = check_real("level", level, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    samples = np.asarray(samples, dtype=float)
+    runs = samples.shape[0]
+    tail = (1.0 - level) / 2
+    lower, upper = np.quantile(samples, [tail, 1.0 - tail], axis=0, method="inverted_cdf")
+    se = samples.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full(samples.shape[1], np.nan)
+    return AccuracyBand(np.asarray(requests), samples.mean(axis=0), se, lower, upper, level, runs, seed, predictor)
+
+
+def predict_accuracy_band(
+    system: Any,
+    prior: np.ndarray,
+    performance: Any,
+    request_counts: Any,
+    runs: int = 2000,
+    seed: SeedLike = 0,
+    level: float = 0.95,
+) -> AccuracyBand:
+    """Predictor 1: expected accuracy after r requests and its band, from the simulator and f(k).
+
+    ``A_r = (1/m) sum_s f(k_s(D_r))`` with ``D_r`` the slices hit by r i.i.d. requests drawn
+    from ``prior`` (m, L); ``k_s`` from ``s3t_sim.simulate.simulate_served_prefix``.
+
+    Example
+    -------
+    >>> from s3t_sim.system import S3TSystem
+    >>> from s3t_sim.performance import linear_performance
+    >>> from s3t_sim.priors import uniform_prior
+    >>> band = predict_accuracy_band(S3TSystem.from_selection(2, 3, 2), uniform_prior(2, 3),
+    ...                              linear_performance(3, 0.5, 0.9), [0, 6], runs=500, seed=1)
+    >>> float(band.mean[0])
+    0.9
+    """
+    from s3t_sim.simulate import simulate_served_prefix
+
+    counts = _check_counts(request_counts)
+    runs = check_int("runs", runs, 2)
+    prefixes = np.asarray(simulate_served_prefix(system, prior, counts, runs, seed))  # (runs, R, m)
+    return band_from_samples(performance.aggregate(prefixes), counts, level, seed, "simulator + f(k)")
+
+
+# --------------------------------------------------------------------------- streams
+
+def sample_request_streams(
+    slice_of_point: np.ndarray,
+    point_weights: "np.ndarray | None",
+    length: int,
+    runs: int,
+    seed: SeedLike = 0,
+    replacement: bool = False,
+) -> np.ndarray:
+    """Draw ``runs`` request streams of ``length`` requests; return the hit slice of each, (runs, length).
+
+    ``slice_of_point[i]`` is the flat slice index ``shard * L + slice`` of training point i and
+    ``point_weights[i]`` its request weight (uniform when ``None``).
+
+    - ``replacement=False`` (point model): each request deletes one remaining point, chosen
+      with probability proportional to its weight among the remaining points. Drawn as an
+      exponential race: the order of ``E_i / w_i`` (``E_i ~ Exp(1)``) is a weighted sampling
+      without replacement (Efraimidis & Spirakis, 2006).
+    - ``replacement=True`` (the paper's slice model): requests hit slice ``j`` i.i.d. with
+      probability ``sum of weights in j`` / total.
+    """
+    slice_of_point = np.asarray(slice_of_point, dtype=np.int64)
+    n = slice_of_point.size
+    weights = np.ones(n) if point_weights is None else np.asarray(point_weights, dtype=float)
+    if weights.shape != (n,) or np.any(weights < 0) or not np.all(np.isfinite(weights)) or weights.sum() <= 0:
+        raise ValueError(f"point_weights must be {n} finite non-negative weights, not all zero")
+    runs = check_int("runs", runs, 1)
+    rng = np.random.default_rng(seed)
+    if replacement:
+        length = check_int("length", length, 0)
+        n_slices = int(slice_of_point.max()) + 1
+        slice_p = np.bincount(slice_of_point, weights=weights, minlength=n_slices)
+        return rng.choice(n_slices, size=(runs, length), p=slice_p / slice_p.sum())
+    positive = int(np.count_nonzero(weights))
+    length = check_int("length", length, 0, positive)
+    with np.errstate(divide="ignore"):
+        keys = rng.exponential(size=(runs, n)) / weights
+    order = np.argsort(keys, axis=1, kind="stable")[:, :length]
+    return slice_of_point[order]
+
+
+def served_states(sequences: np.ndarray, streams: np.ndarray, request_counts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Served sequence and prefix of every shard after each request count.
+
+    ``sequences`` (m, B, L); ``streams`` (runs, R) flat slice indices. Returns
+    ``(sequence_index, prefix)``, two int arrays (runs, len(request_counts), m); the served
+    sequence is the one with the longest clean prefix, ties to the lowest index
+    (``s3t_sim.prefix.best_sequence``).
+    """
+    from s3t_sim.prefix import sequence_prefixes
+
+    sequences = np.asarray(sequences)
+    m, _, L = sequences.shape
+    counts = _check_counts(request_counts)
+    streams = np.asarray(streams, dtype=np.int64)
+    runs, R = streams.shape
+    if counts[-1] > R:
+        raise ValueError(f"request_counts go up to {counts[-1]} but the streams hold {R} requests")
+    # first_hit[run, slice] = index of the first request on the slice (R if never hit).
+    first_hit = np.full((runs, m * L), R, dtype=np.int64)
+    positions = np.broadcast_to(np.arange(R), (runs, R))
+    np.minimum.at(first_hit, (np.repeat(np.arange(runs), R), streams.ravel()), positions.ravel())
+    deleted = first_hit[:, None, :] < counts[None, :, None]  # (runs, C, m*L)
+    deleted = deleted.reshape(runs, counts.size, m, L)
+    index = np.empty((runs, counts.size, m), dtype=np.int64)
+    prefix = np.empty_like(index)
+    for s in range(m):
+        per_sequence = sequence_prefixes(sequences[s], deleted[:, :, s, :])  # (runs, C, B)
+        index[..., s] = per_sequence.argmax(axis=-1)
+        prefix[..., s] = per_sequence.max(axis=-1)
+    return index, prefix
+
+
+def ensemble_accuracy(
+    probabilities: np.ndarray, labels: np.ndarray, sequence_index: np.ndarray, prefix: np.ndarray, chance: float | None = None
+) -> np.ndarray:
+    """Accuracy of the served ensemble for every state.
+
+    ``probabilities`` (m, B, L+1, n, C): class probabilities of shard s's sequence b with its
+    first k groups active, on n evaluation examples. The ensemble averages the probabilities
+    of the shards that are alive (k > 0) and predicts the arg-max; with every shard dead the
+    accuracy is ``chance`` (default 1/C). States are scored once each (``np.unique``).
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    labels = np.asarray(labels)
+    m, B, L1, n, C = probabilities.shape
+    chance = 1.0 / C if chance is None else float(chance)
+    states = np.stack([np.asarray(sequence_index), np.asarray(prefix)], axis=-1).reshape(-1, m, 2)
+    unique, inverse = np.unique(states.reshape(len(states), -1), axis=0, return_inverse=True)
+    scores = np.empty(len(unique))
+    for u, row in enumerate(unique.reshape(-1, m, 2)):
+        alive = [(s, b, k) for s, (b, k) in enumerate(row) if k > 0]
+        if not alive:
+            scores[u] = chance
+            continue
+        summed = sum(probabilities[s, b, k] for s, b, k in alive)
+        scores[u] = float(np.mean(summed.argmax(axis=1) == labels))
+    return scores[inverse.ravel()].reshape(np.asarray(prefix).shape[:-1])
+
+
+def stream_accuracy_band(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    sequences: np.ndarray,
+    slice_of_point: np.ndarray,
+    point_weights: "np.ndarray | None",
+    request_counts: Any,
+    runs: int = 1000,
+    seed: SeedLike = 0,
+    level: float = 0.95,
+    replacement: bool = False,
+) -> AccuracyBand:
+    """Predictors 2 and 3: the band of the trained ensemble's accuracy over random request streams."""
+    counts = _check_counts(request_counts)
+    streams = sample_request_streams(slice_of_point, point_weights, int(counts[-1]), runs, seed, replacement)
+    index, prefix = served_states(sequences, streams, counts)
+    accuracy = ensemble_accuracy(probabilities, labels, index, prefix)
+    name = "ensemble table, slice model" if replacement else "ensemble table, point model"
+    return band_from_samples(accuracy, counts, level, seed, name)
+
+
+@dataclass
+class Coverage:
+    """Share of checkpoints whose measured accuracy lies inside the predicted band."""
+
+    share: float
+    inside: int
+    checkpoints: int
+    se: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def band_coverage(band: AccuracyBand, measured: np.ndarray, atol: float = 1e-12) -> Coverage:
+    """Coverage of ``measured`` (streams, len(band.requests)) by the closed band ``[lower, upper]``.
+
+    ``se`` is the binomial standard error ``sqrt(q(1-q)/n)`` treating checkpoints as independent
+    (they are not: consecutive checkpoints of one stream are correlated, so it is a lower bound).
+    """
+    measured = np.atleast_2d(np.asarray(measured, dtype=float))
+    if measured.shape[1] != band.requests.size:
+        raise ValueError(f"measured must have {band.requests.size} columns (one per request count); got {measured.shape}")
+    inside = (measured >= band.lower - atol) & (measured <= band.upper + atol)
+    n = inside.size
+    share = float(inside.mean())
+    return Coverage(share, int(inside.sum()), n, float(np.sqrt(share * (1 - share) / n)))

@@ -1,0 +1,226 @@
+"""How a sequence set is judged: served prefix after deletions, and time to shard death.
+
+Deletion model (spec §2): each request to the system hits this shard with probability
+``shard_share`` (q; 1 = requests counted at the shard) and then slice s with the shard's
+prior p_s, i.i.d. with replacement. After R requests the set D of hit slices satisfies,
+for every slice set S,
+
+    P(D ⊆ S) = (1 - q (1 - p(S)))^R,        p(S) = sum of p_s over S,
+
+so ``P(D = S)`` follows by inclusion–exclusion (a Möbius transform over the 2^L subsets).
+The served prefix ``k(D)`` (:mod:`s3t_sim.prefix`) is then averaged exactly over all hit
+sets; this is practical for ``L <= EXACT_MAX_L``. Beyond, the Monte Carlo path calls the
+project's simulator (:func:`s3t_sim.simulate.simulate_served_prefix`).
+
+Expected requests to death uses the Poisson embedding (spec §2): with requests a rate-1
+Poisson process, slice s is first hit at an independent Exp(q p_s) time, and by Wald's
+identity the expected request count at death equals the expected death time
+
+    E[T] = ∫_0^∞ [1 - Π_{s ∈ F} (1 - exp(-q p_s t))] dt,
+
+F the set of distinct first slices (the shard is dead once all of F has been hit). This
+is exact for any prior.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from s3t_sim.prefix import served_prefix
+from s3t_sim.validation import check_choice, check_int, check_real, check_sequences
+
+EXACT_MAX_L = 16  # 2^16 hit sets: exact enumeration stays well under a second
+OBJECTIVE_METHODS = ("auto", "exact", "mc")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its standard error (0 for exact values), run count and seed."""
+
+    mean: float
+    se: float = 0.0
+    runs: int | None = None
+    seed: object = None
+    method: str = "exact"
+
+    def __float__(self) -> float:
+        return float(self.mean)
+
+
+def _checked(sequences, prior) -> tuple[np.ndarray, np.ndarray]:
+    from s3t_sim.selection.registry import check_prior
+
+    arr = np.asarray(sequences)
+    L = arr.shape[-1] if arr.ndim == 2 else -1
+    seqs = check_sequences("sequences", arr, L)
+    return seqs, check_prior(prior, seqs.shape[1])
+
+
+def subset_masks(L: int) -> np.ndarray:
+    """All 2^L slice sets as a bool array (2^L, L); row i holds the bits of i (slice s = bit s)."""
+    index = np.arange(2**L, dtype=np.int64)
+    return ((index[:, None] >> np.arange(L)) & 1).astype(bool)
+
+
+def subset_mass(prior: np.ndarray) -> np.ndarray:
+    """p(S) for every slice set S in :func:`subset_masks` order, shape (2^L,)."""
+    return subset_masks(len(prior)) @ np.asarray(prior, dtype=float)
+
+
+def mobius(cumulative: np.ndarray) -> np.ndarray:
+    """Invert ``F(S) = sum_{D ⊆ S} f(D)`` over the last axis (length 2^L): returns f."""
+    f = np.array(cumulative, dtype=float, copy=True)
+    size = f.shape[-1]
+    L = size.bit_length() - 1
+    lead = f.shape[:-1]
+    for bit in range(L):
+        view = f.reshape(*lead, -1, 2, 2**bit)
+        view[..., 1, :] -= view[..., 0, :]
+    return f
+
+
+def hit_set_probabilities(prior, requests, *, average: bool = False, shard_share: float = 1.0) -> np.ndarray:
+    """Exact law of the hit set D after R requests: ``P(D = S)`` for every S, shape (2^L,).
+
+    With ``average=True`` the law is averaged over R' = 1..R (a uniformly chosen request
+    count), which is what the "averaged over r <= R" objective needs.
+
+    Examples
+    --------
+    >>> hit_set_probabilities([0.5, 0.5], 2).round(3).tolist()   # {}, {0}, {1}, {0, 1}
+    [0.0, 0.25, 0.25, 0.5]
+    """
+    p = np.asarray(prior, dtype=float)
+    R = check_int("requests", requests, 0)
+    q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
+    x = np.clip(1.0 - q * (1.0 - subset_mass(p)), 0.0, 1.0)  # P(one request stays inside S)
+    if not average or R == 0:
+        inside = x**R
+    else:
+        r = np.arange(1, R + 1)
+        inside = (x[:, None] ** r[None, :]).mean(axis=1)
+    return np.clip(mobius(inside), 0.0, None)
+
+
+def served_prefix_by_hit_set(sequences: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """``k(S)`` for every slice set S in :func:`subset_masks` order, shape (2^L,), int."""
+    seqs = np.asarray(sequences)
+    masks = subset_masks(seqs.shape[1])
+    best = np.zeros(masks.shape[0], dtype=np.int64)
+    for start in range(0, seqs.shape[0], chunk):
+        np.maximum(best, served_prefix(seqs[start:start + chunk], masks), out=best)
+    return best
+
+
+def served_prefix_distribution(sequences, prior=None, requests: int = 10, *, shard_share: float = 1.0) -> np.ndarray:
+    """Exact pmf of the served prefix k after R requests, shape (L+1,): entry k is P(k).
+
+    Examples
+    --------
+    >>> served_prefix_distribution([[0, 1], [1, 0]], [0.5, 0.5], 1).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    seqs, p = _checked(sequences, prior)
+    L = seqs.shape[1]
+    if L > EXACT_MAX_L:
+        raise ValueError(f"exact served-prefix law needs L <= {EXACT_MAX_L}; got L={L}")
+    law = hit_set_probabilities(p, requests, shard_share=shard_share)
+    return np.bincount(served_prefix_by_hit_set(seqs), weights=law, minlength=L + 1)
+
+
+def expected_served_prefix(
+    sequences,
+    prior=None,
+    requests=10,
+    *,
+    average: bool = False,
+    shard_share: float = 1.0,
+    method: str = "auto",
+    runs: int = 20_000,
+    seed=None,
+) -> Estimate:
+    """Expected served prefix E[k(D)] of one shard after ``requests`` requests.
+
+    Parameters
+    ----------
+    sequences : int array (B, L) of distinct orders.
+    prior : the shard's slice probabilities (length L); None = uniform.
+    requests : R, requests to the system (to the shard when ``shard_share=1``).
+    average : average over R' = 1..R instead of R' = R.
+    shard_share : probability q that a request hits this shard (1/m for m equal shards).
+    method : "exact" (enumerate the 2^L hit sets), "mc" (the project's simulator), or
+        "auto" (exact for L <= EXACT_MAX_L).
+    runs, seed : Monte Carlo runs and seed.
+
+    Returns
+    -------
+    :class:`Estimate` (``float(...)`` gives the value; ``se`` is 0 when exact).
+
+    Examples
+    --------
+    >>> float(expected_served_prefix([[0, 1, 2]], [0.5, 0.25, 0.25], 1))  # 0.5*0 + 0.25*1 + 0.25*2
+    0.75
+    """
+    seqs, p = _checked(sequences, prior)
+    L = seqs.shape[1]
+    check_choice("method", method, OBJECTIVE_METHODS)
+    R = check_int("requests", requests, 0)
+    if method == "exact" or (method == "auto" and L <= EXACT_MAX_L):
+        if L > EXACT_MAX_L:
+            raise ValueError(f"method='exact' needs L <= {EXACT_MAX_L}; got L={L} (use method='mc')")
+        law = hit_set_probabilities(p, R, average=average, shard_share=shard_share)
+        return Estimate(float(law @ served_prefix_by_hit_set(seqs)))
+    return _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed)
+
+
+def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> Estimate:
+    """Served prefix by the project's simulator (:func:`s3t_sim.simulate.simulate_served_prefix`).
+
+    ``shard_share = 1/m`` is simulated as m identical shards of which shard 0 is read.
+    """
+    from s3t_sim.simulate import simulate_served_prefix
+    from s3t_sim.system import S3TSystem
+
+    runs = check_int("runs", runs, 2)
+    q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
+    m = int(round(1.0 / q))
+    if abs(m * q - 1.0) > 1e-9:
+        raise ValueError(f"method='mc' needs shard_share = 1/m for an integer m; got {shard_share!r}")
+    counts = np.arange(1, R + 1) if average and R > 0 else np.array([R])
+    system = S3TSystem(np.broadcast_to(seqs, (m, *seqs.shape)))
+    prior = np.broadcast_to(p / m, (m, len(p)))
+    prefix = simulate_served_prefix(system, prior, counts, runs, seed)  # (runs, counts, m)
+    per_run = prefix[:, :, 0].mean(axis=1)
+    return Estimate(float(per_run.mean()), float(per_run.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
+
+
+def expected_requests_to_death(sequences, prior=None, *, shard_share: float = 1.0) -> float:
+    """Expected number of requests until the shard is dead (all first slices hit); exact.
+
+    Poisson embedding (module doc): ``E[T] = ∫_0^∞ [1 - Π_{s∈F}(1 - exp(-q p_s t))] dt``,
+    F the distinct first slices. For a uniform prior and q = 1 this is ``L * H_|F|``.
+    Returns ``inf`` when a first slice has zero deletion probability.
+
+    Examples
+    --------
+    >>> round(expected_requests_to_death([[0, 1, 2], [1, 2, 0]]), 6)  # 3 * (1 + 1/2)
+    4.5
+    """
+    from scipy.integrate import quad
+
+    seqs, p = _checked(sequences, prior)
+    q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
+    rates = q * p[np.unique(seqs[:, 0])]
+    if np.any(rates <= 0):
+        return math.inf
+
+    def alive(t: float) -> float:
+        return -math.expm1(float(np.log1p(-np.exp(-rates * t)).sum())) if t > 0 else 1.0
+
+    # Split at the slowest slice's mean lifetime so quad sees the bulk and the tail.
+    scale = 1.0 / rates.min()
+    head, _ = quad(alive, 0.0, scale * math.log(len(rates) + 1.0), limit=200, epsabs=1e-12, epsrel=1e-11)
+    tail, _ = quad(alive, scale * math.log(len(rates) + 1.0), math.inf, limit=200, epsabs=1e-12, epsrel=1e-11)
+    return head + tail

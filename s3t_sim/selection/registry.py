@@ -1,0 +1,105 @@
+"""``select_sequences``: one entry point for every selection method."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from s3t_sim.validation import check_budget, check_choice, check_int, check_probabilities, check_real
+
+METHODS = ("cyclic", "consecutive", "strided", "random", "bms", "full", "optimal", "local-search", "sisa")
+
+
+def check_prior(prior, L: int) -> np.ndarray:
+    """A shard's per-slice deletion probabilities (length L, sum 1); ``None`` means uniform."""
+    if prior is None:
+        return np.full(L, 1.0 / L)
+    return check_probabilities("prior", prior, shape=(L,))
+
+
+def select_sequences(
+    method: str,
+    L: int,
+    B: int,
+    prior: np.ndarray | None = None,
+    seed=None,
+    horizon: float = 100.0,
+    **options,
+) -> np.ndarray:
+    """Choose B distinct orders of a shard's L slices, as an int array of shape (B, L).
+
+    Parameters
+    ----------
+    method : one of :data:`METHODS`
+        ``cyclic`` / ``consecutive``: rotations with consecutive starts (B <= L), the
+        balanced prefix tree beyond; ``strided``: starts spread L/B apart; ``random``:
+        distinct uniform orders; ``bms``: bipartite-matching selection; ``full``: all L!
+        orders (B must be L!); ``optimal``: exhaustive search (tiny systems);
+        ``local-search``: hill climbing from another method's set; ``sisa``: B = 1.
+    L, B : slices per shard and budget, ``1 <= B <= L!``.
+    prior : per-slice deletion probabilities of the shard (length L, sum 1); None = uniform.
+    seed : int, None or numpy Generator (``random``, ``local-search``).
+    horizon : BMS score horizon t, and the request count R of the objective that
+        ``optimal`` and ``local-search`` maximise (expected served prefix averaged over
+        r = 1..R, rounded to an integer).
+    **options : passed to the method: ``bms`` takes ``weight`` ("score" or
+        "objective"); ``optimal`` takes ``requests``, ``average``, ``max_sets``;
+        ``local-search`` takes ``start``, ``iterations``, ``requests``, ``average``.
+
+    Examples
+    --------
+    >>> select_sequences("strided", 6, 3)[:, 0].tolist()
+    [0, 2, 4]
+    >>> select_sequences("bms", 4, 4, prior=[0.4, 0.3, 0.2, 0.1]).shape
+    (4, 4)
+    """
+    check_choice("method", method, METHODS)
+    L = check_int("L", L, 1)
+    B = check_budget(B, L)
+    horizon = check_real("horizon", horizon, 0.0, low_inclusive=False)
+    p = check_prior(prior, L)
+    if method in ("cyclic", "consecutive", "strided"):
+        from s3t_sim.selection.cyclic import cyclic_sequences
+
+        _no_options(method, options)
+        return cyclic_sequences(L, B, "strided" if method == "strided" else "consecutive")
+    if method == "random":
+        from s3t_sim.selection.baselines import random_permutations
+
+        _no_options(method, options)
+        return random_permutations(L, B, seed=seed)
+    if method == "full":
+        from s3t_sim.selection.baselines import full_budget
+
+        _no_options(method, options)
+        return full_budget(L, B)
+    if method == "sisa":
+        from s3t_sim.selection.baselines import sisa
+
+        _no_options(method, options)
+        return sisa(L, B)
+    if method == "bms":
+        from s3t_sim.selection.bms import bipartite_matching_selection
+
+        return bipartite_matching_selection(L, B, p, horizon=horizon, **options)
+    requests = options.pop("requests", max(1, int(round(horizon))))
+    if method == "optimal":
+        from s3t_sim.selection.optimal import optimal_sequences
+
+        return optimal_sequences(L, B, p, requests=requests, **options)
+    from s3t_sim.selection.optimal import local_search
+
+    start = options.pop("start", "bms")
+    check_choice("start", start, tuple(m for m in METHODS if m not in ("local-search", "optimal", "full")))
+    initial = select_sequences(start, L, B, p, seed=seed, horizon=horizon)
+    return local_search(initial, p, requests=requests, seed=seed, **options)
+
+
+def _no_options(method: str, options: dict) -> None:
+    if options:
+        raise TypeError(f"method {method!r} takes no options; got {sorted(options)}")
+
+
+def number_of_orders(L: int) -> int:
+    """``L!``, the number of distinct orders of L slices (the largest budget)."""
+    return math.factorial(check_int("L", L, 1))

@@ -1,0 +1,181 @@
+"""What ``s3t simulate`` computes and prints: Monte Carlo, exact laws, bound forms, SISA.
+
+:func:`simulate_report` returns a JSON-ready dict; :func:`format_simulate_report` renders it
+as the readable table.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from s3t_sim.criteria import parse_criterion
+from s3t_sim.laws import PoissonEmbeddingLaw, all_dead_law, expected_served_prefix
+from s3t_sim.performance import parse_performance
+from s3t_sim.priors import parse_prior
+from s3t_sim.simulate import (
+    expected_sisa_cost_per_request,
+    simulate_failure_counts,
+    simulate_served_prefix,
+)
+from s3t_sim.system import S3TSystem
+from s3t_sim.validation import check_budget, check_int
+
+EXACT_WEIGHTED_MAX_L = 12  # Poisson-embedding enumeration for prefix/performance criteria
+EXACT_WEIGHTED_MAX_M = 64
+
+
+def bound_forms(m: int, L: int, B: int) -> dict:
+    """The paper's deletion-rate bound forms (no constants): ``mL log(mL min(B,L))`` (poster)
+    and ``mL log(m min(B,L))`` (arXiv summary)."""
+    b = min(B, L)
+    return {"bound_poster": m * L * math.log(m * L * b), "bound_arxiv": m * L * math.log(m * b)}
+
+
+def _exact_count(system, prior, criterion, uniform: bool) -> tuple[float | None, float | None, str | None]:
+    """Exact mean and variance of the failure count where a law applies (i.i.d. requests)."""
+    if uniform and criterion.is_all_dead():
+        law = all_dead_law(system)
+        return law.mean(), law.var(), f"coupon collector n={law.n}, K={law.K}"
+    if not criterion.depends_only_on_death() and (system.L > EXACT_WEIGHTED_MAX_L or system.m > EXACT_WEIGHTED_MAX_M):
+        return None, None, None
+    try:
+        law = PoissonEmbeddingLaw(system, prior, criterion)
+        return law.mean(), law.var(), "Poisson embedding"
+    except ValueError:
+        return None, None, None
+
+
+def _parse_counts(text: "str | None") -> list[int]:
+    if not text:
+        return []
+    try:
+        counts = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--served-at must be comma-separated integers >= 0; got {text!r}") from None
+    if any(c < 0 for c in counts):
+        raise ValueError(f"--served-at must be comma-separated integers >= 0; got {text!r}")
+    return counts
+
+
+def simulate_report(
+    m: int = 20,
+    L: int = 16,
+    B: int = 16,
+    selection: str = "cyclic",
+    prior: str = "uniform",
+    criterion: str = "all-dead",
+    performance: str = "saturating",
+    request_model: str = "iid",
+    points: int | None = None,
+    runs: int = 10000,
+    seed: int = 0,
+    served_at: "str | list[int] | None" = None,
+    points_per_slice: int = 100,
+    assignment: str = "random",
+    prior_seed: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """Run the simulation and the exact laws; return everything as a JSON-ready dict.
+
+    Keys include ``mc_mean``, ``mc_se``, ``mc_std``, ``exact`` (``None`` when no law applies),
+    ``exact_var``, ``exact_method``, ``runs``, ``seed``, ``seconds``, the bound forms and their
+    ratios, SISA's exact counts (uniform ``all-dead``), and SISA's retraining cost until failure.
+    """
+    m = check_int("m (--shards)", m, 1)
+    L = check_int("L (--slices)", L, 1)
+    B = check_budget(B, L)
+    runs = check_int("runs", runs, 2)
+    seed = check_int("seed", seed, 0)
+    p = parse_prior(prior, m, L, points_per_slice=points_per_slice, assignment=assignment, seed=prior_seed)
+    uniform = prior in (None, "uniform")
+    crit = parse_criterion(criterion, parse_performance(performance, L) if str(criterion).startswith("performance-below") else None)
+    system = S3TSystem.from_selection(m, L, B, selection, None if uniform else p, seed=seed)
+    if request_model == "without-replacement" and points is None:
+        points = m * L * points_per_slice
+    result = simulate_failure_counts(system, p, crit, runs, seed, request_model, points, progress)
+    report = {
+        "m": m, "L": L, "B": B, "selection": selection, "prior": str(prior), "criterion": str(crit),
+        "request_model": request_model, "points": points,
+        "mc_mean": result.mean, "mc_se": result.se, "mc_std": result.std,
+        "mc_quantiles": dict(zip(("q05", "q50", "q95"), map(float, result.quantile([0.05, 0.5, 0.95])))),
+        "runs": runs, "seed": result.seed, "seconds": result.seconds,
+    }
+    exact, exact_var, method = (None, None, None)
+    if request_model == "iid":
+        exact, exact_var, method = _exact_count(system, p, crit, uniform)
+    report.update(exact=exact, exact_var=exact_var, exact_method=method)
+    report["mc_minus_exact_in_se"] = None if exact is None else (result.mean - exact) / result.se if result.se > 0 else None
+    bounds = bound_forms(m, L, B)
+    reference = exact if exact is not None else result.mean
+    report.update(bounds)
+    report.update({f"ratio_{k.split('_')[1]}": (reference / v if v > 0 else None) for k, v in bounds.items()})
+    if uniform and crit.is_all_dead() and request_model == "iid":
+        report["sisa_fallback_exact"] = all_dead_law(S3TSystem.sisa(m, L, True)).mean()
+        report["sisa_no_fallback_exact"] = all_dead_law(S3TSystem.sisa(m, L, False)).mean()
+    if request_model == "iid":
+        per_request = expected_sisa_cost_per_request(S3TSystem.sisa(m, L), p)
+        report["sisa_cost_per_request"] = per_request
+        report["sisa_cost_until_failure"] = per_request * result.mean  # Wald: E[T] E[c]
+        report["sisa_cost_until_failure_se"] = per_request * result.se
+    counts = _parse_counts(served_at) if not isinstance(served_at, list) else served_at
+    if counts:
+        k = simulate_served_prefix(system, p, counts, runs, seed, request_model, points, progress)
+        fraction = k.mean(axis=2) / L  # served fraction of the system per run
+        rows = []
+        exact_rows = None
+        if request_model == "iid" and L <= EXACT_WEIGHTED_MAX_L:
+            exact_rows = [float(expected_served_prefix(system, p, r).mean() / L) for r in counts]
+        for i, r in enumerate(counts):
+            rows.append({
+                "requests": r,
+                "mc_fraction": float(fraction[:, i].mean()),
+                "mc_se": float(fraction[:, i].std(ddof=1) / math.sqrt(runs)),
+                "exact_fraction": None if exact_rows is None else exact_rows[i],
+                "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean()),
+            })
+        report["served_prefix"] = rows
+    return report
+
+
+def _fmt(x, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+
+
+def format_simulate_report(r: dict) -> str:
+    """The readable table of :func:`simulate_report`."""
+    lines = [
+        f"s3t simulate: m={r['m']} L={r['L']} B={r['B']} selection={r['selection']} prior={r['prior']} "
+        f"criterion={r['criterion']} requests={r['request_model']}",
+        "",
+        f"{'requests until failure':<44}{'value':>16}",
+        f"{'Monte Carlo mean ± SE':<44}{r['mc_mean']:>10.6g} ± {r['mc_se']:.2g}",
+        f"{'  std, 5% / 50% / 95% quantiles':<44}{r['mc_std']:>10.4g}, "
+        + " / ".join(f"{v:g}" for v in r["mc_quantiles"].values()),
+        f"{'  runs, seed, seconds':<44}{r['runs']:>10}, {r['seed']}, {r['seconds']:.3g}",
+    ]
+    if r["exact"] is not None:
+        lines.append(f"{'exact mean (' + r['exact_method'] + ')':<44}{r['exact']:>10.6g}")
+        lines.append(f"{'  exact std':<44}{math.sqrt(max(r['exact_var'], 0)):>10.4g}")
+        lines.append(f"{'  (MC - exact) / SE':<44}{r['mc_minus_exact_in_se']:>10.2f}")
+    else:
+        lines.append(f"{'exact mean':<44}{'— (no exact law for these options)':>10}")
+    what = "exact" if r["exact"] is not None else "MC"
+    lines += [
+        f"{'bound form mL·log(mL·min(B,L))':<44}{r['bound_poster']:>10.6g}   {what}/bound = {_fmt(r['ratio_poster'])}",
+        f"{'bound form mL·log(m·min(B,L))':<44}{r['bound_arxiv']:>10.6g}   {what}/bound = {_fmt(r['ratio_arxiv'])}",
+    ]
+    if "sisa_fallback_exact" in r:
+        lines.append(f"{'SISA with fallback, exact mL·H_m':<44}{r['sisa_fallback_exact']:>10.6g}")
+        lines.append(f"{'SISA without fallback, exact m·H_m':<44}{r['sisa_no_fallback_exact']:>10.6g}")
+    if "sisa_cost_until_failure" in r:
+        lines.append(
+            f"{'SISA retraining until then (stages, Wald)':<44}{r['sisa_cost_until_failure']:>10.6g} ± "
+            f"{r['sisa_cost_until_failure_se']:.2g}"
+        )
+    if r.get("served_prefix"):
+        lines += ["", f"{'requests':>10}{'served fraction MC ± SE':>28}{'exact':>10}{'dead shards':>13}"]
+        for row in r["served_prefix"]:
+            mc = f"{row['mc_fraction']:.4f} ± {row['mc_se']:.1g}"
+            lines.append(f"{row['requests']:>10}{mc:>28}{_fmt(row['exact_fraction']):>10}{row['dead_shards']:>13.3g}")
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""Unlearning systems: S3T (m shards x L slices, B sequences per shard) and SISA.
+
+A system answers one question for the simulator and the exact laws: given which slices
+have been hit, how long a prefix does each shard still serve?
+
+- S3T with sequence sets ``P_s`` (int array ``(m, B, L)``):
+  ``k_s(D) = max_{pi in P_s} (leading elements of pi not in D)`` (``s3t_sim.prefix``).
+- SISA with checkpoint fallback: S3T with the single sequence ``0, 1, ..., L-1``; a hit on
+  slice ``j`` rolls the shard back to checkpoint ``j - 1``.
+- SISA without fallback (``checkpoint_fallback=False``, the authors' SISA counter): any hit
+  on a shard kills it, ``k_s = L`` before the first hit and ``0`` after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from s3t_sim.prefix import served_prefix
+from s3t_sim.validation import check_budget, check_choice, check_int, check_sequences
+
+
+def build_sequences(
+    selection: str, L: int, B: int, prior: "np.ndarray | None" = None, seed=None, horizon: float = 100.0
+) -> np.ndarray:
+    """One shard's sequence set ``(B, L)`` by a named selection method.
+
+    Routes through ``s3t_sim.selection.select_sequences`` when that exists; otherwise
+    supports ``cyclic``/``consecutive`` and ``strided`` rotations (``B <= L``).
+    """
+    try:
+        from s3t_sim.selection import select_sequences
+    except ImportError:
+        select_sequences = None
+    if select_sequences is not None:
+        return np.asarray(select_sequences(selection, L, B, prior=prior, seed=seed, horizon=horizon), dtype=np.int64)
+    from s3t_sim.selection.cyclic import cyclic_rotations
+
+    check_choice("selection", selection, ("cyclic", "consecutive", "strided"))
+    starts = "strided" if selection == "strided" else "consecutive"
+    return cyclic_rotations(L, B, starts)
+
+
+@dataclass(frozen=True)
+class S3TSystem:
+    """``m`` shards x ``L`` slices with per-shard sequence sets ``sequences[s]`` of shape ``(B, L)``.
+
+    Use :meth:`from_selection` or :meth:`sisa` to build one.
+
+    Examples
+    --------
+    >>> sys_ = S3TSystem.from_selection(m=2, L=3, B=2)
+    >>> sys_.served_prefix(np.array([[True, False, False], [False, False, False]])).tolist()
+    [2, 3]
+    """
+
+    sequences: np.ndarray
+    checkpoint_fallback: bool = True
+    name: str = field(default="s3t", compare=False)
+
+    def __post_init__(self) -> None:
+        seqs = np.asarray(self.sequences)
+        if seqs.ndim != 3:
+            raise ValueError(f"sequences must have shape (m, B, L); got shape {seqs.shape}")
+        checked = np.stack([check_sequences(f"sequences[{s}]", seqs[s], seqs.shape[2]) for s in range(seqs.shape[0])])
+        if not self.checkpoint_fallback and checked.shape[1] != 1:
+            raise ValueError(f"checkpoint_fallback=False is SISA's one-sequence model; B must be 1, got {checked.shape[1]}")
+        checked.setflags(write=False)
+        object.__setattr__(self, "sequences", checked)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_selection(
+        cls,
+        m: int,
+        L: int,
+        B: int,
+        selection: str = "cyclic",
+        prior: "np.ndarray | None" = None,
+        seed=None,
+        horizon: float = 100.0,
+    ) -> "S3TSystem":
+        """Every shard gets a sequence set from ``selection``; with a prior ``(m, L)`` each
+        shard's set is chosen for that shard's renormalised row."""
+        m = check_int("m", m, 1)
+        L = check_int("L", L, 1)
+        B = check_budget(B, L)
+        rng = np.random.default_rng(seed)
+        if prior is None and selection != "random":
+            # Every shard faces the same (uniform) prior: one set serves them all.
+            one = build_sequences(selection, L, B, None, rng, horizon)
+            return cls(np.broadcast_to(one, (m, B, L)), name=f"s3t-{selection}")
+        rows = np.full((m, L), 1.0 / L) if prior is None else np.asarray(prior, dtype=float).reshape(m, L)
+        sets = []
+        for row in rows:
+            row = row / row.sum() if row.sum() > 0 else np.full(L, 1.0 / L)
+            sets.append(build_sequences(selection, L, B, None if prior is None else row, rng, horizon))
+        return cls(np.stack(sets), name=f"s3t-{selection}")
+
+    @classmethod
+    def sisa(cls, m: int, L: int, fallback: bool = True) -> "S3TSystem":
+        """SISA: one sequence ``0..L-1`` per shard, with or without checkpoint fallback."""
+        m = check_int("m", m, 1)
+        L = check_int("L", L, 1)
+        seqs = np.broadcast_to(np.arange(L), (m, 1, L))
+        return cls(seqs, checkpoint_fallback=fallback, name="sisa" if fallback else "sisa-no-fallback")
+
+    # -- shape ----------------------------------------------------------------------------
+    @property
+    def m(self) -> int:
+        return self.sequences.shape[0]
+
+    @property
+    def B(self) -> int:
+        return self.sequences.shape[1]
+
+    @property
+    def L(self) -> int:
+        return self.sequences.shape[2]
+
+    @property
+    def n_slices(self) -> int:
+        return self.m * self.L
+
+    # -- the served prefix ----------------------------------------------------------------
+    def served_prefix(self, deleted: np.ndarray) -> np.ndarray:
+        """Served prefix of every shard, int array ``(..., m)``, from a bool array ``(..., m, L)``."""
+        deleted = np.asarray(deleted, dtype=bool)
+        if deleted.shape[-2:] != (self.m, self.L):
+            raise ValueError(f"deleted must have shape (..., m, L) = (..., {self.m}, {self.L}); got {deleted.shape}")
+        if not self.checkpoint_fallback:
+            return np.where(deleted.any(axis=-1), 0, self.L)
+        out = np.empty(deleted.shape[:-1], dtype=np.int64)
+        for s in range(self.m):
+            out[..., s] = served_prefix(self.sequences[s], deleted[..., s, :])
+        return out
+
+    def death_slices(self) -> np.ndarray:
+        """Bool mask ``(m, L)`` of the slices whose hits decide whether a shard is dead.
+
+        With fallback a shard is dead when *all* its distinct first elements are hit;
+        without fallback when *any* of its slices is hit.
+        """
+        mask = np.zeros((self.m, self.L), dtype=bool)
+        if not self.checkpoint_fallback:
+            mask[:] = True
+            return mask
+        for s in range(self.m):
+            mask[s, self.sequences[s, :, 0]] = True
+        return mask
+
+    def stage_lifetimes(self, hit_event: np.ndarray) -> np.ndarray:
+        """When each shard loses each stage, from the first-hit event index of every slice.
+
+        ``hit_event[..., s, i]`` is the 0-based index of slice ``(s, i)`` in the order of
+        first hits (a value ``>=`` the number of events simulated means "never hit").
+        Returns ``life[..., s, j-1] = max_{pi} min_{t < j} hit_event[..., s, pi_t]``: shard
+        ``s`` serves at least ``j`` stages after ``e`` events iff ``life[..., s, j-1] >= e``,
+        so ``k_s(e) = #{j : life[..., s, j-1] >= e}``. Non-increasing in ``j``.
+        """
+        hit_event = np.asarray(hit_event)
+        if not self.checkpoint_fallback:
+            first = hit_event.min(axis=-1, keepdims=True)
+            return np.broadcast_to(first, hit_event.shape).copy()
+        shard_index = np.arange(self.m)[:, None, None]
+        along = hit_event[..., shard_index, self.sequences]  # (..., m, B, L)
+        return np.minimum.accumulate(along, axis=-1).max(axis=-2)
+
+    def death_events(self, hit_event: np.ndarray) -> np.ndarray:
+        """Event index after which each shard is dead, ``(..., m)``: ``stage_lifetimes(...)[..., 0]``
+        computed from the first elements only (shard ``s`` is dead after ``e`` events iff the
+        value is ``< e``)."""
+        hit_event = np.asarray(hit_event)
+        if not self.checkpoint_fallback:
+            return hit_event.min(axis=-1)
+        shard_index = np.arange(self.m)[:, None]
+        return hit_event[..., shard_index, self.sequences[:, :, 0]].max(axis=-1)
+
+    def shard_prefix(self, shard: int, deleted_row: np.ndarray) -> int:
+        """Served prefix of one shard from its bool row ``(L,)`` of hit slices."""
+        if not self.checkpoint_fallback:
+            return 0 if deleted_row.any() else self.L
+        return int(served_prefix(self.sequences[shard], deleted_row))
+
+    def retraining_stage_cost(self, unit: str = "stages") -> np.ndarray:
+        """SISA's retraining cost of one hit on each slice, float array ``(m, L)``.
+
+        A hit on the slice at position ``j`` (1-based) of a shard's sequence retrains that shard
+        from checkpoint ``j - 1``: stages ``j..L``. ``unit="stages"`` counts them (``L - j + 1``);
+        ``unit="slice-passes"`` weighs stage ``k`` by the ``k`` slices it trains on
+        (``sum_{k=j}^{L} k``). Only defined for one sequence per shard (SISA).
+        """
+        check_choice("unit", unit, ("stages", "slice-passes"))
+        if self.B != 1:
+            raise ValueError(f"retraining cost is SISA's model and needs B = 1; got B = {self.B}")
+        L = self.L
+        position = np.empty((self.m, L), dtype=np.int64)
+        for s in range(self.m):
+            position[s, self.sequences[s, 0]] = np.arange(1, L + 1)
+        if unit == "stages":
+            return (L - position + 1).astype(float)
+        return ((L * (L + 1) - (position - 1) * position) / 2).astype(float)

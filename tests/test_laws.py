@@ -1,0 +1,148 @@
+import doctest
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import s3t_sim.criteria
+import s3t_sim.laws
+import s3t_sim.performance
+import s3t_sim.priors
+import s3t_sim.simulate
+import s3t_sim.system
+from s3t_sim.laws import (
+    CouponCollectorLaw,
+    HitSetChainLaw,
+    PoissonEmbeddingLaw,
+    all_dead_law,
+    harmonic,
+    served_prefix_distribution,
+    sisa_law,
+)
+from s3t_sim.system import S3TSystem
+
+SPEC_MEANS = [68.5, 87.9, 99.5, 107.9, 114.5, 119.8]  # ../shared/spec/S3T.md, m=5, L=6, B=1..6
+
+
+@pytest.mark.parametrize("module", [s3t_sim.laws, s3t_sim.priors, s3t_sim.performance, s3t_sim.criteria,
+                                    s3t_sim.system, s3t_sim.simulate])
+def test_docstring_examples_run(module):
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.mark.parametrize("B, expected", list(zip(range(1, 7), SPEC_MEANS)))
+def test_spec_exact_means_m5_L6(B, expected):
+    law = all_dead_law(S3TSystem.from_selection(5, 6, B))
+    assert round(law.mean(), 1) == expected
+    assert law.mean() == pytest.approx(30 * harmonic(5 * B))
+
+
+def test_spec_sisa_means():
+    assert round(sisa_law(5, 6, fallback=False).mean(), 2) == 11.42  # 5 H_5
+    assert sisa_law(5, 6, fallback=True).mean() == pytest.approx(30 * harmonic(5))
+    assert sisa_law(5, 6).mean() == pytest.approx(all_dead_law(S3TSystem.from_selection(5, 6, 1)).mean())
+
+
+def test_coupon_collector_moments_from_its_pmf():
+    law = CouponCollectorLaw(12, 7)
+    r = np.arange(2000)
+    pmf = law.pmf(r)
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+    assert (r * pmf).sum() == pytest.approx(12 * harmonic(7), rel=1e-10)
+    assert (r**2 * pmf).sum() - law.mean() ** 2 == pytest.approx(law.var(), rel=1e-9)
+    assert law.cdf(6) == 0 and law.pmf(7) == pytest.approx(math.prod(range(1, 8)) / 12**7)
+
+
+def test_coupon_collector_cdf_by_brute_force_enumeration():
+    # n = 4 coupons, K = 2 specific ones: enumerate every request sequence of length r.
+    law = CouponCollectorLaw(4, 2)
+    for r in range(1, 7):
+        seen_both = sum({0, 1} <= set(seq) for seq in itertools.product(range(4), repeat=r))
+        assert law.cdf(r) == pytest.approx(seen_both / 4**r, abs=1e-14)
+
+
+def test_coupon_rvs_matches_mean_within_4se():
+    law = CouponCollectorLaw(40, 25)
+    x = law.rvs(20000, seed=1)
+    assert abs(x.mean() - law.mean()) < 4 * x.std() / math.sqrt(x.size)
+    assert law.ppf([0.5])[0] == np.searchsorted(law.cdf(np.arange(400)), 0.5)
+
+
+def _random_system(data, max_m=2, max_L=3):
+    m = data.draw(st.integers(1, max_m))
+    L = data.draw(st.integers(2, max_L))
+    B = data.draw(st.integers(1, L))
+    selection = data.draw(st.sampled_from(["cyclic", "strided"]))
+    return S3TSystem.from_selection(m, L, B, selection)
+
+
+def _random_prior(data, m, L):
+    if data.draw(st.booleans()):
+        return None
+    rng = np.random.default_rng(data.draw(st.integers(0, 10**6)))
+    return rng.dirichlet(np.full(m * L, 0.7)).reshape(m, L)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_chain_and_poisson_embedding_agree_on_mean_and_variance(data):
+    system = _random_system(data)
+    prior = _random_prior(data, system.m, system.L)
+    criterion = data.draw(st.sampled_from(["all-dead", "any-dead", "prefix-below:0.5", "prefix-below:1"]))
+    chain = HitSetChainLaw(system, prior, criterion)
+    poisson = PoissonEmbeddingLaw(system, prior, criterion)
+    assert poisson.mean() == pytest.approx(chain.mean(), rel=1e-7)
+    assert poisson.var() == pytest.approx(chain.var(), rel=1e-6, abs=1e-9)
+
+
+def test_chain_law_equals_coupon_collector_for_uniform_all_dead():
+    system = S3TSystem.from_selection(2, 3, 2)
+    chain = HitSetChainLaw(system, None, "all-dead")
+    coupon = all_dead_law(system)  # K = 4 of n = 6
+    r = np.arange(60)
+    assert chain.cdf(r) == pytest.approx(coupon.cdf(r), abs=1e-13)
+    assert chain.mean() == pytest.approx(coupon.mean()) and chain.var() == pytest.approx(coupon.var())
+
+
+def test_any_dead_closed_form_integral():
+    # spec: any-dead, uniform prior: delta = n int_0^inf [1 - (1 - e^{-u})^F]^m du
+    from scipy.integrate import quad
+
+    m, L, B = 3, 4, 2
+    n = m * L
+    closed = n * quad(lambda u: (1 - (1 - math.exp(-u)) ** B) ** m, 0, np.inf)[0]
+    assert PoissonEmbeddingLaw(S3TSystem.from_selection(m, L, B), None, "any-dead").mean() == pytest.approx(closed)
+
+
+def test_served_prefix_distribution_by_brute_force_enumeration():
+    # m = 2 shards, L = 2, B = 2, non-uniform prior, r = 4: enumerate all 4^4 request sequences.
+    system = S3TSystem.from_selection(2, 2, 2)
+    prior = np.array([[0.1, 0.2], [0.3, 0.4]])
+    r = 4
+    want = np.zeros((2, 3))
+    for seq in itertools.product(range(4), repeat=r):
+        weight = math.prod(prior.ravel()[i] for i in seq)
+        deleted = np.zeros((2, 2), bool)
+        deleted.ravel()[list(seq)] = True
+        for s, k in enumerate(system.served_prefix(deleted)):
+            want[s, k] += weight
+    assert served_prefix_distribution(system, prior, r) == pytest.approx(want, abs=1e-13)
+
+
+def test_sisa_without_fallback_prefix_law():
+    law = served_prefix_distribution(S3TSystem.sisa(2, 3, fallback=False), None, 2)
+    alive = (1 - 0.5) ** 2  # no request on the shard
+    assert law[0].tolist() == pytest.approx([1 - alive, 0, 0, alive])
+
+
+def test_laws_reject_bad_input():
+    with pytest.raises(ValueError, match=r"K must be an integer in \[1, 5\]"):
+        CouponCollectorLaw(5, 6)
+    with pytest.raises(ValueError, match="at most 14 relevant slices"):
+        HitSetChainLaw(S3TSystem.from_selection(4, 4, 1), None, "prefix-below:0.5")
+    zero_first = np.array([[0.0, 0.5, 0.5]])
+    with pytest.raises(ValueError, match="never holds"):
+        PoissonEmbeddingLaw(S3TSystem.from_selection(1, 3, 1), zero_first, "all-dead")
