@@ -156,7 +156,7 @@ class GridResult:
         return np.array([row[key] for row in self.rows], dtype=float)
 
     def table(self) -> Table:
-        cols = ["m", "L", "B", "exact", "mc_mean", "mc_se", "ci_low", "ci_high", "z", "sisa_exact"]
+        cols = ["m", "L", "B", "exact", "mc_mean", "mc_se", "ci_low", "ci_high", "z", "sisa_exact", "seed"]
         return Table(cols, [[row[c] for c in cols] for row in self.rows], f"Deletion rate on the grid ({self.runs} runs per point, seed {self.seed})")
 
 

@@ -76,9 +76,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:10
 h1{font-size:1.7em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:1em 0;font-size:.88em}
 caption{text-align:left;font-weight:600;padding-bottom:.3em}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}
-td:first-child,th:first-child{text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}
 .held{color:#006d4e;font-weight:600}.failed{color:#b34700;font-weight:600}

@@ -39,7 +39,7 @@ class FigureSize:
 
 SIZES = {
     "small": FigureSize(runs=400, max_shards=16, max_slices=8),
-    "default": FigureSize(runs=4000, max_shards=64, max_slices=16),
+    "default": FigureSize(runs=20_000, max_shards=64, max_slices=16),
 }
 
 
@@ -65,7 +65,7 @@ def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
         ax.errorbar(budgets, mc_mean, yerr=1.96 * mc_se, fmt=marker(i), color=colour(i), capsize=3,
                     markerfacecolor="white", label=f"S3T Monte Carlo ±95% CI, L={L}")
         ax.axvline(L, color=colour(i), linestyle=":", linewidth=1)
-        ax.text(L + 0.1, 0.02 + 0.06 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
+        ax.text(L + 0.1, 0.38 - 0.07 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
     sisa_fallback, prior = build_system(m, 6, None)
     sisa_plain, _ = build_system(m, 6, None, fallback=False)
     for j, (system, label) in enumerate(((sisa_fallback, "SISA with checkpoints (mL·H_m), L=6"), (sisa_plain, "SISA without checkpoints (m·H_m), any L"))):
@@ -163,14 +163,15 @@ def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize =
             rows.append([label, int(r), float(k), float(f), "exact", 0, seed])
         for c, r in enumerate(check_points):
             rows.append([label, int(r), float(k_runs[:, c].mean()), float(f_runs[:, c].mean()), "mc", size.runs, run_seed])
+    ax_k.plot([], [], color=OKABE_ITO["black"], label="lines: exact law")
+    ax_k.errorbar([], [], yerr=[], fmt="o", color=OKABE_ITO["black"], markersize=4, capsize=2,
+                  label=f"markers: Monte Carlo ±95% CI ({size.runs} runs)")
     for ax, ylabel in ((ax_k, "expected served prefix per shard (stages)"), (ax_f, "modelled accuracy (mean over shards)")):
-        ax.errorbar([], [], yerr=[], fmt="o", color=OKABE_ITO["black"], markersize=4, capsize=2,
-                    label=f"markers: Monte Carlo ±95% CI ({size.runs} runs)")
-        ax.plot([], [], color=OKABE_ITO["black"], label="lines: exact law")
         ax.set_xscale("log")
         ax.set_xlabel("deletion requests to the system")
         ax.set_ylabel(ylabel)
-        ax.legend(loc="lower left")
+    handles, labels = ax_k.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3)
     ax_k.set_title(f"Served prefix, m = {m}, L = {L}")
     ax_f.set_title(f"Accuracy with {model.name}, f(0)=0.5, f(L)=0.9")
     table = Table(["setting", "requests", "mean served prefix", "mean accuracy", "method", "runs", "seed"], rows,

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import math
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -116,7 +117,11 @@ class Table:
     def to_html(self, digits: int = 4) -> str:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(format_value(v, digits))}</td>" for v in row) + "</tr>"
+            "<tr>" + "".join(
+                f'<td class="num">{html.escape(format_value(v, digits))}</td>' if _is_number(v)
+                else f"<td>{html.escape(format_value(v, digits))}</td>"
+                for v in row
+            ) + "</tr>"
             for row in self.rows
         )
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
@@ -132,6 +137,10 @@ class Table:
 
     def to_records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
 def _csv_value(value: Any) -> Any:

@@ -83,8 +83,9 @@ class PlanConfig:
         check_int("epochs", self.epochs, 1)
         from s3t_sim.criteria import parse_criterion
 
-        if parse_criterion(self.criterion).kind == "performance-below":
+        if not isinstance(self.criterion, str) or self.criterion.partition(":")[0] not in ("any-dead", "all-dead", "prefix-below"):
             raise ValueError(f"criterion must be one of {', '.join(PLAN_CRITERIA)}; got {self.criterion!r}")
+        parse_criterion(self.criterion)
         check_choice("rank_by", self.rank_by, RANK_KEYS)
         for name, values, high in (("shards", self.shards, 4096), ("slices", self.slices, MAX_PLAN_L), ("budgets", self.budgets, 10**6)):
             if not values:
@@ -279,7 +280,7 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
     model = performance_for(config.performance, L, config.dataset_size / (m * L))
     key = ("stop",) + _law_key(config, system, prior)
     if key not in cache:
-        cache[key] = 1.0 - PoissonEmbeddingLaw(system, prior, config.criterion).survival(U)
+        cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
     stop = cache[key]
 
     performance = 0.0
@@ -332,10 +333,14 @@ def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
 
 def rank_key(rank_by: str):
     """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
+    def rounded(r: PlanRow) -> tuple[float, float, float]:
+        # 12 significant digits: values equal up to floating-point noise tie, and the next key decides
+        return tuple(float(f"{v:.12g}") for v in (r.training_cost, r.stop_probability, -r.expected_performance))
+
     keys = {
-        "cost": lambda r: (round(r.training_cost, 9), r.stop_probability, -r.expected_performance),
-        "stop": lambda r: (r.stop_probability, round(r.training_cost, 9), -r.expected_performance),
-        "performance": lambda r: (-r.expected_performance, round(r.training_cost, 9), r.stop_probability),
+        "cost": lambda r: rounded(r),
+        "stop": lambda r: (rounded(r)[1], rounded(r)[0], rounded(r)[2]),
+        "performance": lambda r: (rounded(r)[2], rounded(r)[0], rounded(r)[1]),
     }
     return keys[check_choice("rank_by", rank_by, RANK_KEYS)]
 
@@ -407,10 +412,21 @@ def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_p
         for ax, y in ((ax_stop, b.stop_probability), (ax_perf, b.expected_performance)):
             ax.scatter([b.training_cost], [y], marker="*", s=220, color=OKABE_ITO["black"], zorder=5, label=f"recommended: {b.label()}")
     c = result.config
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    if c.max_stop_probability is not None:
+        ax_stop.axhline(c.max_stop_probability, color=OKABE_ITO["black"], linestyle="--", linewidth=1,
+                        label=f"constraint: P(stop) ≤ {c.max_stop_probability:g}")
+    if c.min_performance is not None:
+        ax_perf.axhline(c.min_performance, color=OKABE_ITO["black"], linestyle="--", linewidth=1,
+                        label=f"constraint: performance ≥ {c.min_performance:g}")
+    for ax in (ax_stop, ax_perf):
+        if c.max_training_cost is not None:
+            ax.axvline(c.max_training_cost, color=OKABE_ITO["black"], linestyle=":", linewidth=1,
+                       label=f"constraint: cost ≤ {c.max_training_cost:g}")
     for ax, ylabel in ((ax_stop, f"P(retraining stop within {c.horizon_days:g} days)"), (ax_perf, "expected served performance over the horizon")):
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("training cost (with prefix sharing)")

@@ -1,4 +1,5 @@
-"""Run every benchmark: ``python -m bench`` (or ``make bench``); ``python -m bench simulator`` runs one.
+"""Run every benchmark: ``python -m bench`` (or ``make bench``); ``python -m bench simulator [options]``
+runs one and passes the options on to it.
 
 Each ``bench/bench_<name>.py`` has a ``main(argv)`` that prints a table with the naive
 baseline side by side and writes its rows to ``bench/results/<name>.json``.
@@ -14,14 +15,18 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    chosen = argv or names
-    unknown = sorted(set(chosen) - set(names))
-    if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {names}", file=sys.stderr)
+    if argv and argv[0] not in names and not argv[0].startswith("-"):
+        print(f"unknown benchmark {argv[0]!r}; choose from {names}", file=sys.stderr)
         return 2
+    if argv and argv[0] in names:
+        chosen, options = [argv[0]], argv[1:]
+    else:
+        chosen, options = names, argv
     for name in chosen:
         print(f"\n=== bench {name} ===", flush=True)
-        importlib.import_module(f"bench.bench_{name}").main([])
+        status = importlib.import_module(f"bench.bench_{name}").main(options)
+        if status:
+            return int(status)
     return 0
 
 

@@ -100,31 +100,29 @@ def _register_simulate(subparsers: "argparse._SubParsersAction") -> None:
         "B sequences per shard) and report the request count at failure: Monte Carlo mean ± SE, the exact "
         "value where one exists, the paper's bound forms, and SISA for comparison.",
     )
-    parser.add_argument("--shards", "-m", type=int, default=20, help="shards m (default 20)")
-    parser.add_argument("--slices", "-L", type=int, default=16, help="slices per shard L (default 16)")
-    parser.add_argument("--budget", "-B", type=int, default=16, help="sequences per shard B (default 16)")
-    parser.add_argument(
-        "--selection", default="cyclic", help="sequence selection: cyclic/consecutive, strided, random, bms, ... (default cyclic)"
-    )
-    parser.add_argument("--prior", default="uniform", help="uniform, zipf:S, exponential:R, pareto:A or a CSV of per-slice weights")
-    parser.add_argument("--points-per-slice", type=int, default=100, help="points per slice for per-point laws (default 100)")
-    parser.add_argument("--assignment", default="random", help="points to slices for per-point laws: random (default) or sorted")
-    parser.add_argument("--prior-seed", type=int, default=0, help="seed of the random point assignment (default 0)")
-    parser.add_argument(
-        "--criterion", default="all-dead", help="all-dead (default), any-dead, prefix-below:F, performance-below:X"
-    )
-    parser.add_argument(
-        "--performance", default="saturating", help="f(k) for performance-below: saturating[:f0,fL,tau], linear[:f0,fL] or a CSV (k,accuracy)"
-    )
-    parser.add_argument("--request-model", default="iid", help="iid (with replacement, default) or without-replacement")
-    parser.add_argument("--points", type=int, default=None, help="data points N for without-replacement (default m*L*points-per-slice)")
-    parser.add_argument("--runs", type=int, default=10000, help="Monte Carlo runs (default 10000)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--served-at", default=None, help="comma-separated request counts: also report the mean served prefix there")
+    add = parser.add_argument
+    add("--shards", "-m", type=int, default=20, help="shards m (default 20)")
+    add("--slices", "-L", type=int, default=16, help="slices per shard L (default 16)")
+    add("--budget", "-B", type=int, default=16, help="sequences per shard B (default 16)")
+    add("--selection", default="cyclic",
+        help="sequence selection: cyclic/consecutive, strided, random, bms, ... (default cyclic)")
+    add("--prior", default="uniform", help="uniform, zipf:S, exponential:R, pareto:A or a CSV of per-slice weights")
+    add("--points-per-slice", type=int, default=100, help="points per slice for per-point laws (default 100)")
+    add("--assignment", default="random", help="points to slices for per-point laws: random (default) or sorted")
+    add("--prior-seed", type=int, default=0, help="seed of the random point assignment (default 0)")
+    add("--criterion", default="all-dead", help="all-dead (default), any-dead, prefix-below:F, performance-below:X")
+    add("--performance", default="saturating",
+        help="f(k) for performance-below: saturating[:f0,fL,tau], linear[:f0,fL] or a CSV (k,accuracy)")
+    add("--request-model", default="iid", help="iid (with replacement, default) or without-replacement")
+    add("--points", type=int, default=None, help="data points N without replacement (default m*L*points-per-slice)")
+    add("--runs", type=int, default=10000, help="Monte Carlo runs (default 10000)")
+    add("--seed", type=int, default=0, help="random seed (default 0)")
+    add("--served-at", default=None, help="comma-separated request counts: also report the served prefix there")
     progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="always show a progress bar (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    add("--json", action="store_true", help="print one JSON object instead of the table")
     parser.set_defaults(func=_run_simulate)
 
 

@@ -111,7 +111,9 @@ class CouponCollectorLaw(_CountLaw):
 
     def _cdf_table(self, r_max: int) -> np.ndarray:
         if r_max * self.K > self.max_work:
-            raise ValueError(f"cdf up to r={r_max} with K={self.K} exceeds max_work={self.max_work:g} operations; use rvs")
+            raise ValueError(
+                f"cdf up to r={r_max} with K={self.K} exceeds max_work={self.max_work:g} operations; use rvs"
+            )
         n, K = self.n, self.K
         up = (K - np.arange(K)) / n  # P(new coupon | j drawn), j = 0..K-1
         state = np.zeros(K + 1)
@@ -368,6 +370,13 @@ class PoissonEmbeddingLaw:
             if key not in shard_laws:  # identical shards share one law
                 shard_laws[key] = _shard_prefix_law(system.sequences[s], p[s], system.checkpoint_fallback, times)
             law = shard_laws[key]
+            if integer:  # values are whole stages: convolve arrays indexed by value
+                offsets = np.round(weights).astype(int)
+                dense = np.zeros((times.size, int(max(total)) + offsets[-1] + 1))
+                for value, prob in total.items():
+                    dense[:, int(value) + offsets] += prob[:, None] * law
+                total = {float(v): dense[:, v] for v in np.flatnonzero(dense.any(axis=0))}
+                continue
             nxt: dict = {}
             for value, prob in total.items():
                 for k in range(L + 1):
@@ -376,7 +385,9 @@ class PoissonEmbeddingLaw:
                     nxt[v] = nxt[v] + prob * law[:, k] if v in nxt else prob * law[:, k]
             total = nxt
             if len(total) > 20_000:
-                raise ValueError("PoissonEmbeddingLaw: the aggregate performance takes too many values to enumerate; use the simulator")
+                raise ValueError(
+                    "PoissonEmbeddingLaw: the aggregate performance takes too many values to enumerate; use the simulator"
+                )
         slack = self.criterion.slack(system.m, L)
         lost_max = system.m * weights[-1]
         tol = 1e-9 * max(1.0, abs(slack))
@@ -393,7 +404,7 @@ class PoissonEmbeddingLaw:
         x, w = np.polynomial.legendre.leggauss(64)
         half = np.diff(edges)[:, None] / 2
         times = (edges[:-1, None] + half * (x + 1)).ravel()
-        per_time = self.system.n_slices * (1 if self.criterion.depends_only_on_death() else 2 ** min(self.system.L, 20))
+        per_time = self.system.n_slices if self.criterion.depends_only_on_death() else 2 ** min(self.system.L, 20)
         batches = np.array_split(times, max(1, times.size * per_time // (1 << 22)))  # bounded memory
         values = times**power * np.concatenate([self.survival(b) for b in batches])
         return float((values.reshape(half.size, -1) * w * half).sum())
@@ -461,3 +472,21 @@ def expected_served_prefix(system: S3TSystem, prior, r: int) -> np.ndarray:
     law = served_prefix_distribution(system, prior, r)
     return law @ np.arange(system.L + 1)
 
+
+
+def expected_performance(system: S3TSystem, prior, requests: "list[int] | np.ndarray", performance) -> np.ndarray:
+    """Exact expected aggregate performance ``E[(1/m) sum_s f(k_s)]`` after each request count.
+
+    The aggregate is linear in the shards, so each shard's marginal prefix law
+    (:func:`served_prefix_distribution`) suffices: ``(1/m) sum_s sum_k P(k_s = k) f(k)``.
+
+    Examples
+    --------
+    >>> from s3t_sim.performance import linear_performance
+    >>> expected_performance(S3TSystem.from_selection(1, 2, 2), None, [0, 1], linear_performance(2)).tolist()
+    [1.0, 0.5]
+    """
+    f = np.asarray(performance.values if hasattr(performance, "values") else performance, dtype=float)
+    if f.shape != (system.L + 1,):
+        raise ValueError(f"performance must give f(0..L) with L={system.L}; got {f.size} values")
+    return np.array([(served_prefix_distribution(system, prior, int(r)) @ f).mean() for r in requests])

@@ -145,13 +145,17 @@ def _setup(system, prior, request_model, points) -> _Setup:
     sizes = None
     if request_model == "without-replacement":
         if points is None:
-            raise ValueError("request_model 'without-replacement' needs points: a total N >= 1 or an (m, L) array of slice sizes")
+            raise ValueError(
+                "request_model 'without-replacement' needs points: a total N >= 1 or an (m, L) array of slice sizes"
+            )
         if np.ndim(points) == 0:
             sizes = apportion_points(prior, points)
         else:
             sizes = np.asarray(points)
             if sizes.shape != (system.m, system.L) or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 0):
-                raise ValueError(f"points must be an int >= 1 or a non-negative int array of shape (m, L) = {(system.m, system.L)}")
+                raise ValueError(
+                    f"points must be an int >= 1 or a non-negative int array of shape (m, L) = {(system.m, system.L)}"
+                )
             if sizes.sum() < 1:
                 raise ValueError("points must hold at least one data point")
             sizes = sizes.astype(np.int64)
@@ -243,6 +247,41 @@ def _last_first_hit_count(setup: _Setup, relevant: np.ndarray, rng: np.random.Ge
     return waits.sum(axis=1).astype(np.int64) + p.size  # integer sums are exact in float64
 
 
+def _embedded_run(
+    setup: _Setup, relevant: np.ndarray, criterion: Criterion, cost: np.ndarray, rng: np.random.Generator, runs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Failure count and SISA's cost on the same stream, from the Poisson embedding (i.i.d.).
+
+    Requests arrive at rate 1, so slice ``j`` receives an independent Poisson stream of rate
+    ``p_j``. Draw the relevant slices' first-hit times ``E_j ~ Exp(p_j)``, find the failure
+    time ``tau`` (a first-hit time); then up to ``tau`` a relevant slice hit at ``E_j`` got
+    ``1 + Poisson(p_j (tau - E_j))`` requests and the other slices ``Poisson(p_j tau)``. The
+    count is the total number of requests by ``tau`` (exactly the discrete failure count),
+    and SISA's cost is ``sum_j c_j N_j``.
+    """
+    system = setup.system
+    p_all = setup.prior.ravel()
+    c_all = cost.ravel()
+    p = p_all[relevant]
+    clocks = rng.standard_exponential((runs, p.size)) / p
+    order = np.argsort(clocks, axis=1)
+    event = criterion.failure_event(system, _hit_events(system, relevant, order))
+    tau = np.take_along_axis(clocks, np.take_along_axis(order, event[:, None], axis=1), axis=1)  # (runs, 1)
+    hit = clocks <= tau
+    extra_requests = rng.poisson(np.where(hit, p * (tau - clocks), 0.0))
+    on_relevant = np.where(hit, 1 + extra_requests, 0)
+    count = on_relevant.sum(axis=1)
+    total_cost = on_relevant @ c_all[relevant]
+    others = np.ones(p_all.size, dtype=bool)
+    others[relevant] = False
+    for value in np.unique(c_all[others]):  # slices outside the criterion, grouped by their cost
+        mass = p_all[others & (c_all == value)].sum()
+        n = rng.poisson(mass * tau[:, 0])
+        count = count + n
+        total_cost = total_cost + value * n
+    return count, total_cost
+
+
 def _hit_events(system: S3TSystem, relevant: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``hit_event[r, s, i]``: event index of slice ``(s, i)``; unsimulated slices get ``n``."""
     runs, n_rel = order.shape
@@ -256,7 +295,10 @@ def _hit_events(system: S3TSystem, relevant: np.ndarray, order: np.ndarray) -> n
 def _check_reachable(setup: _Setup, criterion: Criterion) -> None:
     support = setup.prior > 0
     if not criterion.holds(setup.system.served_prefix(support), setup.system.L):
-        raise ValueError(f"criterion {criterion} never holds under this prior: it is false even when every slice with positive probability has been hit")
+        raise ValueError(
+            f"criterion {criterion} never holds under this prior: it is false even when every slice "
+            "with positive probability has been hit"
+        )
 
 
 def _chunks(runs: int, per_run: int):
@@ -276,6 +318,7 @@ def simulate_failure_counts(
     request_model: str = "iid",
     points: "int | np.ndarray | None" = None,
     progress: "bool | None" = None,
+    sisa_cost: str | None = None,
 ) -> MonteCarloResult:
     """Request count at which ``criterion`` first holds, for ``runs`` independent streams.
 
@@ -288,6 +331,9 @@ def simulate_failure_counts(
     seed : int, None or Generator; the result records the int seed used
     request_model : ``"iid"`` or ``"without-replacement"`` (then ``points`` is needed)
     progress : show a tqdm bar (default: when stderr is a terminal)
+    sisa_cost : ``None``, ``"stages"`` or ``"slice-passes"``: also record, per run, the
+        retraining cost SISA (same m, L) pays on the same stream up to the failure, in
+        ``extra["sisa_cost"]`` (i.i.d. requests; uses :func:`_embedded_run`)
 
     Returns
     -------
@@ -312,13 +358,24 @@ def simulate_failure_counts(
         support &= system.death_slices().ravel()
     relevant = np.flatnonzero(support)
     last_event_fails = criterion.is_all_dead() and system.checkpoint_fallback
-    per_run = relevant.size if last_event_fails else relevant.size + system.m * system.B * (1 if criterion.depends_only_on_death() else system.L)
+    gathered = system.m * system.B * (1 if criterion.depends_only_on_death() else system.L)
+    per_run = relevant.size if last_event_fails else relevant.size + gathered
     chunks = _chunks(runs, per_run)
     values = np.empty(runs, dtype=np.int64)
+    extra = {}
+    if sisa_cost is not None:
+        if request_model != "iid":
+            raise ValueError("sisa_cost needs request_model 'iid'; the naive loop handles 'without-replacement'")
+        cost_table = S3TSystem.sisa(system.m, system.L).retraining_stage_cost(sisa_cost)
+        extra["sisa_cost"] = np.empty(runs)
     bar = _progress(runs, progress, "simulate")
     for (lo, hi), child in zip(chunks, seed_seq.spawn(len(chunks))):
         rng = np.random.default_rng(child)
-        if last_event_fails:
+        if sisa_cost is not None:
+            values[lo:hi], extra["sisa_cost"][lo:hi] = _embedded_run(
+                setup, relevant, criterion, cost_table, rng, hi - lo
+            )
+        elif last_event_fails:
             values[lo:hi] = _last_first_hit_count(setup, relevant, rng, hi - lo)
         else:
             order, counts = _first_hit_counts(setup, relevant, rng, hi - lo, need_order=True)
@@ -328,7 +385,7 @@ def simulate_failure_counts(
             bar.update(hi - lo)
     if bar is not None:
         bar.close()
-    return MonteCarloResult(values, runs, recorded, time.perf_counter() - start)
+    return MonteCarloResult(values, runs, recorded, time.perf_counter() - start, extra)
 
 
 def simulate_served_prefix(
@@ -382,6 +439,26 @@ def simulate_served_prefix(
     if bar is not None:
         bar.close()
     return out
+
+
+def simulate_performance(
+    system: S3TSystem,
+    prior: "np.ndarray | str | None",
+    request_counts: "np.ndarray | list[int]",
+    performance,
+    runs: int,
+    seed=None,
+    request_model: str = "iid",
+    points: "int | np.ndarray | None" = None,
+) -> np.ndarray:
+    """Aggregate performance ``(1/m) sum_s f(k_s)`` after each request count, ``(runs, len(request_counts))``.
+
+    ``performance`` is a :class:`s3t_sim.performance.PerformanceModel` with ``L`` equal to the system's.
+    """
+    if performance.L != system.L:
+        raise ValueError(f"performance model has L={performance.L} but the system has L={system.L}")
+    prefixes = simulate_served_prefix(system, prior, request_counts, runs, seed, request_model, points)
+    return performance.aggregate(prefixes)
 
 
 # --------------------------------------------------------------------------------------
@@ -480,10 +557,11 @@ def naive_run(
         if not deleted[shard, index]:
             deleted[shard, index] = True
             prefixes[shard] = system.shard_prefix(shard, deleted[shard])
+            # the criterion can only change when the hit set does
+            if failed_at < 0 and criterion is not None and criterion.holds(prefixes, L):
+                failed_at = requests
         if requests in asked_set:
             snapshots[requests] = prefixes.copy()
-        if failed_at < 0 and criterion is not None and criterion.holds(prefixes, L):
-            failed_at = requests
         if (criterion is None or failed_at >= 0) and requests >= (asked[-1] if asked else 0):
             break
     table = np.array([snapshots[r] for r in (request_counts or [])], dtype=np.int64).reshape(-1, m)

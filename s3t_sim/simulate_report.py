@@ -116,8 +116,9 @@ def simulate_report(
     if request_model == "iid":
         per_request = expected_sisa_cost_per_request(S3TSystem.sisa(m, L), p)
         report["sisa_cost_per_request"] = per_request
-        report["sisa_cost_until_failure"] = per_request * result.mean  # Wald: E[T] E[c]
-        report["sisa_cost_until_failure_se"] = per_request * result.se
+        # Wald: E[cost up to T] = E[T] E[c], with the exact E[T] where there is one
+        report["sisa_cost_until_failure"] = per_request * (result.mean if exact is None else exact)
+        report["sisa_cost_until_failure_se"] = per_request * result.se if exact is None else 0.0
     counts = _parse_counts(served_at) if not isinstance(served_at, list) else served_at
     if counts:
         k = simulate_served_prefix(system, p, counts, runs, seed, request_model, points, progress)
@@ -169,9 +170,10 @@ def format_simulate_report(r: dict) -> str:
         lines.append(f"{'SISA with fallback, exact mL·H_m':<44}{r['sisa_fallback_exact']:>10.6g}")
         lines.append(f"{'SISA without fallback, exact m·H_m':<44}{r['sisa_no_fallback_exact']:>10.6g}")
     if "sisa_cost_until_failure" in r:
+        se = r["sisa_cost_until_failure_se"]
         lines.append(
-            f"{'SISA retraining until then (stages, Wald)':<44}{r['sisa_cost_until_failure']:>10.6g} ± "
-            f"{r['sisa_cost_until_failure_se']:.2g}"
+            f"{'SISA retraining until then (stages, Wald)':<44}{r['sisa_cost_until_failure']:>10.6g}"
+            + (f" ± {se:.2g}" if se else " (exact)")
         )
     if r.get("served_prefix"):
         lines += ["", f"{'requests':>10}{'served fraction MC ± SE':>28}{'exact':>10}{'dead shards':>13}"]

@@ -18,7 +18,15 @@ from s3t_train.model import layer_groups, load_grouped_model  # noqa: E402
 from s3t_train.system import S3TRun  # noqa: E402
 from s3t_train.training import ActivationCache, create_run, train_node, train_run  # noqa: E402
 
-torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny matrices: extra threads only add synchronisation (and stall on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def tiny_config(data: Path, **system) -> RunConfig:

@@ -33,7 +33,7 @@ def unrank_permutations(indices: np.ndarray, L: int) -> np.ndarray:
     return out
 
 
-def random_permutations(L: int, B: int, seed=None) -> np.ndarray:
+def random_permutations(L: int, B: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
     """B distinct orders drawn uniformly at random without replacement, shape (B, L).
 
     For ``L <= 20`` the ranks are drawn without replacement among ``0..L!-1`` and

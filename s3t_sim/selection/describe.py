@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from s3t_sim.selection.objectives import (
     EXACT_MAX_L,
@@ -13,8 +14,8 @@ from s3t_sim.validation import check_int
 
 
 def describe_selection(
-    sequences,
-    prior=None,
+    sequences: ArrayLike,
+    prior: ArrayLike | None = None,
     requests: int = 100,
     *,
     shard_share: float = 1.0,

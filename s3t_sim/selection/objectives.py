@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from s3t_sim.prefix import served_prefix
 from s3t_sim.validation import check_choice, check_int, check_real, check_sequences
@@ -81,7 +82,7 @@ def mobius(cumulative: np.ndarray) -> np.ndarray:
     return f
 
 
-def hit_set_probabilities(prior, requests, *, average: bool = False, shard_share: float = 1.0) -> np.ndarray:
+def hit_set_probabilities(prior: ArrayLike, requests: int, *, average: bool = False, shard_share: float = 1.0) -> np.ndarray:
     """Exact law of the hit set D after R requests: ``P(D = S)`` for every S, shape (2^L,).
 
     With ``average=True`` the law is averaged over R' = 1..R (a uniformly chosen request
@@ -114,7 +115,7 @@ def served_prefix_by_hit_set(sequences: np.ndarray, chunk: int = 64) -> np.ndarr
     return best
 
 
-def served_prefix_distribution(sequences, prior=None, requests: int = 10, *, shard_share: float = 1.0) -> np.ndarray:
+def served_prefix_distribution(sequences: ArrayLike, prior: ArrayLike | None = None, requests: int = 10, *, shard_share: float = 1.0) -> np.ndarray:
     """Exact pmf of the served prefix k after R requests, shape (L+1,): entry k is P(k).
 
     Examples
@@ -131,15 +132,15 @@ def served_prefix_distribution(sequences, prior=None, requests: int = 10, *, sha
 
 
 def expected_served_prefix(
-    sequences,
-    prior=None,
-    requests=10,
+    sequences: ArrayLike,
+    prior: ArrayLike | None = None,
+    requests: int = 10,
     *,
     average: bool = False,
     shard_share: float = 1.0,
     method: str = "auto",
     runs: int = 20_000,
-    seed=None,
+    seed: int | np.random.Generator | None = None,
 ) -> Estimate:
     """Expected served prefix E[k(D)] of one shard after ``requests`` requests.
 
@@ -196,7 +197,7 @@ def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> 
     return Estimate(float(per_run.mean()), float(per_run.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
 
 
-def expected_requests_to_death(sequences, prior=None, *, shard_share: float = 1.0) -> float:
+def expected_requests_to_death(sequences: ArrayLike, prior: ArrayLike | None = None, *, shard_share: float = 1.0) -> float:
     """Expected number of requests until the shard is dead (all first slices hit); exact.
 
     Poisson embedding (module doc): ``E[T] = ∫_0^∞ [1 - Π_{s∈F}(1 - exp(-q p_s t))] dt``,

@@ -14,6 +14,7 @@ import itertools
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from s3t_sim.prefix import sequence_prefixes
 from s3t_sim.selection.objectives import EXACT_MAX_L, hit_set_probabilities, subset_masks
@@ -62,7 +63,7 @@ def count_candidate_sets(L: int, B: int, prior: np.ndarray) -> int:
 def optimal_sequences(
     L: int,
     B: int,
-    prior=None,
+    prior: ArrayLike | None = None,
     requests: int = 10,
     *,
     average: bool = True,
@@ -140,14 +141,14 @@ def _best_subset(table, weights, base, candidates, size) -> tuple[float, list[in
 
 
 def local_search(
-    initial,
-    prior=None,
+    initial: ArrayLike,
+    prior: ArrayLike | None = None,
     requests: int = 10,
     *,
     average: bool = True,
     shard_share: float = 1.0,
     iterations: int = 2000,
-    seed=None,
+    seed: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """Improve a sequence set by first-improvement hill climbing on the exact objective.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+from numpy.typing import ArrayLike
 
 from s3t_sim.validation import check_sequences
 
@@ -22,7 +23,7 @@ def _as_sequences(sequences) -> np.ndarray:
     return check_sequences("sequences", arr, L)
 
 
-def prefix_tree(sequences) -> nx.DiGraph:
+def prefix_tree(sequences: ArrayLike) -> nx.DiGraph:
     """The prefix tree of a sequence set as a ``networkx.DiGraph``.
 
     Nodes are the distinct prefixes as tuples (the root is ``()``), edges go from a
@@ -52,7 +53,7 @@ def prefix_tree(sequences) -> nx.DiGraph:
     return tree
 
 
-def training_cost(sequences) -> dict:
+def training_cost(sequences: ArrayLike) -> dict:
     """Training cost of a sequence set with and without prefix sharing.
 
     Returns a dict with ``distinct_prefixes`` (stages to train once each),

@@ -4,13 +4,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from s3t_sim.validation import check_budget, check_choice, check_int, check_probabilities, check_real
 
 METHODS = ("cyclic", "consecutive", "strided", "random", "bms", "full", "optimal", "local-search", "sisa")
 
 
-def check_prior(prior, L: int) -> np.ndarray:
+def check_prior(prior: ArrayLike | None, L: int) -> np.ndarray:
     """A shard's per-slice deletion probabilities (length L, sum 1); ``None`` means uniform."""
     if prior is None:
         return np.full(L, 1.0 / L)
@@ -21,8 +22,8 @@ def select_sequences(
     method: str,
     L: int,
     B: int,
-    prior: np.ndarray | None = None,
-    seed=None,
+    prior: ArrayLike | None = None,
+    seed: int | np.random.Generator | None = None,
     horizon: float = 100.0,
     **options,
 ) -> np.ndarray:

@@ -1,0 +1,142 @@
+"""The planner on a case small enough to check by hand, its constraints, ranking and CLI.
+
+Hand case: N = 1200 samples, 1 request per day, 10 days (U = 10 requests in the rate-1
+clock), L = 2, m in {1, 2}, B in {1, 2}, uniform prior, any-dead, linear f(k) = k/L, one
+epoch on the full set costs 1 (a sample-pass costs 1/1200).
+
+- cost = (prefix-tree slice-passes) x N/L x 1/1200: B = 1 -> 3/2, B = 2 -> 6/2 = 3, for any m.
+- P(stop by U): a shard of slices with rate p is dead when its first slices are all hit:
+  (1,2,1): 1 - e^{-5};  (1,2,2): (1 - e^{-5})^2;  (2,2,1): 1 - e^{-5};
+  (2,2,2): 1 - (1 - (1 - e^{-2.5})^2)^2.
+- δ: (1,2,1) 2;  (1,2,2) 2 H_2 = 3;  (2,2,1) 2;  (2,2,2) ∫(2a - a^2)^2 dt with a = e^{-t/4}: 8 - 16/3 + 1 = 11/3.
+- performance, time-averaged over [0, U]: with slice rate p, B = 1 serves k = 2 w.p. e^{-2pu} and
+  k = 1 w.p. e^{-pu}(1 - e^{-pu}), so f = (e^{-2pu} + e^{-pu})/2; B = 2 serves the number of clean
+  slices, f = e^{-pu}.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from analysis import planning
+
+E = math.exp
+
+
+def hand_config(**constraints) -> planning.PlanConfig:
+    return planning.PlanConfig(
+        dataset_size=1200, deletions_per_day=1.0, horizon_days=10.0, epoch_cost=1.0, performance="linear:0,1",
+        criterion="any-dead", shards=(1, 2), slices=(2,), budgets=(1, 2), **constraints,
+    )
+
+
+def avg(f, U=10.0, steps=200_001):
+    u = np.linspace(0, U, steps)
+    return float(np.trapezoid(f(u), u) / U)
+
+
+HAND = {  # (m, L, B): cost, P(stop), days, performance
+    (1, 2, 1): (1.5, 1 - E(-5), 2.0, avg(lambda u: (np.exp(-u) + np.exp(-u / 2)) / 2)),
+    (1, 2, 2): (3.0, (1 - E(-5)) ** 2, 3.0, avg(lambda u: np.exp(-u / 2))),
+    (2, 2, 1): (1.5, 1 - E(-5), 2.0, avg(lambda u: (np.exp(-u / 2) + np.exp(-u / 4)) / 2)),
+    (2, 2, 2): (3.0, 1 - (1 - (1 - E(-2.5)) ** 2) ** 2, 11 / 3, avg(lambda u: np.exp(-u / 4))),
+}
+
+
+def test_every_number_matches_the_hand_computation():
+    result = planning.plan(hand_config())
+    assert len(result.rows) == 4
+    for row in result.rows:
+        cost, stop, days, perf = HAND[(row.m, row.L, row.B)]
+        assert row.training_cost == pytest.approx(cost, rel=1e-12)
+        assert row.stop_probability == pytest.approx(stop, rel=1e-9)
+        assert row.expected_days_to_stop == pytest.approx(days, rel=1e-6)
+        assert row.expected_performance == pytest.approx(perf, rel=1e-6)
+        assert row.training_cost_without_sharing == pytest.approx(cost)  # L = 2: the two orders share nothing
+
+
+def test_stop_constraint_and_ranking_by_cost_then_stop():
+    result = planning.plan(hand_config(max_stop_probability=0.99))
+    assert [(r.m, r.B) for r in result.ranked] == [(2, 2), (1, 2)]  # same cost 3; lower P(stop) first
+    excluded = {(r.m, r.B): r.reasons for r in result.rows if not r.feasible}
+    assert excluded == {(1, 1): ["maximum stop probability"], (2, 1): ["maximum stop probability"]}
+    assert [r.pareto for r in result.ranked] == [True, False]  # (2,2,2) beats (1,2,2) on all three
+    assert math.isnan(next(r for r in result.rows if not r.feasible).expected_days_to_stop)
+    assert "m = 2 shards of L = 2 slices with B = 2" in result.recommendation()
+
+
+def test_budget_constraint_breaks_the_cost_and_stop_tie_by_performance():
+    result = planning.plan(hand_config(max_training_cost=2.0))
+    assert [(r.m, r.B) for r in result.ranked] == [(2, 1), (1, 1)]
+
+
+def test_performance_constraint_and_other_rankings():
+    assert [(r.m, r.B) for r in planning.plan(hand_config(min_performance=0.3)).ranked] == [(2, 2)]
+    by_perf = planning.plan(hand_config(rank_by="performance")).ranked
+    assert [(r.m, r.B) for r in by_perf] == [(2, 2), (2, 1), (1, 2), (1, 1)]  # 0.367, 0.283, 0.199, 0.149
+    by_stop = planning.plan(hand_config(rank_by="stop")).ranked
+    assert [(r.m, r.B) for r in by_stop][:2] == [(2, 2), (1, 2)]
+
+
+def test_no_feasible_setting_says_which_constraint_binds():
+    result = planning.plan(hand_config(max_stop_probability=0.5))
+    assert result.best is None
+    assert "maximum stop probability" in result.recommendation()
+
+
+def test_performance_models():
+    assert planning.performance_for("linear:0.2,0.6", 2).values.tolist() == pytest.approx([0.2, 0.4, 0.6])
+    sat = planning.performance_for("saturating:0.5,0.9,100", 4, samples_per_slice=50).values
+    assert sat == pytest.approx(0.5 + 0.4 * -np.expm1(-np.arange(5) * 0.5))
+    with pytest.raises(ValueError, match="at most 2 parameters"):
+        planning.performance_for("linear:0,1,2", 3)
+    with pytest.raises(ValueError, match="CSV file with columns k,accuracy"):
+        planning.performance_for("cubic", 3)
+
+
+def test_measured_csv_is_rescaled_to_the_fraction_of_slices(tmp_path):
+    path = tmp_path / "acc.csv"
+    path.write_text("k,accuracy\n0,0.5\n1,0.6\n2,0.8\n4,0.9\n")
+    values = planning.performance_for(str(path), 2).values  # k/L = 0, 0.5, 1 -> k' = 0, 2, 4
+    assert values.tolist() == pytest.approx([0.5, 0.8, 0.9])
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("dataset_size", 0, "dataset_size must be an integer in [1, inf]"),
+        ("deletions_per_day", 0.0, "deletions_per_day must be a finite number in (0, inf]"),
+        ("slices", (2, 20), "slices must be an integer in [1, 14]"),
+        ("max_stop_probability", 1.5, "max_stop_probability must be a finite number in [0, 1]"),
+        ("criterion", "performance-below:0.8", "criterion must be one of"),
+        ("selections", ("magic",), "selection must be one of"),
+        ("rank_by", "speed", "rank_by must be one of"),
+    ],
+)
+def test_config_validation_names_the_parameter(field, value, message):
+    with pytest.raises(ValueError) as info:
+        planning.PlanConfig(**{field: value})
+    assert message in str(info.value)
+
+
+def test_plan_cli_json_and_figure(tmp_path, capsys):
+    from s3t_sim.cli import main
+
+    code = main(["plan", "--dataset-size", "1200", "--deletions-per-day", "1", "--horizon-days", "10",
+                 "--performance", "linear:0,1", "--shards", "1,2", "--slices", "2", "--budgets", "1,2",
+                 "--max-stop-probability", "0.99", "--json", "--figure", str(tmp_path)])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["candidates"] == 4 and payload["feasible"] == 2
+    assert (payload["best"]["m"], payload["best"]["B"]) == (2, 2)
+    assert payload["best"]["stop_probability"] == pytest.approx(HAND[(2, 2, 2)][1])
+    assert (tmp_path / "plan_pareto.png").stat().st_size > 0 and (tmp_path / "plan_pareto.csv").is_file()
+
+
+def test_plan_cli_refuses_two_costs(capsys):
+    from s3t_sim.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["plan", "--sample-pass-cost", "1", "--epoch-cost", "2"])
+    assert "not allowed with argument" in capsys.readouterr().err
