@@ -9,7 +9,7 @@ Three predictors, from the paper's model to the exact law of a replayed stream:
    and ``s3t plan`` assume.
 2. **ensemble table, slice model** (:func:`stream_accuracy_band` with ``replacement=True``):
    the same law of deleted slices, but each state is scored by the *actual* ensemble of the
-   trained system (its cached per-prefix probabilities): no f(k) averaging, no ensemble
+   trained system (its cached per-prefix logits): no f(k) averaging, no ensemble
    non-linearity, no shard-to-shard spread.
 3. **ensemble table, point model** (``replacement=False``): requests delete *points* without
    replacement, with the per-point weights of the replayed streams. This is the exact law of
@@ -137,12 +137,27 @@ def sample_request_streams(
         n_slices = int(slice_of_point.max()) + 1
         slice_p = np.bincount(slice_of_point, weights=weights, minlength=n_slices)
         return rng.choice(n_slices, size=(runs, length), p=slice_p / slice_p.sum())
-    positive = int(np.count_nonzero(weights))
-    length = check_int("length", length, 0, positive)
+    return slice_of_point[sample_point_streams(weights, length, runs, rng)]
+
+
+def sample_point_streams(point_weights: np.ndarray, length: int, runs: int, seed: SeedLike = 0) -> np.ndarray:
+    """Positions of the points deleted by ``runs`` streams of ``length`` requests, (runs, length).
+
+    Weighted sampling without replacement by an exponential race: sort ``E_i / w_i`` with
+    ``E_i ~ Exp(1)`` (Efraimidis & Spirakis, 2006); points of weight 0 are never drawn.
+
+    >>> sample_point_streams(np.array([0.0, 1.0, 1.0]), 2, 3, seed=0).shape
+    (3, 2)
+    """
+    weights = np.asarray(point_weights, dtype=float)
+    if weights.ndim != 1 or np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        raise ValueError("point_weights must be a 1-D array of finite non-negative weights")
+    length = check_int("length", length, 0, int(np.count_nonzero(weights)))
+    runs = check_int("runs", runs, 1)
+    rng = np.random.default_rng(seed)
     with np.errstate(divide="ignore"):
-        keys = rng.exponential(size=(runs, n)) / weights
-    order = np.argsort(keys, axis=1, kind="stable")[:, :length]
-    return slice_of_point[order]
+        keys = rng.exponential(size=(runs, weights.size)) / weights
+    return np.argsort(keys, axis=1, kind="stable")[:, :length]
 
 
 def served_states(sequences: np.ndarray, streams: np.ndarray, request_counts: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -178,18 +193,19 @@ def served_states(sequences: np.ndarray, streams: np.ndarray, request_counts: An
 
 
 def ensemble_accuracy(
-    probabilities: np.ndarray, labels: np.ndarray, sequence_index: np.ndarray, prefix: np.ndarray, chance: float | None = None
+    logits: np.ndarray, labels: np.ndarray, sequence_index: np.ndarray, prefix: np.ndarray, chance: float | None = None
 ) -> np.ndarray:
     """Accuracy of the served ensemble for every state.
 
-    ``probabilities`` (m, B, L+1, n, C): class probabilities of shard s's sequence b with its
-    first k groups active, on n evaluation examples. The ensemble averages the probabilities
-    of the shards that are alive (k > 0) and predicts the arg-max; with every shard dead the
-    accuracy is ``chance`` (default 1/C). States are scored once each (``np.unique``).
+    ``logits`` (m, B, L+1, n, C): outputs of shard s's sequence b with its first k groups
+    active, on n evaluation examples. The ensemble averages the logits of the shards that are
+    alive (k > 0) and predicts the arg-max, as ``S3TRun.predict_logits(vote="mean")`` does;
+    with every shard dead the accuracy is ``chance`` (default 1/C). ``sequence_index`` and
+    ``prefix`` are int arrays (..., m); each distinct state is scored once (``np.unique``).
     """
-    probabilities = np.asarray(probabilities, dtype=float)
+    logits = np.asarray(logits, dtype=float)
     labels = np.asarray(labels)
-    m, B, L1, n, C = probabilities.shape
+    m, B, L1, n, C = logits.shape
     chance = 1.0 / C if chance is None else float(chance)
     states = np.stack([np.asarray(sequence_index), np.asarray(prefix)], axis=-1).reshape(-1, m, 2)
     unique, inverse = np.unique(states.reshape(len(states), -1), axis=0, return_inverse=True)
@@ -199,13 +215,13 @@ def ensemble_accuracy(
         if not alive:
             scores[u] = chance
             continue
-        summed = sum(probabilities[s, b, k] for s, b, k in alive)
+        summed = sum(logits[s, b, k] for s, b, k in alive)
         scores[u] = float(np.mean(summed.argmax(axis=1) == labels))
     return scores[inverse.ravel()].reshape(np.asarray(prefix).shape[:-1])
 
 
 def stream_accuracy_band(
-    probabilities: np.ndarray,
+    logits: np.ndarray,
     labels: np.ndarray,
     sequences: np.ndarray,
     slice_of_point: np.ndarray,
@@ -220,7 +236,7 @@ def stream_accuracy_band(
     counts = _check_counts(request_counts)
     streams = sample_request_streams(slice_of_point, point_weights, int(counts[-1]), runs, seed, replacement)
     index, prefix = served_states(sequences, streams, counts)
-    accuracy = ensemble_accuracy(probabilities, labels, index, prefix)
+    accuracy = ensemble_accuracy(logits, labels, index, prefix)
     name = "ensemble table, slice model" if replacement else "ensemble table, point model"
     return band_from_samples(accuracy, counts, level, seed, name)
 

@@ -76,6 +76,27 @@ def time_bms(sizes=(16, 48, 128, 256), horizon: float = 100.0) -> list[dict]:
     return rows
 
 
+def plot_served_prefix_curves(rows: list[dict], out_dir: Path) -> Path:
+    """Expected served prefix against requests, one line per method; returns the PNG path."""
+    from analysis.style import colour, linestyle, marker, new_figure, save_figure
+
+    fig, ax = new_figure()
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    for i, method in enumerate(methods):
+        mine = [r for r in rows if r["method"] == method]
+        label = f"{method} (B={mine[0]['B']})"
+        ax.plot([r["requests"] for r in mine], [r["served_prefix"] for r in mine], color=colour(i),
+                linestyle=linestyle(i), marker=marker(i), label=label)
+    first = rows[0]
+    ax.set_xlabel("requests to the shard r")
+    ax.set_ylabel("expected served prefix E[k] (slices)")
+    ax.set_title(f"One shard, L={first['L']}, prior {first['prior']} (exact)")
+    ax.legend()
+    columns = ["method", "B", "requests", "served_prefix"]
+    table = Table(columns, [[r[c] for c in columns] for r in rows], title="served prefix by method")
+    return save_figure(fig, out_dir, "selection_served_prefix", table).png
+
+
 def _print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
     print(Table(columns, [[r.get(c) for c in columns] for r in rows]).to_text())
@@ -110,6 +131,8 @@ def main(argv: list[str]) -> int:
                  report["optimality_gaps"], gap_columns)
     _print_table("Training cost of each method's set (slice-passes; zipf:1.1 prior)", report["training_costs"],
                  ["L", "B", "method", "distinct_prefixes", "shared_cost", "separate_cost", "saving"])
+    figure = plot_served_prefix_curves(report["served_prefix_curves"], RESULTS.parent)
+    print(f"\nfigure: {figure.relative_to(Path(__file__).parent.parent)} (and .pdf, .csv)")
     write_json_atomic(RESULTS, {"seed": args.seed, "quick": args.quick, "bms_timing": timing, **report})
     print(f"\nrows saved to {RESULTS.relative_to(Path(__file__).parent.parent)}")
     return 0

@@ -32,11 +32,13 @@ import os
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
 
-from s3t_sim.validation import check_choice, check_int
+# Light at import time (argparse only): ``s3t --help`` builds the parser through
+# :func:`add_backend_arguments`; networkx, numpy and ray are imported where used.
 
 BACKENDS = ("local", "ray")
 NodeFunction = Callable[[Hashable, Any], Any]
@@ -48,6 +50,8 @@ def run_tree_sequential(tree: nx.DiGraph, node_fn: NodeFunction, root_input: Any
     The training backend has its own local executor (checkpoints on disk, journal); this
     walk is the minimal in-memory reference the Ray executor is tested against.
     """
+    import networkx as nx
+
     _check_tree(tree)
     results: dict[Hashable, Any] = {}
     for node in nx.topological_sort(tree):
@@ -57,6 +61,8 @@ def run_tree_sequential(tree: nx.DiGraph, node_fn: NodeFunction, root_input: Any
 
 
 def _check_tree(tree: Any) -> None:
+    import networkx as nx
+
     if not isinstance(tree, nx.DiGraph):
         raise TypeError(f"tree must be a networkx.DiGraph; got {type(tree).__name__}")
     if not nx.is_directed_acyclic_graph(tree):
@@ -105,6 +111,8 @@ class RayTreeExecutor:
     _started_ray: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from s3t_sim.validation import check_int
+
         if self.num_cpus is not None:
             self.num_cpus = check_int("num_cpus", self.num_cpus, 1)
         self.cpus_per_task = check_int("cpus_per_task", self.cpus_per_task, 1)
@@ -151,6 +159,7 @@ class RayTreeExecutor:
         A node's task receives its parent's ``ObjectRef`` (Ray waits for the parent and
         passes the value); roots receive ``root_input``. Exceptions in a task are re-raised here.
         """
+        import networkx as nx
         import ray
 
         _check_tree(tree)
@@ -201,6 +210,8 @@ def training_tree(run_dir: "str | os.PathLike[str]") -> nx.DiGraph:
     An edge joins a node to its parent prefix when that parent is pending too; a node
     whose parent is already trained (a resumed run) is a root.
     """
+    import networkx as nx
+
     from s3t_train.training import pending_nodes
 
     pending = pending_nodes(run_dir)
@@ -219,9 +230,13 @@ def train_node_task(run_dir: str, node: tuple[int, tuple[int, ...]], parent_resu
     The activation cache lives as long as the worker process and is shared by the nodes
     it trains, as in the local executor.
     """
+    import torch
+
     from s3t_train.training import ActivationCache, configure_torch, train_node
 
-    configure_torch(threads)
+    configure_torch()
+    if threads is not None:
+        torch.set_num_threads(threads)
     cache = _WORKER_CACHES.setdefault(str(run_dir), ActivationCache())
     shard, prefix = node
     return train_node(run_dir, shard, prefix, cache=cache)
@@ -232,10 +247,12 @@ def train_run_ray(run_dir: "str | os.PathLike[str]", executor: "RayTreeExecutor"
     ``TrainSummary``. Nodes read their parents' checkpoints from ``run_dir``, which must be
     on storage every Ray node can reach (a shared file system on a cluster).
 
-    ``threads`` (torch threads per task) defaults to what ``configure_torch`` gives the local
-    run, so that both backends do the same floating-point reductions.
+    ``threads`` (torch threads per task) defaults to the driver's, i.e. what the local
+    backend would use (``S3T_TORCH_THREADS`` or torch's default).
     """
     from functools import partial
+
+    import networkx as nx
 
     from s3t_sim.selection import training_cost
     from s3t_train.training import RunInfo, TrainSummary, tree_nodes
@@ -262,10 +279,13 @@ def train_run_ray(run_dir: "str | os.PathLike[str]", executor: "RayTreeExecutor"
 
 
 def _local_threads() -> int:
-    """The torch thread count ``configure_torch()`` chooses in this (driver) process."""
+    """The torch thread count of this (driver) process, after ``configure_torch()``."""
     import torch
 
-    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+    from s3t_train.training import configure_torch
+
+    configure_torch()
+    return torch.get_num_threads()
 
 
 def train_with_backend(run_dir: "str | os.PathLike[str]", executor: "LocalTreeExecutor | RayTreeExecutor", progress: bool | None = None) -> Any:
@@ -321,6 +341,8 @@ def executor_from_args(args: "argparse.Namespace | Mapping[str, Any]") -> "Local
     ``map(fn, items, *common)``; use them in a ``with`` block so that a Ray instance
     started here is shut down afterwards.
     """
+    from s3t_sim.validation import check_choice
+
     options = dict(args) if isinstance(args, Mapping) else vars(args)
     backend = check_choice("backend", options.get("backend", "local"), BACKENDS)
     address = options.get("address")

@@ -180,7 +180,7 @@ class S3TRun:
         if example_id in self.trained_location:
             self.hit[self.trained_location[example_id]] = True
         self.store.remove(example_id)
-        self.cache.drop(example_id)
+        self.cache.drop(example_id, self.store.slice_ids(*location) if location else ())
         return location
 
     def delete(self, example_id: int) -> DeletionReport:
@@ -202,8 +202,9 @@ class S3TRun:
         prefixes = self.served_prefix()
         self._served = self.served_stages()  # the serving switch
         t2 = time.perf_counter()
+        slice_mates = self.store.slice_ids(shard, slice_)
         self.store.remove(example_id)
-        self.cache.drop(example_id)
+        self.cache.drop(example_id, slice_mates)
         t3 = time.perf_counter()
         deactivated = sorted(before - set(self.active_stages(shard)), key=lambda p: (len(p), p))
         return DeletionReport(

@@ -17,9 +17,10 @@ Activation cache: the hidden states entering the lowest trainable layer do not c
 during a stage (everything below is frozen). With ``top-down`` groups, what lies below
 stage ``k``'s group is still the untouched pretrained network, so those hidden states
 depend on the example alone and are shared by every node, epoch and shard; with
-``bottom-up`` they depend on the parent and are cached per node. Each example's states
-are computed on its own (batch of one, no padding), so they do not depend on which
-other examples are present — a deletion cannot change anyone else's numbers.
+``bottom-up`` they depend on the parent and are cached per node. The states are
+computed in fixed batches of one slice's examples, so their bits depend only on that
+slice: a clean slice gives the same numbers before and after a deletion elsewhere, and
+the cache entries of a slice that loses an example are dropped with it.
 """
 from __future__ import annotations
 
@@ -133,11 +134,11 @@ def tree_nodes(sequences: np.ndarray) -> list[tuple[int, ...]]:
 # ----------------------------------------------------------------------------------------
 @dataclass
 class ActivationCache:
-    """Per-example token ids and hidden states entering a layer, keyed by example id.
+    """Token ids and hidden states entering a layer, keyed by example id.
 
     ``hidden[(context, layer, id)]`` is a ``(1, length, hidden)`` tensor; ``context`` is
     ``()`` for states of the untouched pretrained layers (top-down) and ``(shard, parent
-    prefix)`` otherwise. Entries beyond ``max_bytes`` are recomputed instead of stored.
+    prefix)`` otherwise. States beyond ``max_bytes`` are held for one stage only.
     :meth:`drop` forgets an example everywhere (deletion).
     """
 
@@ -146,11 +147,13 @@ class ActivationCache:
     hidden: dict[tuple, torch.Tensor] = field(default_factory=dict)
     nbytes: int = 0
 
-    def drop(self, example_id: int) -> int:
-        """Remove every cached copy of ``example_id``; returns how many entries went."""
+    def drop(self, example_id: int, slice_ids: "list[int] | tuple[int, ...]" = ()) -> int:
+        """Remove every cached copy of ``example_id``, and the hidden states of ``slice_ids``
+        (its slice-mates, computed in batches with it); returns how many entries went."""
         example_id = int(example_id)
         removed = int(self.tokens.pop(example_id, None) is not None)
-        for key in [k for k in self.hidden if k[2] == example_id]:
+        gone = {example_id, *map(int, slice_ids)}
+        for key in [k for k in self.hidden if k[2] in gone]:
             self.nbytes -= self.hidden.pop(key).numel() * 4
             removed += 1
         return removed
@@ -219,11 +222,6 @@ def load_prefix(model: GroupedLoRAModel, run_dir: str | Path, shard: int, prefix
     model.set_identity(range(len(prefix) + 1, model.L + 1))
 
 
-def node_examples(store: DataStore, prefix: tuple[int, ...], shard: int) -> list[int]:
-    """Example ids a stage trains on: its slices in sequence order, ids ascending within each."""
-    return [i for s in prefix for i in store.slice_ids(shard, s)]
-
-
 @dataclass
 class NodeResult:
     shard: int
@@ -257,7 +255,8 @@ def train_node(
     k = len(prefix)
     store = DataStore(Path(run_dir) / STORE_FILE)
     try:
-        ids = node_examples(store, prefix, shard)
+        slices = [store.slice_ids(shard, s) for s in prefix]
+        ids = [i for members in slices for i in members]  # slices in sequence order, ids ascending
         texts, labels = store.get(ids)
         num_labels = len(store.label_names)
     finally:
@@ -267,11 +266,14 @@ def train_node(
     trainable = model.prepare_stage(k, stage_seed(t.seed, shard, prefix, "adapters"))
     cache = cache if cache is not None else ActivationCache()
     token_rows = tokenize(cache, load_tokenizer(t.model), ids, texts, t.max_length)
+    tokens_of = dict(zip(ids, token_rows))
     use_cache = (t.cache_activations if use_cache is None else use_cache) and model.supports_layer_cache and len(ids) > 0
     entry = model.entry_layer(k)
     context = () if config.lora.group_order == "top-down" else (shard, prefix[:-1])
+    states = {}
     if use_cache and entry > 0:
-        _fill_hidden_cache(model, cache, context, entry, ids, token_rows, t.device)
+        for members in slices:
+            states.update(_slice_states(model, cache, context, entry, members, [tokens_of[i] for i in members], t.device))
     y = torch.tensor(labels, dtype=torch.long)
     optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=0.0)
     order_rng = torch.Generator().manual_seed(stage_seed(t.seed, shard, prefix, "batches"))
@@ -283,7 +285,7 @@ def train_node(
         for start in range(0, len(order), t.batch_size):
             batch = order[start : start + t.batch_size]
             with torch.autocast(device_type=t.device, dtype=autocast_dtype, enabled=t.device == "cuda" and t.dtype != "float32"):
-                logits = _batch_logits(model, cache, context, entry if use_cache else None, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
+                logits = _batch_logits(model, states, entry if use_cache else None, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
                 loss = torch.nn.functional.cross_entropy(logits.float(), y[batch].to(t.device))
             loss_value = loss.detach()
             scaler.scale(loss).backward()
@@ -298,29 +300,35 @@ def train_node(
     return NodeResult(shard, prefix, len(ids), k * t.epochs, time.perf_counter() - started, float(loss_value))
 
 
-def _fill_hidden_cache(model: GroupedLoRAModel, cache: ActivationCache, context: tuple, entry: int, ids: list[int], token_rows: list[torch.Tensor], device: str) -> None:
-    for i, tokens in zip(ids, token_rows):
-        key = (context, entry, i)
-        if key in cache.hidden:
-            continue
-        state = model.hidden_entering(tokens.to(device), torch.ones_like(tokens, device=device), [entry])[entry]
-        if cache.nbytes + state.numel() * 4 <= cache.max_bytes:
-            cache.hidden[key] = state
-            cache.nbytes += state.numel() * 4
+def _slice_states(model: GroupedLoRAModel, cache: ActivationCache, context: tuple, entry: int, ids: list[int], token_rows: list[torch.Tensor], device: str, batch_size: int = 32) -> dict[int, torch.Tensor]:
+    """Hidden states entering layer ``entry`` for the examples of ONE slice (ids ascending).
+
+    Computed in fixed batches of the slice's own examples, so the numbers depend only on
+    the slice's content: equal in every stage, and in any run, where the slice is the same.
+    Stored in ``cache`` while it has room (else held for this stage only)."""
+    if all((context, entry, i) in cache.hidden for i in ids):
+        return {i: cache.hidden[(context, entry, i)] for i in ids}
+    out = {}
+    for start in range(0, len(ids), batch_size):
+        rows = token_rows[start : start + batch_size]
+        input_ids, mask = pad_batch(rows)
+        hidden = model.hidden_entering(input_ids.to(device), mask.to(device), [entry])[entry]
+        for b, i in enumerate(ids[start : start + batch_size]):
+            out[i] = hidden[b : b + 1, : rows[b].shape[1]].clone()
+    size = sum(v.numel() * v.element_size() for v in out.values())
+    if cache.nbytes + size <= cache.max_bytes:
+        for i, state in out.items():
+            cache.hidden[(context, entry, i)] = state
+        cache.nbytes += size
+    return out
 
 
-def _batch_logits(model: GroupedLoRAModel, cache: ActivationCache, context: tuple, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str) -> torch.Tensor:
-    """Logits of a batch: from cached hidden states at ``entry``, or a plain full forward."""
+def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str) -> torch.Tensor:
+    """Logits of a batch: from the cached hidden states at ``entry``, or a plain full forward."""
     if entry is None or entry == 0:
         input_ids, mask = pad_batch(token_rows)
         return model.logits(input_ids.to(device), mask.to(device))
-    states = []
-    for i, tokens in zip(ids, token_rows):
-        state = cache.hidden.get((context, entry, i))
-        if state is None:  # over the cache's memory limit: recompute, same numbers
-            state = model.hidden_entering(tokens.to(device), torch.ones_like(tokens, device=device), [entry])[entry]
-        states.append(state)
-    hidden, mask = pad_batch(states, 0.0)
+    hidden, mask = pad_batch([states[i] for i in ids], 0.0)
     return model.logits_from_layer(hidden, mask.to(device), entry)
 
 

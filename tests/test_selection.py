@@ -170,7 +170,7 @@ def test_quick_selection_report_is_consistent():
     from s3t_sim.selection.experiments import selection_report
 
     report = selection_report(quick=True)
-    assert set(report) == {"methods_zipf", "strided_vs_consecutive", "optimality_gaps", "training_costs"}
+    assert set(report) == {"methods_zipf", "strided_vs_consecutive", "optimality_gaps", "training_costs", "served_prefix_curves"}
     for row in report["optimality_gaps"]:
         gaps = [v for k, v in row.items() if k.startswith("gap_") and not k.endswith("_se")]
         assert all(-1e-12 <= g < 1 for g in gaps)
@@ -314,4 +314,19 @@ def test_bms_objective_weight_is_a_different_rule():
     one = objective[:1]
     assert bms_score(one, p, horizon=12, weight="objective")[0] == pytest.approx(
         float(expected_served_prefix(one, p, 12, average=True))
+    )
+
+
+def test_objective_agrees_with_the_project_laws():
+    """The selection objective and ``s3t_sim.laws`` enumerate hit sets independently."""
+    from s3t_sim.laws import expected_served_prefix as law_expected_prefix
+    from s3t_sim.system import S3TSystem
+
+    p = zipf(6)
+    seqs = select_sequences("bms", 6, 3, p, horizon=6)
+    one = S3TSystem(seqs[None])
+    assert float(expected_served_prefix(seqs, p, 7)) == pytest.approx(law_expected_prefix(one, p[None], 7)[0], abs=1e-12)
+    three = S3TSystem(np.broadcast_to(seqs, (3, 3, 6)))  # shard 0 gets 1/3 of the requests
+    assert float(expected_served_prefix(seqs, p, 7, shard_share=1 / 3)) == pytest.approx(
+        law_expected_prefix(three, np.tile(p / 3, (3, 1)), 7)[0], abs=1e-12
     )

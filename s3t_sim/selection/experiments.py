@@ -7,6 +7,7 @@ is the mean over ``random_sets`` seeded random sets, reported with its standard 
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -150,19 +151,53 @@ def training_costs(L: int = 8, budgets=(2, 4, 8, 16, 64), prior: str = "zipf:1.1
     return rows
 
 
-def selection_report(quick: bool = False, seed: int = 0) -> dict[str, list[dict]]:
+def served_prefix_curves(
+    L: int = 12,
+    B: int = 6,
+    prior: str = "zipf:1.1",
+    requests=range(0, 41, 2),
+    methods=("sisa", "cyclic", "strided", "bms", "local-search"),
+    seed: int = 0,
+) -> list[dict]:
+    """Exact expected served prefix after r requests, for every method and r (one shard).
+
+    BMS horizon and the local-search objective use R = L (averaged over r <= L).
+    """
+    p = slice_prior(prior, L, seed)
+    rows = []
+    for method in methods:
+        seqs = select_sequences(method, L, 1 if method == "sisa" else B, p, seed=seed, horizon=float(L))
+        for r in requests:
+            rows.append({"L": L, "B": seqs.shape[0], "prior": prior, "method": method, "requests": int(r),
+                         "served_prefix": _value(seqs, p, int(r), False)})
+    return rows
+
+
+def selection_report(quick: bool = False, seed: int = 0, progress: bool | None = None) -> dict[str, list[dict]]:
     """All selection tables: methods under a Zipf prior, strided vs consecutive, optimality
-    gaps on tiny systems, training costs. ``quick`` shrinks the grids (for smoke runs)."""
+    gaps on tiny systems, training costs, served-prefix curves. ``quick`` shrinks the grids (for smoke runs).
+    A progress bar over the tables shows when ``progress`` is True (default: when stderr
+    is a terminal)."""
     if quick:
-        return {
-            "methods_zipf": compare_methods(L=6, budgets=(2, 6), random_sets=5, seed=seed),
-            "strided_vs_consecutive": strided_vs_consecutive(budgets=(2, 3), requests=(5, 10)),
-            "optimality_gaps": optimality_gaps(systems=[(4, 2, "uniform"), (4, 3, "zipf:1.1")], random_sets=5, seed=seed),
-            "training_costs": training_costs(L=5, budgets=(2, 8), seed=seed),
+        tables = {
+            "methods_zipf": lambda: compare_methods(L=6, budgets=(2, 6), random_sets=5, seed=seed),
+            "strided_vs_consecutive": lambda: strided_vs_consecutive(budgets=(2, 3), requests=(5, 10)),
+            "optimality_gaps": lambda: optimality_gaps(
+                systems=[(4, 2, "uniform"), (4, 3, "zipf:1.1")], random_sets=5, seed=seed
+            ),
+            "training_costs": lambda: training_costs(L=5, budgets=(2, 8), seed=seed),
+            "served_prefix_curves": lambda: served_prefix_curves(L=6, B=3, requests=range(0, 13, 4), seed=seed),
         }
-    return {
-        "methods_zipf": compare_methods(seed=seed) + compare_methods(L=12, budgets=(3, 6, 12, 24), seed=seed),
-        "strided_vs_consecutive": strided_vs_consecutive(),
-        "optimality_gaps": optimality_gaps(seed=seed),
-        "training_costs": training_costs(seed=seed),
-    }
+    else:
+        tables = {
+            "methods_zipf": lambda: compare_methods(seed=seed) + compare_methods(L=12, budgets=(3, 6, 12, 24), seed=seed),
+            "strided_vs_consecutive": strided_vs_consecutive,
+            "optimality_gaps": lambda: optimality_gaps(seed=seed),
+            "training_costs": lambda: training_costs(seed=seed),
+            "served_prefix_curves": lambda: served_prefix_curves(seed=seed),
+        }
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(tables.items(), desc="selection tables", disable=not show, file=sys.stderr)
+    return {name: make() for name, make in bar}

@@ -19,7 +19,7 @@ identity the expected request count at death equals the expected death time
     E[T] = ∫_0^∞ [1 - Π_{s ∈ F} (1 - exp(-q p_s t))] dt,
 
 F the set of distinct first slices (the shard is dead once all of F has been hit). This
-is exact for any prior.
+is exact for any prior; the integral is :class:`s3t_sim.laws.PoissonEmbeddingLaw`'s.
 """
 from __future__ import annotations
 
@@ -197,31 +197,27 @@ def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> 
     return Estimate(float(per_run.mean()), float(per_run.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
 
 
-def expected_requests_to_death(sequences: ArrayLike, prior: ArrayLike | None = None, *, shard_share: float = 1.0) -> float:
+def expected_requests_to_death(
+    sequences: ArrayLike, prior: ArrayLike | None = None, *, shard_share: float = 1.0
+) -> float:
     """Expected number of requests until the shard is dead (all first slices hit); exact.
 
     Poisson embedding (module doc): ``E[T] = ∫_0^∞ [1 - Π_{s∈F}(1 - exp(-q p_s t))] dt``,
-    F the distinct first slices. For a uniform prior and q = 1 this is ``L * H_|F|``.
-    Returns ``inf`` when a first slice has zero deletion probability.
+    F the distinct first slices, computed by the project's exact law
+    (:class:`s3t_sim.laws.PoissonEmbeddingLaw`, one shard, criterion ``all-dead``) and
+    divided by q. For a uniform prior and q = 1 this is ``L * H_|F|``. Returns ``inf``
+    when a first slice has zero deletion probability.
 
     Examples
     --------
     >>> round(expected_requests_to_death([[0, 1, 2], [1, 2, 0]]), 6)  # 3 * (1 + 1/2)
     4.5
     """
-    from scipy.integrate import quad
+    from s3t_sim.laws import PoissonEmbeddingLaw
+    from s3t_sim.system import S3TSystem
 
     seqs, p = _checked(sequences, prior)
     q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
-    rates = q * p[np.unique(seqs[:, 0])]
-    if np.any(rates <= 0):
+    if np.any(p[np.unique(seqs[:, 0])] <= 0):
         return math.inf
-
-    def alive(t: float) -> float:
-        return -math.expm1(float(np.log1p(-np.exp(-rates * t)).sum())) if t > 0 else 1.0
-
-    # Split at the slowest slice's mean lifetime so quad sees the bulk and the tail.
-    scale = 1.0 / rates.min()
-    head, _ = quad(alive, 0.0, scale * math.log(len(rates) + 1.0), limit=200, epsabs=1e-12, epsrel=1e-11)
-    tail, _ = quad(alive, scale * math.log(len(rates) + 1.0), math.inf, limit=200, epsabs=1e-12, epsrel=1e-11)
-    return head + tail
+    return PoissonEmbeddingLaw(S3TSystem(seqs[None]), p[None], "all-dead").mean() / q

@@ -40,12 +40,12 @@ def select_sequences(
     L, B : slices per shard and budget, ``1 <= B <= L!``.
     prior : per-slice deletion probabilities of the shard (length L, sum 1); None = uniform.
     seed : int, None or numpy Generator (``random``, ``local-search``).
-    horizon : BMS score horizon t, and the request count R of the objective that
-        ``optimal`` and ``local-search`` maximise (expected served prefix averaged over
-        r = 1..R, rounded to an integer).
+    horizon : BMS score horizon t (also for the BMS start of ``local-search``).
     **options : passed to the method: ``bms`` takes ``weight`` ("score" or
-        "objective"); ``optimal`` takes ``requests``, ``average``, ``max_sets``;
-        ``local-search`` takes ``start``, ``iterations``, ``requests``, ``average``.
+        "objective"); ``optimal`` and ``local-search`` maximise the exact expected
+        served prefix averaged over r = 1..R and take ``requests`` (R, default L),
+        ``average``, ``shard_share``; ``optimal`` also ``max_sets``; ``local-search``
+        also ``start`` (default "bms") and ``iterations``.
 
     Examples
     --------
@@ -83,7 +83,7 @@ def select_sequences(
         from s3t_sim.selection.bms import bipartite_matching_selection
 
         return bipartite_matching_selection(L, B, p, horizon=horizon, **options)
-    requests = options.pop("requests", max(1, int(round(horizon))))
+    requests = options.pop("requests", L)
     if method == "optimal":
         from s3t_sim.selection.optimal import optimal_sequences
 

@@ -1,0 +1,73 @@
+"""``s3t validate``: the simulator against real fine-tuning runs (imports only argparse here)."""
+from __future__ import annotations
+
+import argparse
+
+
+def register_validate(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the ``validate`` sub-command to the ``s3t`` parser."""
+    from s3t_train.ray_executor import add_backend_arguments
+
+    parser = subparsers.add_parser(
+        "validate",
+        help="train real S3T systems, measure f(k), replay deletion streams, check the predicted bands",
+        description="Train S3T systems (MiniLM + grouped LoRA) on SST-2 and AG News, measure f(k) over seeds, "
+        "replay seeded deletion streams (uniform and one skewed prior) and report the share of checkpoints "
+        "inside the simulator's 95%% band, and S3T vs SISA vs full LoRA. Writes CSV, JSON and figures.",
+    )
+    parser.add_argument("--size", choices=("small", "full", "tiny"), default="full",
+                        help="small: about 10 min on 2 cores; full (default): about 30 min; tiny: the random test model, seconds")
+    parser.add_argument("--out", default="out/validation", help="output folder (default out/validation); trained runs are kept in OUT/runs and reused")
+    parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default ../shared/data)")
+    parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="data set folders under --data-dir (default sst2 agnews)")
+    parser.add_argument("--model", default=None, help="model: minilm (default), tiny, a hub name or a local path")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
+    parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
+    parser.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
+    add_backend_arguments(parser)
+    parser.set_defaults(func=run_validate)
+    return parser
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from analysis.output import to_jsonable
+    from analysis.validation_figures import write_validation_outputs
+    from analysis.validation_runs import VALIDATION_SIZES, ValidationConfig, run_validation
+    from s3t_sim.validation import check_int
+    from s3t_train.ray_executor import executor_from_args
+
+    overrides = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.datasets is not None:
+        overrides["datasets"] = tuple(args.datasets)
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.seeds is not None:
+        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 2)))
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    overrides["seed"] = check_int("seed", args.seed, 0)
+    base = VALIDATION_SIZES[args.size]
+    config = ValidationConfig(**{**dataclasses.asdict(base), **overrides})
+    for name in config.datasets:
+        if not (Path(config.data_dir) / name).is_dir():
+            raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")
+    result = run_validation(config, args.out, executor_from_args(args), progress=True if args.progress else None)
+    write_validation_outputs(result, args.out)
+    summary = result.summary
+    if args.json:
+        print(json.dumps(to_jsonable(summary), indent=2))
+    else:
+        print(f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
+              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})")
+        for name, c in summary["coverage_by_predictor"].items():
+            print(f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})")
+        print(f"results in {args.out} ({summary['seconds']:.0f} s)")
+    return 0

@@ -1,0 +1,147 @@
+"""Files of ``s3t validate``: CSV tables, ``validation.json`` and four figures (PNG + PDF + CSV).
+
+- ``validation_fk``: measured f(k) per data set with its interval over training seeds;
+- ``validation_bands``: predicted bands (simulator + f(k), and the exact point-model band)
+  against the measured accuracy of replayed deletion streams;
+- ``validation_ensemble``: ensemble accuracy against the f(k) model ``mean_s f(k_s)``;
+- ``validation_comparison``: S3T (several B) vs SISA vs full LoRA over the request stream.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.output import Table, write_json_atomic, write_text_atomic
+from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure
+
+SUMMARY_FILE = "validation.json"
+
+
+def _table(rows: list[dict[str, Any]], title: str) -> Table:
+    columns = list(rows[0]) if rows else ["empty"]
+    return Table(columns, [[_cell(r[c]) for c in columns] for r in rows], title)
+
+
+def _cell(value: Any) -> Any:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+def write_validation_outputs(result: Any, out_dir: "str | Path") -> list[SavedFigure]:
+    """Write every table, ``validation.json`` and the figures of a :class:`ValidationResult`."""
+    out_dir = Path(out_dir)
+    write_text_atomic(out_dir / "bands.csv", _table(result.bands, "predicted bands").to_csv())
+    write_text_atomic(out_dir / "measured.csv", _table(result.measured, "measured accuracy").to_csv())
+    write_text_atomic(out_dir / "comparison.csv", _table(result.comparison, "comparison").to_csv())
+    for dataset, rows in result.ensemble.items():
+        write_text_atomic(out_dir / f"ensemble_{dataset}.csv", _table(rows, f"ensemble {dataset}").to_csv())
+    figures = [fk_figure(result, out_dir), bands_figure(result, out_dir), ensemble_figure(result, out_dir), comparison_figure(result, out_dir)]
+    payload = {"summary": result.summary, "comparison": result.comparison, "performance": result.performance,
+               "figures": [{"name": f.name, "title": f.title, "caption": f.caption} for f in figures]}
+    write_json_atomic(out_dir / SUMMARY_FILE, payload)
+    return figures
+
+
+def fk_figure(result: Any, out_dir: Path) -> SavedFigure:
+    fig, ax = new_figure()
+    rows = []
+    for i, (dataset, f) in enumerate(result.performance.items()):
+        k, acc = np.array(f["k"]), np.array(f["accuracy"])
+        low, high = np.array(f["low"]), np.array(f["high"])
+        ax.errorbar(k + 0.04 * i, acc, yerr=[acc - low, high - acc], color=colour(i), marker=marker(i), linestyle=linestyle(i),
+                    capsize=3, label=f"{dataset} (mean over {len(f['seeds'])} seeds, {int(f['level'] * 100)}% t-interval)")
+        rows += [[dataset, int(a), float(b), float(c), float(d), float(e)] for a, b, c, d, e in zip(k, acc, f["se"], low, high)]
+    ax.set_xlabel("active adapter groups k (served prefix length)")
+    ax.set_ylabel("shard model accuracy f(k)")
+    ax.set_title("Measured performance model f(k)")
+    ax.set_xticks(range(int(max(len(f["k"]) for f in result.performance.values()))))
+    ax.legend()
+    table = Table(["dataset", "k", "accuracy", "se", "ci_low", "ci_high"], rows, "measured f(k)")
+    return save_figure(fig, out_dir, "validation_fk", table, "Measured f(k)",
+                       "Accuracy of a shard model with k active groups (k = 0: untrained head), mean over shards, sequences and training seeds.")
+
+
+def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
+    """Largest B, first seed: one panel per (data set, prior)."""
+    bands, measured = result.bands, result.measured
+    B = max(r["B"] for r in bands)
+    seed = min(r["seed"] for r in bands)
+    panels = sorted({(r["dataset"], r["prior"]) for r in bands}, key=lambda p: (p[0], p[1] != "uniform", p[1]))
+    fig, axes = new_figure(ncols=len(panels), width=3.6 * len(panels) + 0.8, height=3.8)
+    axes = np.atleast_1d(axes)
+    rows = []
+    shown = [("simulator + f(k)", 0, 0.25), ("ensemble table, point model", 2, 0.0)]
+    for ax, (dataset, prior) in zip(axes, panels):
+        for name, ci, alpha in shown:
+            sel = [r for r in bands if (r["dataset"], r["prior"], r["B"], r["seed"], r["predictor"]) == (dataset, prior, B, seed, name)]
+            x = np.array([r["requests"] for r in sel])
+            lo, hi, mean = (np.array([r[k] for r in sel]) for k in ("lower", "upper", "mean"))
+            if alpha:
+                ax.fill_between(x, lo, hi, color=colour(ci), alpha=alpha, step=None, label=f"{name}: 95% band")
+            else:
+                ax.plot(x, lo, color=colour(ci), linestyle="--", linewidth=1.2, label=f"{name}: 95% band")
+                ax.plot(x, hi, color=colour(ci), linestyle="--", linewidth=1.2)
+            ax.plot(x, mean, color=colour(ci), linewidth=1.0, alpha=0.8)
+            rows += [[dataset, prior, B, seed, name, r["requests"], r["mean"], r["lower"], r["upper"]] for r in sel]
+        streams = sorted({r["stream"] for r in measured})
+        for j in streams:
+            sel = [r for r in measured if (r["dataset"], r["prior"], r["B"], r["seed"], r["stream"]) == (dataset, prior, B, seed, j)]
+            ax.plot([r["requests"] for r in sel], [r["accuracy"] for r in sel], color=colour(3), marker=marker(j + 1), markersize=3.5,
+                    linewidth=1.0, label="measured (replayed streams)" if j == 0 else None)
+        ax.set_title(f"{dataset}, prior {prior}, B={B}", fontsize=10)
+        ax.set_xlabel("deletion requests r")
+    axes[0].set_ylabel("ensemble accuracy")
+    axes[-1].legend(loc="lower left", fontsize=7.5)
+    table = Table(["dataset", "prior", "B", "seed", "predictor", "requests", "mean", "lower", "upper"], rows, "bands shown")
+    return save_figure(fig, out_dir, "validation_bands", table, "Predicted bands vs measured streams",
+                       "Shaded: simulator + measured f(k); dashed: exact law of the replay (trained ensemble, points deleted without replacement); markers: replayed streams.")
+
+
+def ensemble_figure(result: Any, out_dir: Path) -> SavedFigure:
+    fig, ax = new_figure()
+    rows = []
+    low, high = 1.0, 0.0
+    for i, (dataset, table_rows) in enumerate(result.ensemble.items()):
+        x = np.array([r["mean_f"] for r in table_rows])
+        y = np.array([r["ensemble"] for r in table_rows])
+        ax.scatter(x, y, color=colour(i), marker=marker(i), label=dataset, s=22)
+        low, high = min(low, x.min(), y.min()), max(high, x.max(), y.max())
+        rows += [[dataset, " ".join(map(str, r["prefixes"])), r["mean_f"], r["ensemble"], r["se"]] for r in table_rows]
+    ax.plot([low, high], [low, high], color=colour(6), linestyle=":", linewidth=1.0, label="ensemble = mean f(k)")
+    ax.set_xlabel("f(k) model: mean over shards of f(k_s)")
+    ax.set_ylabel("measured ensemble accuracy")
+    ax.set_title("Ensemble accuracy vs the shards' served prefixes")
+    ax.legend()
+    table = Table(["dataset", "served prefixes (sorted)", "mean_f", "ensemble", "se"], rows, "ensemble accuracy")
+    return save_figure(fig, out_dir, "validation_ensemble", table, "Ensemble non-linearity",
+                       "Each point is one vector of served prefixes (each shard on its first sequence), mean over seeds; dead shards (k = 0) are left out of the ensemble but count at f(0) in the model.")
+
+
+def comparison_figure(result: Any, out_dir: Path) -> SavedFigure:
+    datasets = sorted({r["dataset"] for r in result.measured})
+    fig, axes = new_figure(ncols=len(datasets), width=4.2 * len(datasets) + 0.6, height=3.8)
+    axes = np.atleast_1d(axes)
+    rows = []
+    for ax, dataset in zip(axes, datasets):
+        budgets = sorted({r["B"] for r in result.measured if r["dataset"] == dataset})
+        for i, B in enumerate(budgets):
+            sel = [r for r in result.measured if r["dataset"] == dataset and r["B"] == B and r["prior"] == "uniform"]
+            x = np.array(sorted({r["requests"] for r in sel}))
+            values = [np.array([r["accuracy"] for r in sel if r["requests"] == c]) for c in x]
+            mean = np.array([v.mean() for v in values])
+            se = np.array([v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0.0 for v in values])
+            label = "SISA (B=1, checkpoints)" if B == 1 else f"S3T (B={B})"
+            ax.errorbar(x + 0.1 * i, mean, yerr=se, color=colour(i), marker=marker(i), linestyle=linestyle(i), capsize=2, label=label)
+            rows += [[dataset, label, int(c), float(a), float(s), int(v.size)] for c, a, s, v in zip(x, mean, se, values)]
+        full = [r for r in result.comparison if r["dataset"] == dataset and r["B"] is None]
+        if full:
+            ax.axhline(full[0]["accuracy_nothing_deleted"], color=colour(6), linestyle=":", label="full LoRA (retrains on every request)")
+            rows.append([dataset, "full LoRA", 0, full[0]["accuracy_nothing_deleted"], full[0]["accuracy_nothing_deleted_se"], 0])
+        ax.set_title(f"{dataset}: uniform deletion streams", fontsize=10)
+        ax.set_xlabel("deletion requests r")
+    axes[0].set_ylabel("ensemble accuracy (mean ± SE over streams and seeds)")
+    axes[-1].legend(fontsize=7.5, loc="lower left")
+    table = Table(["dataset", "method", "requests", "accuracy", "se", "samples"], rows, "accuracy over the request stream")
+    return save_figure(fig, out_dir, "validation_comparison", table, "S3T vs SISA vs full LoRA",
+                       "Measured accuracy after r uniform deletion requests; a dead system (every shard dead) scores chance.")
