@@ -107,25 +107,16 @@ def build_system(m: int, L: int, B: "int | None", selection: str = "cyclic", pri
     from s3t_sim.priors import parse_prior
     from s3t_sim.system import S3TSystem
 
-    prior_array = parse_prior(prior, m, L, seed=seed)
     if B is None:
-        return S3TSystem.sisa(m, L, fallback=fallback), prior_array
-    uniform = prior in (None, "uniform")
-    return S3TSystem.from_selection(m, L, B, selection, None if uniform else prior_array, seed=seed), prior_array
+        return S3TSystem.sisa(m, L, fallback=fallback), parse_prior(prior, m, L, seed=seed)
+    return S3TSystem.with_prior(m, L, B, selection, prior, seed, prior_seed=seed)
 
 
 def deletion_law(system, prior: np.ndarray, criterion: str = "all-dead"):
-    """The exact law of the count to failure from ``s3t_sim.laws``.
+    """The exact law of the count to failure: :func:`s3t_sim.laws.deletion_law` (kept here for callers)."""
+    from s3t_sim.laws import deletion_law as law
 
-    Uniform prior with ``all-dead``: the coupon-collector law (``mean``, ``var``, ``pmf``,
-    ``cdf``). Otherwise the Poisson-embedding law (``mean``, ``var``, ``survival(t)``).
-    """
-    from s3t_sim.laws import PoissonEmbeddingLaw, all_dead_law
-
-    prior = np.asarray(prior, dtype=float)
-    if str(criterion) == "all-dead" and np.allclose(prior, 1.0 / prior.size, rtol=1e-12, atol=0):
-        return all_dead_law(system)
-    return PoissonEmbeddingLaw(system, prior, criterion)
+    return law(system, prior, criterion)
 
 
 def exact_deletion_rate(system, prior: np.ndarray, criterion: str = "all-dead") -> float:

@@ -18,13 +18,13 @@ from analysis.bounds import (
     BOUND_FORMS,
     build_system,
     closed_form_gap,
-    deletion_law,
     exact_deletion_rate,
     monte_carlo_deletion_rate,
 )
 from analysis.expression import parse_bound
 from analysis.output import Table
 from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure, OKABE_ITO
+from s3t_sim.laws import deletion_law
 from s3t_sim.validation import check_choice
 
 

@@ -15,7 +15,7 @@ Model (all exact, no simulation):
   Per shard, P(hit set ⊆ S at time u) = exp(−u q_s (1 − p_s(S))) (q_s the shard's share,
   p_s its renormalised prior); its time average over [0, U] is (1 − e^{−aU})/(aU) with
   a = q_s(1 − p_s(S)), and the Möbius transform over the 2^L slice sets gives the averaged
-  law of the hit set, exactly (L ≤ 16), using ``s3t_sim.selection.objectives``.
+  law of the hit set, exactly (L ≤ 14): :func:`s3t_sim.hitsets.time_averaged_hit_set_law`.
 - **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
@@ -235,28 +235,14 @@ def _binding_constraints(rows: list[PlanRow]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-def _time_averaged_hit_set_law(prior_row: np.ndarray, share: float, horizon: float) -> np.ndarray:
-    """Law of one shard's hit set at a uniform time in [0, U] (rate-1 Poisson clock), shape (2^L,)."""
-    from s3t_sim.selection.objectives import mobius, subset_mass
-
-    a = share * (1.0 - subset_mass(prior_row))
-    aU = a * horizon
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inside = np.where(aU > 1e-12, -np.expm1(-aU) / aU, 1.0 - aU / 2)
-    return np.clip(mobius(inside), 0.0, None)
-
-
 def _death_only(criterion: str) -> bool:
     return criterion in ("all-dead", "any-dead")
 
 
 def _system(config: PlanConfig, m: int, L: int, B: int, selection: str):
-    from s3t_sim.priors import parse_prior
     from s3t_sim.system import S3TSystem
 
-    prior = parse_prior(config.prior, m, L, seed=config.seed)
-    uniform = config.prior == "uniform"
-    return S3TSystem.from_selection(m, L, B, selection, None if uniform else prior, seed=config.seed), prior
+    return S3TSystem.with_prior(m, L, B, selection, config.prior, config.seed, prior_seed=config.seed)
 
 
 def _law_key(config: PlanConfig, system, prior: np.ndarray) -> tuple:
@@ -270,9 +256,9 @@ def _law_key(config: PlanConfig, system, prior: np.ndarray) -> tuple:
 def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str, cache: dict | None = None,
                      days_to_stop: bool = True) -> PlanRow:
     """Compute one candidate's stop probability, served performance, cost and (optionally) days to stop; exact."""
+    from s3t_sim.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
     from s3t_sim.laws import PoissonEmbeddingLaw
     from s3t_sim.selection import training_cost
-    from s3t_sim.selection.objectives import served_prefix_by_hit_set
 
     cache = {} if cache is None else cache
     system, prior = _system(config, m, L, B, selection)
@@ -291,9 +277,10 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
         if shard_key not in cache:
             cache[shard_key] = (model.values[served_prefix_by_hit_set(seqs)], training_cost(seqs)["shared_cost"])
         f_of_set, shared = cache[shard_key]
-        share = float(prior[s].sum())
-        row = prior[s] / share if share > 0 else np.full(L, 1.0 / L)
-        performance += float(_time_averaged_hit_set_law(row, share, U) @ f_of_set) / m
+        if prior[s].sum() > 0:
+            performance += float(time_averaged_hit_set_law(prior[s], U) @ f_of_set) / m
+        else:  # no request reaches this shard: it serves its full prefix all the time
+            performance += float(f_of_set[0]) / m
         cost_units += shared
     per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
     result = PlanRow(
@@ -310,8 +297,8 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
 
 
 def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None = None) -> float:
-    """δ / λ: the deletion rate (exact law, :func:`analysis.bounds.deletion_law`) over the request rate."""
-    from analysis.bounds import deletion_law
+    """δ / λ: the deletion rate (exact law, :func:`s3t_sim.laws.deletion_law`) over the request rate."""
+    from s3t_sim.laws import deletion_law
 
     cache = {} if cache is None else cache
     system, prior = _system(config, row.m, row.L, row.B, row.selection)
@@ -363,7 +350,6 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
 
     Budgets above L! are skipped (no such set of distinct orders). The Pareto flag marks
     feasible settings that no other feasible setting beats on all three objectives.
-    Expected days to the first stop are computed for feasible settings only (NaN otherwise).
     """
     import time
 
@@ -378,13 +364,10 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     cache: dict = {}
     rows = []
     for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
-        row = evaluate_setting(config, m, L, B, sel, cache, days_to_stop=False)
+        row = evaluate_setting(config, m, L, B, sel, cache)
         _apply_constraints(config, row)
         rows.append(row)
     feasible = [r for r in rows if r.feasible]
-    # Days to the first stop needs the law's mean (a numerical integral): only for feasible rows.
-    for row in tqdm(feasible, desc="days to stop", disable=not progress):
-        row.expected_days_to_stop = expected_days_to_stop(config, row, cache)
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))

@@ -34,6 +34,7 @@ from analysis.document import (
     summary_section,
 )
 from analysis.output import Table, write_json_atomic, write_text_atomic
+from s3t_sim.laws import deletion_law
 from s3t_sim.validation import check_choice, check_int
 
 # The S3T authors' simulator, m = 5, L = 6, 2000 runs per budget (spec §2), quoted for comparison.
@@ -99,7 +100,7 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize) -> Section:
     worst_z = 0.0
     for B in range(1, 7):
         system, prior = bounds.build_system(5, 6, B)
-        law = bounds.deletion_law(system, prior)
+        law = deletion_law(system, prior)
         exact = float(law.mean())
         mc = bounds.monte_carlo_deletion_rate(system, prior, "all-dead", size.spec_runs, ctx.seed + B)
         z = (mc.mean - exact) / mc.se

@@ -13,7 +13,7 @@ def register_validate(subparsers: "argparse._SubParsersAction") -> argparse.Argu
         help="train real S3T systems, measure f(k), replay deletion streams, check the predicted bands",
         description="Train S3T systems (MiniLM + grouped LoRA) on SST-2 and AG News, measure f(k) over seeds, "
         "replay seeded deletion streams (uniform and one skewed prior) and report the share of checkpoints "
-        "inside the simulator's 95%% band, and S3T vs SISA vs full LoRA. Writes CSV, JSON and figures.",
+        "inside the simulator's 95% band, and S3T vs SISA vs full LoRA. Writes CSV, JSON and figures.",
     )
     parser.add_argument("--size", choices=("small", "full", "tiny"), default="full",
                         help="small: about 10 min on 2 cores; full (default): about 30 min; tiny: the random test model, seconds")
@@ -60,6 +60,7 @@ def run_validate(args: argparse.Namespace) -> int:
         if not (Path(config.data_dir) / name).is_dir():
             raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")
     result = run_validation(config, args.out, executor_from_args(args), progress=True if args.progress else None)
+    result.summary["size"] = args.size
     write_validation_outputs(result, args.out)
     summary = result.summary
     if args.json:

@@ -79,11 +79,15 @@ def predict_accuracy_band(
     runs: int = 2000,
     seed: SeedLike = 0,
     level: float = 0.95,
+    aggregate: Any = None,
+    name: str = "simulator + f(k)",
 ) -> AccuracyBand:
     """Predictor 1: expected accuracy after r requests and its band, from the simulator and f(k).
 
     ``A_r = (1/m) sum_s f(k_s(D_r))`` with ``D_r`` the slices hit by r i.i.d. requests drawn
     from ``prior`` (m, L); ``k_s`` from ``s3t_sim.simulate.simulate_served_prefix``.
+    ``aggregate`` (a function of the prefixes array (..., m)) replaces
+    ``performance.aggregate``, e.g. an :class:`EnsembleTable`.
 
     Example
     -------
@@ -100,7 +104,31 @@ def predict_accuracy_band(
     counts = _check_counts(request_counts)
     runs = check_int("runs", runs, 2)
     prefixes = np.asarray(simulate_served_prefix(system, prior, counts, runs, seed))  # (runs, R, m)
-    return band_from_samples(performance.aggregate(prefixes), counts, level, seed, "simulator + f(k)")
+    aggregate = performance.aggregate if aggregate is None else aggregate
+    return band_from_samples(aggregate(prefixes), counts, level, seed, name)
+
+
+@dataclass
+class EnsembleTable:
+    """Measured ensemble accuracy ``g(k_1, ..., k_m)`` as a function of the served prefixes.
+
+    Shards are exchangeable, so ``g`` is stored by the sorted prefix vector. Used as the
+    aggregate of :func:`predict_accuracy_band` it replaces ``mean_s f(k_s)``: the ensemble's
+    non-linearity (a dead shard leaves the vote instead of scoring f(0); averaging logits beats
+    averaging accuracies) is then measured, not modelled.
+    """
+
+    values: dict[tuple[int, ...], float]
+
+    def __call__(self, prefixes: np.ndarray) -> np.ndarray:
+        prefixes = np.sort(np.asarray(prefixes), axis=-1)
+        flat = prefixes.reshape(-1, prefixes.shape[-1])
+        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+        try:
+            scores = np.array([self.values[tuple(int(k) for k in row)] for row in unique])
+        except KeyError as exc:
+            raise ValueError(f"the ensemble table has no entry for served prefixes {exc.args[0]}") from None
+        return scores[inverse.ravel()].reshape(prefixes.shape[:-1])
 
 
 # --------------------------------------------------------------------------- streams

@@ -71,7 +71,7 @@ def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
     fig, axes = new_figure(ncols=len(panels), width=3.6 * len(panels) + 0.8, height=3.8)
     axes = np.atleast_1d(axes)
     rows = []
-    shown = [("simulator + f(k)", 0, 0.25), ("ensemble table, point model", 2, 0.0)]
+    shown = [("simulator + f(k)", 0, 0.25), ("simulator + ensemble g(k)", 1, 0.0), ("ensemble table, point model", 2, 0.0)]
     for ax, (dataset, prior) in zip(axes, panels):
         for name, ci, alpha in shown:
             sel = [r for r in bands if (r["dataset"], r["prior"], r["B"], r["seed"], r["predictor"]) == (dataset, prior, B, seed, name)]
@@ -80,22 +80,23 @@ def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
             if alpha:
                 ax.fill_between(x, lo, hi, color=colour(ci), alpha=alpha, step=None, label=f"{name}: 95% band")
             else:
-                ax.plot(x, lo, color=colour(ci), linestyle="--", linewidth=1.2, label=f"{name}: 95% band")
-                ax.plot(x, hi, color=colour(ci), linestyle="--", linewidth=1.2)
+                ax.plot(x, lo, color=colour(ci), linestyle=linestyle(ci), linewidth=1.2, label=f"{name}: 95% band")
+                ax.plot(x, hi, color=colour(ci), linestyle=linestyle(ci), linewidth=1.2)
             ax.plot(x, mean, color=colour(ci), linewidth=1.0, alpha=0.8)
             rows += [[dataset, prior, B, seed, name, r["requests"], r["mean"], r["lower"], r["upper"]] for r in sel]
         streams = sorted({r["stream"] for r in measured})
         for j in streams:
             sel = [r for r in measured if (r["dataset"], r["prior"], r["B"], r["seed"], r["stream"]) == (dataset, prior, B, seed, j)]
-            ax.plot([r["requests"] for r in sel], [r["accuracy"] for r in sel], color=colour(3), marker=marker(j + 1), markersize=3.5,
+            ax.plot([r["requests"] for r in sel], [r["accuracy"] for r in sel], color=colour(6), marker=marker(j + 1), markersize=3.5,
                     linewidth=1.0, label="measured (replayed streams)" if j == 0 else None)
         ax.set_title(f"{dataset}, prior {prior}, B={B}", fontsize=10)
         ax.set_xlabel("deletion requests r")
     axes[0].set_ylabel("ensemble accuracy")
-    axes[-1].legend(loc="lower left", fontsize=7.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     table = Table(["dataset", "prior", "B", "seed", "predictor", "requests", "mean", "lower", "upper"], rows, "bands shown")
     return save_figure(fig, out_dir, "validation_bands", table, "Predicted bands vs measured streams",
-                       "Shaded: simulator + measured f(k); dashed: exact law of the replay (trained ensemble, points deleted without replacement); markers: replayed streams.")
+                       "Shaded: simulator + measured f(k); dashed: simulator + measured ensemble table g(k); dash-dotted: exact law of the replay (trained ensemble, points deleted without replacement); thin lines: band means; markers: replayed streams.")
 
 
 def ensemble_figure(result: Any, out_dir: Path) -> SavedFigure:
@@ -140,8 +141,9 @@ def comparison_figure(result: Any, out_dir: Path) -> SavedFigure:
             rows.append([dataset, "full LoRA", 0, full[0]["accuracy_nothing_deleted"], full[0]["accuracy_nothing_deleted_se"], 0])
         ax.set_title(f"{dataset}: uniform deletion streams", fontsize=10)
         ax.set_xlabel("deletion requests r")
-    axes[0].set_ylabel("ensemble accuracy (mean ± SE over streams and seeds)")
-    axes[-1].legend(fontsize=7.5, loc="lower left")
+    axes[0].set_ylabel("ensemble accuracy (mean ± SE)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
     table = Table(["dataset", "method", "requests", "accuracy", "se", "samples"], rows, "accuracy over the request stream")
     return save_figure(fig, out_dir, "validation_comparison", table, "S3T vs SISA vs full LoRA",
-                       "Measured accuracy after r uniform deletion requests; a dead system (every shard dead) scores chance.")
+                       "Measured accuracy after r uniform deletion requests, mean ± SE over streams and training seeds; a dead system (every shard dead) scores chance.")

@@ -29,6 +29,7 @@ import numpy as np
 
 from analysis.validation import (
     AccuracyBand,
+    EnsembleTable,
     band_coverage,
     ensemble_accuracy,
     predict_accuracy_band,
@@ -38,7 +39,7 @@ from analysis.validation import (
 )
 from s3t_sim.validation import check_choice, check_int, check_real
 
-PREDICTORS = ("simulator + f(k)", "ensemble table, slice model", "ensemble table, point model")
+PREDICTORS = ("simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model")
 
 
 @dataclass
@@ -95,10 +96,10 @@ VALIDATION_SIZES: dict[str, ValidationConfig] = {
     # about 10 minutes on 2 cores: two data sets, two seeds, 2 shards x 3 slices, 240 examples
     "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1), train_limit=240, eval_limit=300,
                               streams=2, requests=16, checkpoint_every=2, mc_runs=1000),
-    # about 30 minutes on 2 cores
-    "full": ValidationConfig(),
+    # about 30 minutes on 2 cores: two data sets, three seeds, 3 shards x 3 slices, 720 examples
+    "full": ValidationConfig(train_limit=720, eval_limit=300),
     # the CI test: the tiny random BERT, seconds
-    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1), train_limit=48,
+    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1), train_limit=48, epochs=4, lr=2e-2,
                              eval_limit=40, max_length=16, batch_size=8, streams=2, requests=8, checkpoint_every=2,
                              mc_runs=400, datasets=("sst2",)),
 }
@@ -201,9 +202,10 @@ def prior_point_weights(spec: str, n_points: int, seed: int) -> np.ndarray:
 def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_counts: np.ndarray, work_dir: Path, check_serving: bool) -> dict[str, Any]:
     """Delete the stream's points through ``S3TRun.delete`` on a copy of the run.
 
-    Returns the slice hit by each request (flat index), the served stages reported by the
-    run after each checkpoint, and (``check_serving``) the run's own ``evaluate`` accuracy
-    in the last state.
+    Returns the slice hit by each request (flat index) and the served stages reported by
+    the run after each checkpoint. With ``check_serving``, the run's own ``evaluate`` is
+    also called at the first checkpoint whose served stages differ from the initial ones
+    while some shard is alive: ``serving_check = (checkpoint index, accuracy)``.
     """
     from s3t_train.system import S3TRun
 
@@ -217,19 +219,20 @@ def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_co
         L = system.sequences.shape[2]
         hits = []
         done = 0
-        for count in request_counts:
+        serving_check = None
+        for c, count in enumerate(request_counts):
             while done < count:
                 report = run.delete(int(system.point_ids[point_positions[done]]))
                 hits.append(report.shard * L + report.slice)
                 done += 1
             served.append(run.served_stages())
-        serving_accuracy = None
-        if check_serving and any(stage is not None for stage in served[-1]):
-            serving_accuracy = float(run.evaluate(system.eval_set)["accuracy"])
+            switched = c > 0 and served[-1] != served[0] and any(stage is not None for stage in served[-1])
+            if check_serving and serving_check is None and switched:
+                serving_check = (c, float(run.evaluate(system.eval_set)["accuracy"]))
     finally:
         run.close()
         shutil.rmtree(copy, ignore_errors=True)
-    return {"hits": np.array(hits, dtype=np.int64), "served": served, "serving_accuracy": serving_accuracy}
+    return {"hits": np.array(hits, dtype=np.int64), "served": served, "serving_check": serving_check}
 
 
 # --------------------------------------------------------------------------- f(k)
@@ -294,17 +297,131 @@ class ValidationResult:
     performance: dict[str, dict[str, Any]] = field(default_factory=dict)
     ensemble: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     comparison: list[dict[str, Any]] = field(default_factory=list)
+    serving_checks: list[dict[str, Any]] = field(default_factory=list)
+    inside: dict[str, list[np.ndarray]] = field(default_factory=lambda: {p: [] for p in PREDICTORS})
+    # per (dataset, B), uniform streams only: first-death counts, their prediction, mean accuracy
+    deaths: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    predicted_deaths: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    stream_means: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+
+def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
+                    out_dir: Path, result: ValidationResult) -> None:
+    """Replay ``config.streams`` streams of ``prior`` on ``system``; for each budget, measure the
+    accuracy after every checkpoint and the four predictors' bands; append to ``result``."""
+    from s3t_sim.selection import select_sequences
+    from s3t_sim.simulate import simulate_failure_counts
+    from s3t_sim.system import S3TSystem
+
+    counts = config.request_counts
+    prior_index = 0 if prior == "uniform" else 1
+    m, Bmax, L = system.sequences.shape
+    weights = prior_point_weights(prior, len(system.point_ids), config.seed + system.seed)
+    slice_prior = np.bincount(system.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
+    slice_prior = slice_prior / slice_prior.sum()
+    positions = sample_point_streams(weights, int(counts[-1]), config.streams, np.random.default_rng([config.seed, system.seed, prior_index]))
+    replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
+               for j in range(config.streams)]
+    streams = np.stack([r["hits"] for r in replays])
+    for B in config.budgets:
+        sequences = system.sequences[:, :B]
+        if not np.array_equal(sequences[0], select_sequences("cyclic", L, B)):
+            raise RuntimeError(f"cyclic selection for B={B} is not the first B rotations; train it separately")
+        index, prefix = served_states(sequences, streams, counts)
+        measured = ensemble_accuracy(system.logits[:, :B], system.labels, index, prefix)  # (streams, checkpoints)
+        if B == Bmax:
+            _check_serving(system, replays, sequences, index, prefix, measured, counts, result)
+        for j in range(config.streams):
+            for c, r in enumerate(counts):
+                result.measured.append({"dataset": system.dataset, "seed": system.seed, "B": B, "prior": prior, "stream": j,
+                                        "requests": int(r), "accuracy": float(measured[j, c]), "served_prefix": prefix[j, c].tolist()})
+        sub = S3TSystem(sequences)
+        if prior == "uniform":
+            _, every = served_states(sequences, streams, np.arange(streams.shape[1] + 1))
+            dead = (every == 0).any(axis=-1)  # first shard death; censored at the stream length + 1
+            key = (system.dataset, B)
+            result.deaths.setdefault(key, []).extend(int(np.argmax(row)) if row.any() else streams.shape[1] + 1 for row in dead)
+            result.predicted_deaths.setdefault(key, []).append(
+                simulate_failure_counts(sub, slice_prior, "any-dead", config.mc_runs, config.seed + system.seed).mean)
+            result.stream_means.setdefault(key, []).append(float(measured.mean()))
+        seeds = [int(x) for x in np.random.SeedSequence([config.seed, system.seed, prior_index, B]).generate_state(4)]
+        logits = system.logits[:, :B]
+        bands = [
+            predict_accuracy_band(sub, slice_prior, performance, counts, config.mc_runs, seeds[0], config.level),
+            predict_accuracy_band(sub, slice_prior, performance, counts, config.mc_runs, seeds[1], config.level, aggregate=g, name=PREDICTORS[1]),
+            stream_accuracy_band(logits, system.labels, sequences, system.slice_of_point, weights, counts, config.mc_runs, seeds[2],
+                                 config.level, replacement=True),
+            stream_accuracy_band(logits, system.labels, sequences, system.slice_of_point, weights, counts, config.mc_runs, seeds[3],
+                                 config.level, replacement=False),
+        ]
+        for band in bands:
+            result.inside[band.predictor].append((measured >= band.lower - 1e-12) & (measured <= band.upper + 1e-12))
+            share = band_coverage(band, measured).share
+            for c, r in enumerate(counts):
+                result.bands.append({"dataset": system.dataset, "seed": system.seed, "B": B, "prior": prior, "predictor": band.predictor,
+                                     "requests": int(r), "mean": float(band.mean[c]), "se": float(band.se[c]), "lower": float(band.lower[c]),
+                                     "upper": float(band.upper[c]), "runs": band.runs, "seed_mc": band.seed, "inside_share": share})
+
+
+def _check_serving(system: TrainedSystem, replays: list[dict], sequences: np.ndarray, index: np.ndarray, prefix: np.ndarray,
+                   measured: np.ndarray, counts: np.ndarray, result: ValidationResult) -> None:
+    """The run's own serving switch must agree with the prefix formula, and its ``evaluate``
+    with the cached-logit ensemble."""
+    m = sequences.shape[0]
+    for j, replay in enumerate(replays):
+        for c, stages in enumerate(replay["served"]):
+            derived = [tuple(sequences[s, index[j, c, s], : prefix[j, c, s]].tolist()) if prefix[j, c, s] else None for s in range(m)]
+            if derived != [None if st is None else tuple(st) for st in stages]:
+                raise RuntimeError(f"served stages {stages} differ from the prefix formula {derived}")
+        if replay["serving_check"] is not None:
+            c, accuracy = replay["serving_check"]
+            result.serving_checks.append({"dataset": system.dataset, "seed": system.seed, "requests": int(counts[c]),
+                                          "cached": float(measured[j, c]), "served": accuracy})
+
+
+def comparison_rows(config: ValidationConfig, dataset: str, systems: list[TrainedSystem], result: ValidationResult) -> list[dict[str, Any]]:
+    """The paper's comparison on one data set: S3T for each B (B = 1 is SISA) and full LoRA."""
+    from s3t_sim.selection import training_cost
+
+    rows = []
+    slice_size = config.train_limit / (config.shards * config.slices)
+    for B in config.budgets:
+        costs = [sum(training_cost(s.sequences[sh, :B])["shared_cost"] for sh in range(config.shards)) for s in systems]
+        seconds = [sum(sec for (sh, p), sec in s.node_seconds.items() if any(tuple(s.sequences[sh, b, : len(p)]) == p for b in range(B)))
+                   for s in systems]
+        all_active = np.full((1, config.shards), config.slices)
+        clean = [float(ensemble_accuracy(s.logits[:, :B], s.labels, np.zeros_like(all_active), all_active)[0]) for s in systems]
+        deaths = result.deaths[(dataset, B)]
+        rows.append({
+            "dataset": dataset, "method": "SISA (B=1, checkpoints)" if B == 1 else f"S3T (B={B})", "B": B,
+            "accuracy_nothing_deleted": float(np.mean(clean)), "accuracy_nothing_deleted_se": _se(clean),
+            "accuracy_over_stream": float(np.mean(result.stream_means[(dataset, B)])), "accuracy_over_stream_se": _se(result.stream_means[(dataset, B)]),
+            "requests_until_first_shard_dies": float(np.mean(deaths)), "requests_until_first_shard_dies_se": _se(deaths),
+            "censored_at": int(config.request_counts[-1]) + 1,
+            "predicted_requests_until_first_shard_dies": float(np.mean(result.predicted_deaths[(dataset, B)])),
+            "training_cost_example_passes": float(np.mean(costs) * slice_size * config.epochs),
+            "training_seconds": float(np.mean(seconds)) if all(seconds) else None,
+        })
+    full = [s.full_lora_accuracy for s in systems]
+    rows.append({
+        "dataset": dataset, "method": "full LoRA (one model, all data)", "B": None,
+        "accuracy_nothing_deleted": float(np.mean(full)), "accuracy_nothing_deleted_se": _se(full),
+        "accuracy_over_stream": float(np.mean(full)), "accuracy_over_stream_se": _se(full),  # kept only by retraining on every request
+        "requests_until_first_shard_dies": 1.0, "requests_until_first_shard_dies_se": 0.0, "censored_at": None,
+        "predicted_requests_until_first_shard_dies": 1.0,
+        "training_cost_example_passes": float(config.train_limit * config.epochs),
+        "training_seconds": float(np.mean([s.full_lora_seconds for s in systems])) if all(s.full_lora_seconds for s in systems) else None,
+    })
+    return rows
 
 
 def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/validation", executor: Any = None,
                    progress: bool | None = None) -> ValidationResult:
-    """Train, measure, predict and compare; write CSV/JSON and figures under ``out_dir``."""
+    """Train, measure, predict and compare (files are written by ``analysis.validation_figures``)."""
     import torch
     from tqdm.auto import tqdm
 
     from s3t_sim.performance import performance_from_csv
-    from s3t_sim.selection import select_sequences, training_cost
-    from s3t_sim.system import S3TSystem
     from s3t_train.ray_executor import LocalTreeExecutor
 
     started = time.perf_counter()
@@ -313,14 +430,7 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
     out_dir.mkdir(parents=True, exist_ok=True)
     executor = executor if executor is not None else LocalTreeExecutor()
     show = sys.stderr.isatty() if progress is None else progress
-    counts = config.request_counts
-    priors = ("uniform", config.skewed_prior)
     result = ValidationResult(summary={})
-    serving_checks = []
-    coverage_inside = {p: [] for p in PREDICTORS}
-    first_death: dict[tuple[str, int], list[int]] = {}
-    stream_accuracy: dict[tuple[str, int], list[float]] = {}
-
     with executor:
         bar = tqdm(total=len(config.datasets) * len(config.seeds), desc="validate (train, replay)", disable=not show)
         for dataset in config.datasets:
@@ -330,95 +440,18 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
                 bar.update(1)
             measured_f = measure_performance(systems, config.level)
             fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f)
-            performance = performance_from_csv(fk_path, L=config.slices)
+            performance = performance_from_csv(fk_path, L=config.slices)  # exactly what `s3t plan` will read
             result.performance[dataset] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in measured_f.items()}
             result.ensemble[dataset] = ensemble_table(systems, performance)
-
+            g = EnsembleTable({tuple(row["prefixes"]): row["ensemble"] for row in result.ensemble[dataset]})
             for system in systems:
-                m, Bmax, L = system.sequences.shape
-                for prior in priors:
-                    weights = prior_point_weights(prior, len(system.point_ids), config.seed + system.seed)
-                    slice_prior = np.bincount(system.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
-                    slice_prior = slice_prior / slice_prior.sum()
-                    stream_seed = [config.seed, system.seed, priors.index(prior)]
-                    positions = sample_point_streams(weights, int(counts[-1]), config.streams, np.random.default_rng(stream_seed))
-                    replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
-                               for j in range(config.streams)]
-                    streams = np.stack([r["hits"] for r in replays])
-                    for B in config.budgets:
-                        sequences = system.sequences[:, :B]
-                        if not np.array_equal(sequences[0], select_sequences("cyclic", L, B)):
-                            raise RuntimeError(f"cyclic selection for B={B} is not the first B rotations; train it separately")
-                        index, prefix = served_states(sequences, streams, counts)
-                        measured = ensemble_accuracy(system.logits[:, :B], system.labels, index, prefix)  # (streams, C)
-                        if B == Bmax:  # the run's own serving switch must agree with the prefix formula
-                            for j, replay in enumerate(replays):
-                                for c, stages in enumerate(replay["served"]):
-                                    derived = [tuple(sequences[s, index[j, c, s], : prefix[j, c, s]].tolist()) if prefix[j, c, s] else None for s in range(m)]
-                                    if derived != [None if st is None else tuple(st) for st in stages]:
-                                        raise RuntimeError(f"served stages {stages} differ from the prefix formula {derived}")
-                                if replay["serving_accuracy"] is not None:
-                                    serving_checks.append({"dataset": dataset, "seed": system.seed, "cached": float(measured[j, -1]),
-                                                           "served": replay["serving_accuracy"]})
-                        for j in range(config.streams):
-                            for c, r in enumerate(counts):
-                                result.measured.append({"dataset": dataset, "seed": system.seed, "B": B, "prior": prior, "stream": j,
-                                                        "requests": int(r), "accuracy": float(measured[j, c]),
-                                                        "served_prefix": prefix[j, c].tolist()})
-                        if prior == "uniform":
-                            dead = (prefix == 0).any(axis=-1)  # (streams, C)
-                            first = [int(counts[np.argmax(row)]) if row.any() else int(counts[-1]) + 1 for row in dead]
-                            first_death.setdefault((dataset, B), []).extend(first)
-                            stream_accuracy.setdefault((dataset, B), []).append(float(measured.mean()))
-                        sub = S3TSystem(sequences)
-                        point_seed = np.random.SeedSequence([config.seed, system.seed, priors.index(prior), B])
-                        bands = [
-                            predict_accuracy_band(sub, slice_prior, performance, counts, config.mc_runs, int(point_seed.generate_state(1)[0]), config.level),
-                            stream_accuracy_band(system.logits[:, :B], system.labels, sequences, system.slice_of_point, weights, counts,
-                                                 config.mc_runs, int(point_seed.generate_state(2)[1]), config.level, replacement=True),
-                            stream_accuracy_band(system.logits[:, :B], system.labels, sequences, system.slice_of_point, weights, counts,
-                                                 config.mc_runs, int(point_seed.generate_state(3)[2]), config.level, replacement=False),
-                        ]
-                        for band in bands:
-                            coverage = band_coverage(band, measured)
-                            inside = (measured >= band.lower - 1e-12) & (measured <= band.upper + 1e-12)
-                            coverage_inside[band.predictor].append(inside)
-                            for c, r in enumerate(counts):
-                                result.bands.append({"dataset": dataset, "seed": system.seed, "B": B, "prior": prior,
-                                                     "predictor": band.predictor, "requests": int(r), "mean": float(band.mean[c]),
-                                                     "se": float(band.se[c]), "lower": float(band.lower[c]), "upper": float(band.upper[c]),
-                                                     "runs": band.runs, "seed_mc": band.seed, "inside_share": coverage.share})
-            # the paper's comparison, per data set
-            for B in config.budgets:
-                costs = [sum(training_cost(s.sequences[sh, :B])["shared_cost"] for sh in range(s.sequences.shape[0])) for s in systems]
-                slice_size = config.train_limit / (config.shards * config.slices)
-                seconds = [sum(sec for (sh, p), sec in s.node_seconds.items() if any(tuple(s.sequences[sh, b, : len(p)]) == p for b in range(B))) for s in systems]
-                clean = [float(ensemble_accuracy(s.logits[:, :B], s.labels, np.zeros((1, s.sequences.shape[0]), int), np.full((1, s.sequences.shape[0]), config.slices))[0]) for s in systems]
-                deaths = np.array(first_death[(dataset, B)], dtype=float)
-                over = np.array(stream_accuracy[(dataset, B)])
-                result.comparison.append({
-                    "dataset": dataset, "method": "SISA (B=1, checkpoints)" if B == 1 else f"S3T (B={B})", "B": B,
-                    "accuracy_nothing_deleted": float(np.mean(clean)), "accuracy_nothing_deleted_se": _se(clean),
-                    "accuracy_over_stream": float(over.mean()), "accuracy_over_stream_se": _se(over),
-                    "requests_before_first_retraining": float(deaths.mean()), "requests_before_first_retraining_se": _se(deaths),
-                    "censored_at": int(counts[-1]) + 1,
-                    "training_cost_example_passes": float(np.mean(costs) * slice_size * config.epochs),
-                    "training_seconds": float(np.mean(seconds)) if all(seconds) else None,
-                })
-            full = [s.full_lora_accuracy for s in systems]
-            result.comparison.append({
-                "dataset": dataset, "method": "full LoRA (one model, all data)", "B": None,
-                "accuracy_nothing_deleted": float(np.mean(full)), "accuracy_nothing_deleted_se": _se(full),
-                "accuracy_over_stream": float(np.mean(full)), "accuracy_over_stream_se": _se(full),
-                "requests_before_first_retraining": 0.0, "requests_before_first_retraining_se": 0.0, "censored_at": None,
-                "training_cost_example_passes": float(config.train_limit * config.epochs),
-                "training_seconds": float(np.mean([s.full_lora_seconds for s in systems])) if all(s.full_lora_seconds for s in systems) else None,
-            })
+                for prior in ("uniform", config.skewed_prior):
+                    validate_system(config, system, prior, performance, g, out_dir, result)
+            result.comparison += comparison_rows(config, dataset, systems, result)
         bar.close()
 
-    checkpoints = int(sum(x.size for x in coverage_inside[PREDICTORS[0]]))
     per_predictor = {}
-    for name, parts in coverage_inside.items():
+    for name, parts in result.inside.items():
         inside = np.concatenate([p.ravel() for p in parts])
         q = float(inside.mean())
         per_predictor[name] = {"coverage": q, "inside": int(inside.sum()), "checkpoints": int(inside.size),
@@ -426,13 +459,13 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
     headline = per_predictor[PREDICTORS[0]]
     result.summary = {
         "coverage": headline["coverage"],
-        "checkpoints": checkpoints,
+        "checkpoints": headline["checkpoints"],
         "inside": headline["inside"],
         "target": 0.90,
         "level": config.level,
         "predictor": PREDICTORS[0],
         "coverage_by_predictor": per_predictor,
-        "serving_checks": serving_checks,
+        "serving_checks": result.serving_checks,
         "performance_csv": {d: f"fk_{d}.csv" for d in config.datasets},
         "config": asdict(config),
         "seconds": time.perf_counter() - started,

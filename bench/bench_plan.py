@@ -38,17 +38,13 @@ def naive_plan(config, runs: int, seed: int) -> dict:
 
 def main(argv: list[str]) -> int:
     from analysis.output import Table, write_json_atomic
-    from analysis.planning import PlanConfig, expected_days_to_stop, plan
+    from analysis.planning import PlanConfig, plan
 
     config = PlanConfig()
     runs, seed = 2000, 0
     start = time.perf_counter()
     exact = plan(config)
     exact_seconds = time.perf_counter() - start
-    cache: dict = {}
-    for row in exact.rows:  # days to stop for every row, to compare with the naive planner
-        if math.isnan(row.expected_days_to_stop):
-            row.expected_days_to_stop = expected_days_to_stop(config, row, cache)
     start = time.perf_counter()
     naive = naive_plan(config, runs, seed)
     naive_seconds = time.perf_counter() - start

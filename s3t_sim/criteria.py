@@ -109,6 +109,23 @@ class Criterion:
         first = np.argmax(crossed, axis=1)
         return np.take_along_axis(flat, order, axis=1)[np.arange(R), first]
 
+    def relevant_slices(self, system, prior: np.ndarray) -> np.ndarray:
+        """Flat indices (into ``m * L``) of the slices whose hits can change this criterion:
+        those with positive prior, and for ``all-dead``/``any-dead`` only the shards' death slices."""
+        support = np.asarray(prior).ravel() > 0
+        if self.depends_only_on_death():
+            support &= system.death_slices().ravel()
+        return np.flatnonzero(support)
+
+    def check_reachable(self, system, prior: np.ndarray) -> None:
+        """Raise ``ValueError`` when the criterion cannot hold even after every slice with positive prior is hit."""
+        support = np.asarray(prior).reshape(system.m, system.L) > 0
+        if not self.holds(system.served_prefix(support), system.L):
+            raise ValueError(
+                f"criterion {self} never holds under this prior: it is false even when every slice "
+                "with positive probability has been hit"
+            )
+
     def is_all_dead(self) -> bool:
         return self.kind == "all-dead"
 

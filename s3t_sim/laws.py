@@ -10,6 +10,7 @@
   ``Exp(p_i)`` time, shards independent); larger systems.
 - :func:`sisa_law`, :func:`all_dead_law` — the closed forms ``mL H_m``, ``m H_m``,
   ``mL H_{m min(B, L)}``.
+- :func:`deletion_law` — the right one of the above for a system, prior and criterion.
 - :func:`served_prefix_distribution` — each shard's served-prefix law after ``r`` i.i.d.
   requests by exact enumeration of its hit slices.
 
@@ -27,12 +28,15 @@ from functools import cached_property
 import numpy as np
 
 from s3t_sim.criteria import Criterion, parse_criterion
+from s3t_sim.hitsets import hit_set_law, served_prefix_by_hit_set, subset_masks
 from s3t_sim.priors import parse_prior
 from s3t_sim.system import S3TSystem
 from s3t_sim.validation import check_int
 
 MAX_CHAIN_SLICES = 14  # 2^14 hit sets: the chain law's size limit
 MAX_SHARD_SLICES = 14  # per-shard enumeration limit (2^L hit sets)
+QUADRATURE_PIECES = 30  # PoissonEmbeddingLaw: geometric pieces of [0, end] ...
+QUADRATURE_NODES = 24  # ... with this many Gauss-Legendre nodes each
 
 
 def harmonic(K: int, order: int = 1) -> float:
@@ -171,21 +175,6 @@ def sisa_law(m: int, L: int, fallback: bool = True) -> CouponCollectorLaw:
 
 
 # --------------------------------------------------------------------------------------
-# helpers shared by the general laws
-# --------------------------------------------------------------------------------------
-def _subset_masks(n: int) -> np.ndarray:
-    """Bool array ``(2^n, n)``: row ``b`` marks the bits of ``b``."""
-    return (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1 == 1
-
-
-def _relevant_slices(system: S3TSystem, prior: np.ndarray, criterion: Criterion) -> np.ndarray:
-    support = prior.ravel() > 0
-    if criterion.depends_only_on_death():
-        support &= system.death_slices().ravel()
-    return np.flatnonzero(support)
-
-
-# --------------------------------------------------------------------------------------
 # exact law of the count by the chain on hit sets
 # --------------------------------------------------------------------------------------
 class HitSetChainLaw(_CountLaw):
@@ -209,11 +198,11 @@ class HitSetChainLaw(_CountLaw):
         self.system = system
         self.prior = parse_prior(prior, system.m, system.L)
         self.criterion = parse_criterion(criterion)
-        self.relevant = _relevant_slices(system, self.prior, self.criterion)
+        self.relevant = self.criterion.relevant_slices(system, self.prior)
         K = self.relevant.size
         if K > MAX_CHAIN_SLICES:
             raise ValueError(f"HitSetChainLaw needs at most {MAX_CHAIN_SLICES} relevant slices; this system has {K}")
-        masks = _subset_masks(K)
+        masks = subset_masks(K)
         deleted = np.zeros((2**K, system.n_slices), dtype=bool)
         deleted[:, self.relevant] = masks
         prefixes = system.served_prefix(deleted.reshape(-1, system.m, system.L))
@@ -227,7 +216,7 @@ class HitSetChainLaw(_CountLaw):
         K = self.relevant.size
         first = np.zeros(2**K)
         second = np.zeros(2**K)
-        order = np.argsort(-_subset_masks(K).sum(axis=1), kind="stable")
+        order = np.argsort(-subset_masks(K).sum(axis=1), kind="stable")
         for D in order:  # larger sets first
             if self.failed[D]:
                 continue
@@ -283,34 +272,30 @@ def _shard_prefix_law(sequences: np.ndarray, p_row: np.ndarray, fallback: bool, 
     """``P(k_s(t) = k)`` for times ``t`` ``(T,)`` and ``k = 0..L``, shape ``(T, L + 1)``, for one
     shard (enumerating its hit sets)."""
     L = p_row.size
-    law = np.zeros((t.size, L + 1))
     if not fallback:
+        law = np.zeros((t.size, L + 1))
         law[:, L] = np.exp(-t * p_row.sum())
         law[:, 0] = 1 - law[:, L]
         return law
-    masks, ks = _shard_tables(sequences)
-    hit = -np.expm1(-np.outer(t, p_row))  # (T, L)
-    probs = np.ones((t.size, masks.shape[0]))
-    for i in range(L):
-        probs *= np.where(masks[:, i], hit[:, i : i + 1], 1 - hit[:, i : i + 1])
-    for k in range(L + 1):
-        law[:, k] = probs[:, ks == k].sum(axis=1)
-    return law
+    ks = _shard_tables(sequences)[1]
+    hit = -np.expm1(-np.outer(t, p_row))  # (T, L): slices are hit independently by time t
+    probs = np.ones((t.size, 1))
+    for i in range(L):  # P(D = S) as a Kronecker product; slice i is bit i of the set index
+        probs = np.concatenate([probs * (1.0 - hit[:, i : i + 1]), probs * hit[:, i : i + 1]], axis=1)
+    return probs @ (ks[:, None] == np.arange(L + 1)[None, :]).astype(float)
 
 
 _SHARD_TABLES: dict = {}
 
 
 def _shard_tables(sequences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The shard's ``2^L`` hit sets as masks and their served prefixes ``k(D)`` (cached per sequence set)."""
     key = sequences.tobytes() + bytes(sequences.shape)
     if key not in _SHARD_TABLES:
-        from s3t_sim.prefix import served_prefix
-
         L = sequences.shape[1]
         if L > MAX_SHARD_SLICES:
             raise ValueError(f"exact served-prefix enumeration needs L <= {MAX_SHARD_SLICES}; got L = {L}")
-        masks = _subset_masks(L)
-        _SHARD_TABLES[key] = (masks, served_prefix(sequences, masks))
+        _SHARD_TABLES[key] = (subset_masks(L), served_prefix_by_hit_set(sequences))
     return _SHARD_TABLES[key]
 
 
@@ -328,7 +313,8 @@ class PoissonEmbeddingLaw:
     ``P(shard alive) = 1 - prod_{i in F_s} (1 - e^{-p_i t})`` (``e^{-t p_s}`` without
     fallback); for ``prefix-below``/``performance-below`` each shard's law of ``k_s(t)`` is
     enumerated over its ``2^L`` hit sets (``L <= 14``) and the shards are convolved. The
-    integrals are computed numerically (``scipy.integrate.quad``, relative error ~1e-9).
+    integrals share one fixed Gauss–Legendre rule on geometric pieces (``S`` is evaluated
+    once, vectorised over the nodes; relative error ~1e-12, no adaptive warnings).
 
     Examples
     --------
@@ -341,9 +327,7 @@ class PoissonEmbeddingLaw:
         self.system = system
         self.prior = parse_prior(prior, system.m, system.L)
         self.criterion = parse_criterion(criterion)
-        support = self.prior > 0
-        if not self.criterion.holds(system.served_prefix(support), system.L):
-            raise ValueError(f"criterion {self.criterion} never holds under this prior")
+        self.criterion.check_reachable(system, self.prior)
         if not self.criterion.depends_only_on_death() and system.checkpoint_fallback:
             _shard_tables(system.sequences[0])  # checks L early
 
@@ -394,34 +378,62 @@ class PoissonEmbeddingLaw:
         out = sum((prob for value, prob in total.items() if lost_max - value <= slack + tol), np.zeros(times.size))
         return out if np.ndim(t) else float(out[0])
 
-    def _integral(self, power: int) -> float:
-        """``int_0^inf t^power S(t) dt`` by 64-point Gauss-Legendre on geometric pieces."""
+    @cached_property
+    def _quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nodes ``t``, weights ``w`` and ``S(t)`` of a Gauss–Legendre rule on ``[0, end]``.
+
+        ``QUADRATURE_NODES`` points on each of ``QUADRATURE_PIECES`` geometric pieces from
+        ``1e-4 / p_min`` to ``end``, the first doubling of ``1 / p_min`` where
+        ``S < 1e-17``; ``S`` is smooth, so the rule is accurate to ~1e-12 relative (checked
+        against 64 nodes on 40 pieces and against the closed forms in the tests).
+        """
         scale = 1.0 / self.prior[self.prior > 0].min()
         end = scale
         while self.survival(end) > 1e-17:
             end *= 2
-        edges = np.concatenate([[0.0], np.geomspace(scale * 1e-4, end, 40)])
-        x, w = np.polynomial.legendre.leggauss(64)
+        edges = np.concatenate([[0.0], np.geomspace(scale * 1e-4, end, QUADRATURE_PIECES)])
+        x, w = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
         half = np.diff(edges)[:, None] / 2
         times = (edges[:-1, None] + half * (x + 1)).ravel()
+        weights = (half * w).ravel()
         per_time = self.system.n_slices if self.criterion.depends_only_on_death() else 2 ** min(self.system.L, 20)
         batches = np.array_split(times, max(1, times.size * per_time // (1 << 22)))  # bounded memory
-        values = times**power * np.concatenate([self.survival(b) for b in batches])
-        return float((values.reshape(half.size, -1) * w * half).sum())
-
-    @cached_property
-    def _moments(self) -> tuple[float, float]:
-        return self._integral(0), 2 * self._integral(1)
+        return times, weights, np.concatenate([self.survival(b) for b in batches])
 
     def mean(self) -> float:
-        return self._moments[0]
+        """``E[N] = int_0^inf S(t) dt``."""
+        _, weights, survival = self._quadrature
+        return float(weights @ survival)
 
     def var(self) -> float:
-        mean, second_time = self._moments
-        return second_time - mean**2 - mean
+        """``Var[N] = 2 int_0^inf t S(t) dt - E[N]^2 - E[N]``."""
+        times, weights, survival = self._quadrature
+        mean = self.mean()
+        return float(2 * (weights * times) @ survival - mean**2 - mean)
 
     def std(self) -> float:
         return math.sqrt(self.var())
+
+
+def deletion_law(system: S3TSystem, prior=None, criterion: "Criterion | str" = "all-dead"):
+    """The exact law of the request count until ``criterion`` holds, for any prior and criterion.
+
+    ``all-dead`` under the uniform prior is a coupon collector (:func:`all_dead_law`:
+    ``mean``, ``var``, ``pmf``, ``cdf``, ``rvs``); every other case is the Poisson embedding
+    (:class:`PoissonEmbeddingLaw`: ``mean``, ``var``, ``survival``).
+
+    Examples
+    --------
+    >>> deletion_law(S3TSystem.from_selection(5, 6, 6))
+    CouponCollectorLaw(n=30, K=30)
+    >>> round(deletion_law(S3TSystem.from_selection(2, 3, 2), None, "any-dead").mean(), 4)
+    5.5
+    """
+    prior = parse_prior(prior, system.m, system.L)
+    criterion = parse_criterion(criterion)
+    if criterion.kind == "all-dead" and np.allclose(prior, 1.0 / prior.size, rtol=1e-12, atol=0):
+        return all_dead_law(system)
+    return PoissonEmbeddingLaw(system, prior, criterion)
 
 
 # --------------------------------------------------------------------------------------
@@ -435,7 +447,8 @@ def served_prefix_distribution(system: S3TSystem, prior, r: int) -> np.ndarray:
 
         P(D) = sum_{E subset D} (-1)^{|D| - |E|} (1 - P_s + p(E))^r,
 
-    computed for all ``D`` at once by a Moebius transform over the ``2^L`` subsets; then
+    computed for all ``D`` at once by a Moebius transform over the ``2^L`` subsets
+    (:func:`s3t_sim.hitsets.hit_set_law`); then
     ``P(k_s = k) = sum_{D : k(D) = k} P(D)``. Exact up to floating point; ``L <= 14``.
 
     Examples
@@ -450,20 +463,16 @@ def served_prefix_distribution(system: S3TSystem, prior, r: int) -> np.ndarray:
     if L > MAX_SHARD_SLICES:
         raise ValueError(f"exact served-prefix enumeration needs L <= {MAX_SHARD_SLICES}; got L = {L}")
     out = np.zeros((system.m, L + 1))
-    masks = _subset_masks(L)
     for s in range(system.m):
-        p = prior[s]
-        inside = masks @ p
-        prob = (1.0 - p.sum() + inside) ** r  # P(hit set within shard is a subset of E)
-        for i in range(L):  # Moebius inversion over subsets, bit by bit
-            has = masks[:, i]
-            prob[has] -= prob[~has]
-        prob = np.clip(prob, 0.0, None)
+        if prior[s].sum() == 0:  # no request reaches this shard
+            out[s, system.L] = 1.0
+            continue
+        law = hit_set_law(prior[s], r)  # rows of the (m, L) prior sum to P_s: x(E) = 1 - P_s + p(E)
         if system.checkpoint_fallback:
             ks = _shard_tables(system.sequences[s])[1]
         else:
-            ks = np.where(masks.any(axis=1), 0, L)
-        out[s] = np.bincount(ks, weights=prob, minlength=L + 1)
+            ks = np.where(np.arange(law.size) > 0, 0, L)  # any hit kills a SISA shard without fallback
+        out[s] = np.bincount(ks, weights=law, minlength=L + 1)
     return out
 
 

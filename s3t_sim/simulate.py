@@ -292,15 +292,6 @@ def _hit_events(system: S3TSystem, relevant: np.ndarray, order: np.ndarray) -> n
     return hit_event.reshape(runs, system.m, system.L)
 
 
-def _check_reachable(setup: _Setup, criterion: Criterion) -> None:
-    support = setup.prior > 0
-    if not criterion.holds(setup.system.served_prefix(support), setup.system.L):
-        raise ValueError(
-            f"criterion {criterion} never holds under this prior: it is false even when every slice "
-            "with positive probability has been hit"
-        )
-
-
 def _chunks(runs: int, per_run: int):
     size = max(1, min(runs, _CHUNK_ELEMENTS // max(1, per_run)))
     return [(start, min(runs, start + size)) for start in range(0, runs, size)]
@@ -350,13 +341,10 @@ def simulate_failure_counts(
     criterion = parse_criterion(criterion)
     recorded, seed_seq = _resolve_seed(seed)
     setup = _setup(system, prior, request_model, points)
-    _check_reachable(setup, criterion)
+    criterion.check_reachable(system, setup.prior)
     start = time.perf_counter()
 
-    support = setup.prior.ravel() > 0
-    if criterion.depends_only_on_death():
-        support &= system.death_slices().ravel()
-    relevant = np.flatnonzero(support)
+    relevant = criterion.relevant_slices(system, setup.prior)
     last_event_fails = criterion.is_all_dead() and system.checkpoint_fallback
     gathered = system.m * system.B * (1 if criterion.depends_only_on_death() else system.L)
     per_run = relevant.size if last_event_fails else relevant.size + gathered
@@ -588,7 +576,7 @@ def naive_failure_counts(
     criterion = parse_criterion(criterion)
     recorded, seed_seq = _resolve_seed(seed)
     setup = _setup(system, prior, request_model, points)
-    _check_reachable(setup, criterion)
+    criterion.check_reachable(system, setup.prior)
     cost_table = None if sisa is None else sisa.retraining_stage_cost(unit)
     rng = np.random.default_rng(seed_seq)
     start = time.perf_counter()

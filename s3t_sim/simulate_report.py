@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from s3t_sim.criteria import parse_criterion
-from s3t_sim.laws import PoissonEmbeddingLaw, all_dead_law, expected_served_prefix
+from s3t_sim.laws import CouponCollectorLaw, all_dead_law, deletion_law, expected_served_prefix
 from s3t_sim.performance import parse_performance
-from s3t_sim.priors import parse_prior
 from s3t_sim.simulate import (
     expected_sisa_cost_per_request,
     simulate_failure_counts,
@@ -32,18 +29,16 @@ def bound_forms(m: int, L: int, B: int) -> dict:
     return {"bound_poster": m * L * math.log(m * L * b), "bound_arxiv": m * L * math.log(m * b)}
 
 
-def _exact_count(system, prior, criterion, uniform: bool) -> tuple[float | None, float | None, str | None]:
+def _exact_count(system, prior, criterion) -> tuple[float | None, float | None, str | None]:
     """Exact mean and variance of the failure count where a law applies (i.i.d. requests)."""
-    if uniform and criterion.is_all_dead():
-        law = all_dead_law(system)
-        return law.mean(), law.var(), f"coupon collector n={law.n}, K={law.K}"
     if not criterion.depends_only_on_death() and (system.L > EXACT_WEIGHTED_MAX_L or system.m > EXACT_WEIGHTED_MAX_M):
         return None, None, None
     try:
-        law = PoissonEmbeddingLaw(system, prior, criterion)
-        return law.mean(), law.var(), "Poisson embedding"
+        law = deletion_law(system, prior, criterion)
     except ValueError:
         return None, None, None
+    method = f"coupon collector n={law.n}, K={law.K}" if isinstance(law, CouponCollectorLaw) else "Poisson embedding"
+    return law.mean(), law.var(), method
 
 
 def _parse_counts(text: "str | None") -> list[int]:
@@ -87,10 +82,10 @@ def simulate_report(
     B = check_budget(B, L)
     runs = check_int("runs", runs, 2)
     seed = check_int("seed", seed, 0)
-    p = parse_prior(prior, m, L, points_per_slice=points_per_slice, assignment=assignment, seed=prior_seed)
+    system, p = S3TSystem.with_prior(m, L, B, selection, prior, seed, prior_seed=prior_seed,
+                                     points_per_slice=points_per_slice, assignment=assignment)
     uniform = prior in (None, "uniform")
     crit = parse_criterion(criterion, parse_performance(performance, L) if str(criterion).startswith("performance-below") else None)
-    system = S3TSystem.from_selection(m, L, B, selection, None if uniform else p, seed=seed)
     if request_model == "without-replacement" and points is None:
         points = m * L * points_per_slice
     result = simulate_failure_counts(system, p, crit, runs, seed, request_model, points, progress)
@@ -103,7 +98,7 @@ def simulate_report(
     }
     exact, exact_var, method = (None, None, None)
     if request_model == "iid":
-        exact, exact_var, method = _exact_count(system, p, crit, uniform)
+        exact, exact_var, method = _exact_count(system, p, crit)
     report.update(exact=exact, exact_var=exact_var, exact_method=method)
     report["mc_minus_exact_in_se"] = None if exact is None else (result.mean - exact) / result.se if result.se > 0 else None
     bounds = bound_forms(m, L, B)
@@ -158,7 +153,9 @@ def format_simulate_report(r: dict) -> str:
     if r["exact"] is not None:
         lines.append(f"{'exact mean (' + r['exact_method'] + ')':<44}{r['exact']:>10.6g}")
         lines.append(f"{'  exact std':<44}{math.sqrt(max(r['exact_var'], 0)):>10.4g}")
-        lines.append(f"{'  (MC - exact) / SE':<44}{r['mc_minus_exact_in_se']:>10.2f}")
+        z = r["mc_minus_exact_in_se"]
+        z_text = f"{z:>10.2f}" if z is not None else f"{'— (SE = 0: MC - exact = ' + format(r['mc_mean'] - r['exact'], '.3g') + ')':>10}"
+        lines.append(f"{'  (MC - exact) / SE':<44}{z_text}")
     else:
         lines.append(f"{'exact mean':<44}{'— (no exact law for these options)':>10}")
     what = "exact" if r["exact"] is not None else "MC"

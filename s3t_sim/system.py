@@ -98,6 +98,38 @@ class S3TSystem:
         return cls(np.stack(sets), name=f"s3t-{selection}")
 
     @classmethod
+    def with_prior(
+        cls,
+        m: int,
+        L: int,
+        B: int,
+        selection: str = "cyclic",
+        prior: "str | np.ndarray | None" = None,
+        seed=None,
+        *,
+        prior_seed=0,
+        points_per_slice: int = 100,
+        assignment: str = "random",
+    ) -> "tuple[S3TSystem, np.ndarray]":
+        """A system whose sequences are selected for a prior, and that prior as an ``(m, L)`` array.
+
+        ``prior`` is any spelling :func:`s3t_sim.priors.parse_prior` reads (drawn with
+        ``prior_seed``); a non-uniform prior gives each shard the set ``selection`` picks for
+        its renormalised row, the uniform one (``None`` / ``"uniform"``) one shared set.
+
+        Examples
+        --------
+        >>> system, prior = S3TSystem.with_prior(2, 3, 2, prior="zipf:1.5")
+        >>> system.sequences.shape, prior.shape, round(float(prior.sum()), 12)
+        ((2, 2, 3), (2, 3), 1.0)
+        """
+        from s3t_sim.priors import parse_prior
+
+        prior_array = parse_prior(prior, m, L, points_per_slice=points_per_slice, assignment=assignment, seed=prior_seed)
+        uniform = prior is None or (isinstance(prior, str) and prior == "uniform")
+        return cls.from_selection(m, L, B, selection, None if uniform else prior_array, seed=seed), prior_array
+
+    @classmethod
     def sisa(cls, m: int, L: int, fallback: bool = True) -> "S3TSystem":
         """SISA: one sequence ``0..L-1`` per shard, with or without checkpoint fallback."""
         m = check_int("m", m, 1)

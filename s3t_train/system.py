@@ -13,6 +13,9 @@ without one. Deleting twice is a no-op.
 Serving (:meth:`S3TRun.predict_logits`) ensembles the live shards (mean of logits, or a
 majority vote); a shard's model is the stage at the end of its served prefix, with
 groups 1..k from the prefix's nodes and groups k+1..L switched off.
+
+Reference: Chowdhury et al., S3T, ICLR 2025, arXiv:2406.16257 (deactivation, §3); Bourtoule
+et al., "Machine Unlearning" (SISA), IEEE S&P 2021 (sharded ensembles, retraining).
 """
 from __future__ import annotations
 

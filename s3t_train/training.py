@@ -13,6 +13,16 @@ choice (new adapter init, batch order) comes from :func:`stage_seed`, a hash of
 ``(seed, shard, prefix)``, so the same prefix trained anywhere gives identical weights.
 :func:`train_run` walks the tree in topological order and skips finished nodes (resume).
 
+Reference: Chowdhury et al., "Towards Scalable Exact Machine Unlearning Using
+Parameter-Efficient Fine-Tuning" (S3T), ICLR 2025, arXiv:2406.16257, §3.
+
+Example (tiny random model, about a second)::
+
+    from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
+    cfg = RunConfig(DataConfig("../shared/data/sst2", limit=40), training=TrainingConfig(model="tiny"),
+                    system=SystemConfig(shards=1, slices=2, budget=2))
+    create_run(cfg, "runs/tiny"); print(train_run("runs/tiny").to_dict()["slice_passes"])  # 6
+
 Activation cache: the hidden states entering the lowest trainable layer do not change
 during a stage (everything below is frozen). With ``top-down`` groups, what lies below
 stage ``k``'s group is still the untouched pretrained network, so those hidden states

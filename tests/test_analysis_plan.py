@@ -62,7 +62,10 @@ def test_stop_constraint_and_ranking_by_cost_then_stop():
     excluded = {(r.m, r.B): r.reasons for r in result.rows if not r.feasible}
     assert excluded == {(1, 1): ["maximum stop probability"], (2, 1): ["maximum stop probability"]}
     assert [r.pareto for r in result.ranked] == [True, False]  # (2,2,2) beats (1,2,2) on all three
-    assert math.isnan(next(r for r in result.rows if not r.feasible).expected_days_to_stop)
+    # days to stop are computed for infeasible rows too: (1, 2, 1) dies at the first hit on
+    # its one first slice of 2, δ = 2 requests at 1 request per day
+    assert next(r for r in result.rows if not r.feasible).expected_days_to_stop == pytest.approx(2.0, rel=1e-12)
+    assert not any(math.isnan(r.expected_days_to_stop) for r in result.rows)
     assert "m = 2 shards of L = 2 slices with B = 2" in result.recommendation()
 
 

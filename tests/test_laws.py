@@ -18,6 +18,7 @@ from s3t_sim.laws import (
     HitSetChainLaw,
     PoissonEmbeddingLaw,
     all_dead_law,
+    deletion_law,
     harmonic,
     served_prefix_distribution,
     sisa_law,
@@ -107,14 +108,45 @@ def test_chain_law_equals_coupon_collector_for_uniform_all_dead():
     assert chain.mean() == pytest.approx(coupon.mean()) and chain.var() == pytest.approx(coupon.var())
 
 
-def test_any_dead_closed_form_integral():
-    # spec: any-dead, uniform prior: delta = n int_0^inf [1 - (1 - e^{-u})^F]^m du
+@pytest.mark.parametrize("m, L, B", [(3, 4, 2), (1, 2, 1), (16, 12, 12), (64, 14, 4)])
+def test_poisson_embedding_matches_the_closed_forms_to_1e10(m, L, B):
     from scipy.integrate import quad
 
-    m, L, B = 3, 4, 2
-    n = m * L
-    closed = n * quad(lambda u: (1 - (1 - math.exp(-u)) ** B) ** m, 0, np.inf)[0]
-    assert PoissonEmbeddingLaw(S3TSystem.from_selection(m, L, B), None, "any-dead").mean() == pytest.approx(closed)
+    system = S3TSystem.from_selection(m, L, B)
+    # all-dead, uniform prior: the coupon collector over the m min(B, L) first slices
+    coupon = CouponCollectorLaw(m * L, m * min(B, L))
+    law = PoissonEmbeddingLaw(system, None, "all-dead")
+    assert law.mean() == pytest.approx(coupon.mean(), rel=1e-10)
+    assert law.var() == pytest.approx(coupon.var(), rel=1e-10)
+    # spec: any-dead, uniform prior: delta = n int_0^inf [1 - (1 - e^{-u})^F]^m du
+    F, n = min(B, L), m * L
+    closed = n * quad(lambda u: (1 - (1 - math.exp(-u)) ** F) ** m, 0, np.inf, epsabs=0, epsrel=1e-13, limit=500)[0]
+    assert PoissonEmbeddingLaw(system, None, "any-dead").mean() == pytest.approx(closed, rel=1e-10)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("prior", ["zipf:1.2", "zipf:3.0", "exponential:0.5"])
+@pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
+def test_poisson_embedding_is_quiet_and_agrees_with_the_chain_under_skewed_priors(prior, criterion):
+    system = S3TSystem.from_selection(3, 4, 2)
+    p = s3t_sim.priors.parse_prior(prior, 3, 4, seed=0)
+    law, chain = PoissonEmbeddingLaw(system, p, criterion), HitSetChainLaw(system, p, criterion)
+    assert law.mean() == pytest.approx(chain.mean(), rel=1e-10)
+    assert law.var() == pytest.approx(chain.var(), rel=1e-9)
+
+
+def test_deletion_law_dispatch():
+    system = S3TSystem.from_selection(5, 6, 3)
+    assert isinstance(deletion_law(system), CouponCollectorLaw)
+    assert deletion_law(system).mean() == pytest.approx(30 * sum(1 / i for i in range(1, 16)))
+    skewed = s3t_sim.priors.parse_prior("zipf:1.2", 5, 6)
+    assert isinstance(deletion_law(system, skewed), PoissonEmbeddingLaw)
+    assert isinstance(deletion_law(system, None, "any-dead"), PoissonEmbeddingLaw)
+    # a uniform-prior all-dead Poisson law equals the coupon collector
+    assert PoissonEmbeddingLaw(system).mean() == pytest.approx(deletion_law(system).mean(), rel=1e-10)
+    from analysis.bounds import deletion_law as bounds_deletion_law
+
+    assert bounds_deletion_law(system, skewed, "any-dead").mean() == deletion_law(system, skewed, "any-dead").mean()
 
 
 def test_served_prefix_distribution_by_brute_force_enumeration():

@@ -89,9 +89,10 @@ def test_backend_arguments_build_the_executor():
         RayTreeExecutor(num_cpus=0)
 
 
-def test_ray_training_equals_local_training(ray_executor, shared_data, tmp_path):
+def test_ray_training_equals_local_training(ray_executor, shared_data, tmp_path, monkeypatch):
     """Bitwise-equal node checkpoints (tensors and provenance) from both backends."""
     pytest.importorskip("peft")
+    monkeypatch.setenv("S3T_TORCH_THREADS", "1")  # one thread: fastest here, and never oversubscribed
     import torch
 
     from s3t_train.checkpoints import load_node, read_node_metadata

@@ -275,3 +275,14 @@ def test_simulated_performance_matches_the_exact_expectation():
     assert values[:, 0] == pytest.approx(0.9)
     for i in range(1, len(counts)):
         assert within(values[:, i].mean(), values[:, i].std() / math.sqrt(runs), exact[i])
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
+def test_a_slice_hit_with_probability_one_is_quiet_and_exact(criterion):
+    # one shard whose first slice takes the whole prior: every request hits it, so the count is 1
+    system = S3TSystem.from_selection(1, 2, 1)
+    result = simulate_failure_counts(system, np.array([[1.0, 0.0]]), criterion, runs=50, seed=3)
+    assert result.values.tolist() == [1] * 50 and result.se == 0.0
+    served = simulate_served_prefix(system, np.array([[1.0, 0.0]]), [0, 1, 3], runs=20, seed=3)
+    assert served[:, :, 0].tolist() == [[2, 0, 0]] * 20

@@ -80,3 +80,10 @@ def test_progress_bar_on_request_and_not_by_default(capsys):
     assert "simulate" in capsys.readouterr().err
     assert main(["simulate", "-m", "3", "-L", "4", "-B", "2", "--runs", "200", "--json"]) == 0
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+
+
+def test_readable_table_when_the_count_is_deterministic(capsys):
+    # m = L = B = 1: every run fails at request 1, SE = 0, so (MC - exact) / SE is undefined
+    assert main(["simulate", "-m", "1", "-L", "1", "-B", "1", "--runs", "50", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\(MC - exact\) / SE\s+— \(SE = 0: MC - exact = 0\)", out)

@@ -7,7 +7,8 @@ for every slice set S,
 
     P(D ⊆ S) = (1 - q (1 - p(S)))^R,        p(S) = sum of p_s over S,
 
-so ``P(D = S)`` follows by inclusion–exclusion (a Möbius transform over the 2^L subsets).
+so ``P(D = S)`` follows by inclusion–exclusion (a Möbius transform over the 2^L subsets;
+:mod:`s3t_sim.hitsets`, the project's one implementation).
 The served prefix ``k(D)`` (:mod:`s3t_sim.prefix`) is then averaged exactly over all hit
 sets; this is practical for ``L <= EXACT_MAX_L``. Beyond, the Monte Carlo path calls the
 project's simulator (:func:`s3t_sim.simulate.simulate_served_prefix`).
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.prefix import served_prefix
+from s3t_sim.hitsets import hit_set_law, mobius, served_prefix_by_hit_set, subset_mass, subset_masks  # noqa: F401 (re-exported)
 from s3t_sim.validation import check_choice, check_int, check_real, check_sequences
 
 EXACT_MAX_L = 16  # 2^16 hit sets: exact enumeration stays well under a second
@@ -50,6 +51,9 @@ class Estimate:
         return float(self.mean)
 
 
+hit_set_probabilities = hit_set_law  # the name this module used before s3t_sim.hitsets existed
+
+
 def _checked(sequences, prior) -> tuple[np.ndarray, np.ndarray]:
     from s3t_sim.selection.registry import check_prior
 
@@ -57,62 +61,6 @@ def _checked(sequences, prior) -> tuple[np.ndarray, np.ndarray]:
     L = arr.shape[-1] if arr.ndim == 2 else -1
     seqs = check_sequences("sequences", arr, L)
     return seqs, check_prior(prior, seqs.shape[1])
-
-
-def subset_masks(L: int) -> np.ndarray:
-    """All 2^L slice sets as a bool array (2^L, L); row i holds the bits of i (slice s = bit s)."""
-    index = np.arange(2**L, dtype=np.int64)
-    return ((index[:, None] >> np.arange(L)) & 1).astype(bool)
-
-
-def subset_mass(prior: np.ndarray) -> np.ndarray:
-    """p(S) for every slice set S in :func:`subset_masks` order, shape (2^L,)."""
-    return subset_masks(len(prior)) @ np.asarray(prior, dtype=float)
-
-
-def mobius(cumulative: np.ndarray) -> np.ndarray:
-    """Invert ``F(S) = sum_{D ⊆ S} f(D)`` over the last axis (length 2^L): returns f."""
-    f = np.array(cumulative, dtype=float, copy=True)
-    size = f.shape[-1]
-    L = size.bit_length() - 1
-    lead = f.shape[:-1]
-    for bit in range(L):
-        view = f.reshape(*lead, -1, 2, 2**bit)
-        view[..., 1, :] -= view[..., 0, :]
-    return f
-
-
-def hit_set_probabilities(prior: ArrayLike, requests: int, *, average: bool = False, shard_share: float = 1.0) -> np.ndarray:
-    """Exact law of the hit set D after R requests: ``P(D = S)`` for every S, shape (2^L,).
-
-    With ``average=True`` the law is averaged over R' = 1..R (a uniformly chosen request
-    count), which is what the "averaged over r <= R" objective needs.
-
-    Examples
-    --------
-    >>> hit_set_probabilities([0.5, 0.5], 2).round(3).tolist()   # {}, {0}, {1}, {0, 1}
-    [0.0, 0.25, 0.25, 0.5]
-    """
-    p = np.asarray(prior, dtype=float)
-    R = check_int("requests", requests, 0)
-    q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
-    x = np.clip(1.0 - q * (1.0 - subset_mass(p)), 0.0, 1.0)  # P(one request stays inside S)
-    if not average or R == 0:
-        inside = x**R
-    else:
-        r = np.arange(1, R + 1)
-        inside = (x[:, None] ** r[None, :]).mean(axis=1)
-    return np.clip(mobius(inside), 0.0, None)
-
-
-def served_prefix_by_hit_set(sequences: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """``k(S)`` for every slice set S in :func:`subset_masks` order, shape (2^L,), int."""
-    seqs = np.asarray(sequences)
-    masks = subset_masks(seqs.shape[1])
-    best = np.zeros(masks.shape[0], dtype=np.int64)
-    for start in range(0, seqs.shape[0], chunk):
-        np.maximum(best, served_prefix(seqs[start:start + chunk], masks), out=best)
-    return best
 
 
 def served_prefix_distribution(sequences: ArrayLike, prior: ArrayLike | None = None, requests: int = 10, *, shard_share: float = 1.0) -> np.ndarray:
@@ -127,7 +75,7 @@ def served_prefix_distribution(sequences: ArrayLike, prior: ArrayLike | None = N
     L = seqs.shape[1]
     if L > EXACT_MAX_L:
         raise ValueError(f"exact served-prefix law needs L <= {EXACT_MAX_L}; got L={L}")
-    law = hit_set_probabilities(p, requests, shard_share=shard_share)
+    law = hit_set_law(p, requests, shard_share=shard_share)
     return np.bincount(served_prefix_by_hit_set(seqs), weights=law, minlength=L + 1)
 
 
@@ -171,7 +119,7 @@ def expected_served_prefix(
     if method == "exact" or (method == "auto" and L <= EXACT_MAX_L):
         if L > EXACT_MAX_L:
             raise ValueError(f"method='exact' needs L <= {EXACT_MAX_L}; got L={L} (use method='mc')")
-        law = hit_set_probabilities(p, R, average=average, shard_share=shard_share)
+        law = hit_set_law(p, R, average=average, shard_share=shard_share)
         return Estimate(float(law @ served_prefix_by_hit_set(seqs)))
     return _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed)
 

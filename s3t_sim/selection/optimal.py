@@ -16,8 +16,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from s3t_sim.hitsets import hit_set_law, subset_masks
 from s3t_sim.prefix import sequence_prefixes
-from s3t_sim.selection.objectives import EXACT_MAX_L, hit_set_probabilities, subset_masks
+from s3t_sim.selection.objectives import EXACT_MAX_L
 from s3t_sim.validation import check_budget, check_int, check_sequences
 
 MAX_OPTIMAL_L = 6
@@ -98,7 +99,7 @@ def optimal_sequences(
             f"exhaustive search at L={L}, B={B} needs {count:,} sets, more than max_sets={max_sets:,}; "
             "use a smaller system, a larger max_sets, or method 'local-search'"
         )
-    weights = hit_set_probabilities(p, requests, average=average, shard_share=shard_share)
+    weights = hit_set_law(p, requests, average=average, shard_share=shard_share)
     perms = full_budget(L)
     table = _clean_prefix_table(perms)
     best_value, best_set = -np.inf, None
@@ -174,7 +175,7 @@ def local_search(
     p = check_prior(prior, L)
     iterations = check_int("iterations", iterations, 0)
     rng = _rng(seed)
-    weights = hit_set_probabilities(p, requests, average=average, shard_share=shard_share)
+    weights = hit_set_law(p, requests, average=average, shard_share=shard_share)
     table = _clean_prefix_table(rows)
     value = float(table.max(axis=0) @ weights)
     present = {tuple(r) for r in rows.tolist()}
