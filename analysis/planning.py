@@ -277,10 +277,13 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
         if shard_key not in cache:
             cache[shard_key] = (model.values[served_prefix_by_hit_set(seqs)], training_cost(seqs)["shared_cost"])
         f_of_set, shared = cache[shard_key]
-        if prior[s].sum() > 0:
-            performance += float(time_averaged_hit_set_law(prior[s], U) @ f_of_set) / m
-        else:  # no request reaches this shard: it serves its full prefix all the time
-            performance += float(f_of_set[0]) / m
+        served_key = shard_key + (prior[s].tobytes(), U)  # time-averaged f of this shard
+        if served_key not in cache:
+            if prior[s].sum() > 0:
+                cache[served_key] = float(time_averaged_hit_set_law(prior[s], U) @ f_of_set)
+            else:  # no request reaches this shard: it serves its full prefix all the time
+                cache[served_key] = float(f_of_set[0])
+        performance += cache[served_key] / m
         cost_units += shared
     per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
     result = PlanRow(

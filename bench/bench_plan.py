@@ -40,6 +40,12 @@ def main(argv: list[str]) -> int:
     from analysis.output import Table, write_json_atomic
     from analysis.planning import PlanConfig, plan
 
+    import scipy.stats  # noqa: F401  (imports before the clocks start: neither planner pays for them)
+
+    import s3t_sim.laws  # noqa: F401
+    import s3t_sim.selection  # noqa: F401
+    import s3t_sim.simulate  # noqa: F401
+
     config = PlanConfig()
     runs, seed = 2000, 0
     start = time.perf_counter()

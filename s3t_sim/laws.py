@@ -23,7 +23,7 @@ Discrete Appl. Math. 39 (1992); the S3T deletion-rate analysis, Chowdhury et al.
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -299,6 +299,11 @@ def _shard_tables(sequences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _SHARD_TABLES[key]
 
 
+@lru_cache(maxsize=4)
+def _gauss_legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(nodes)
+
+
 class PoissonEmbeddingLaw:
     """Mean and variance of the failure count for any prior and criterion, via the Poisson embedding.
 
@@ -392,7 +397,7 @@ class PoissonEmbeddingLaw:
         while self.survival(end) > 1e-17:
             end *= 2
         edges = np.concatenate([[0.0], np.geomspace(scale * 1e-4, end, QUADRATURE_PIECES)])
-        x, w = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
+        x, w = _gauss_legendre(QUADRATURE_NODES)
         half = np.diff(edges)[:, None] / 2
         times = (edges[:-1, None] + half * (x + 1)).ravel()
         weights = (half * w).ravel()

@@ -24,7 +24,7 @@ import io
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,6 @@ from s3t_train.checkpoints import (
     JOURNAL_FILE,
     STORE_FILE,
     atomic_write_text,
-    load_node,
     membership_path,
     node_path,
     read_node_metadata,

@@ -22,7 +22,7 @@ SIZES = {"small": dict(n=200, shards=1, slices=2, eval_n=300), "full": dict(n=10
 
 
 @pytest.mark.slow
-def test_minilm_beats_chance_and_deletion_is_exact(tmp_path, shared_data, test_size, monkeypatch):
+def test_minilm_beats_chance_and_deletion_is_exact(tmp_path, shared_data, test_size):
     size = SIZES[test_size]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a busy 2-core box stalls multi-threaded kernels
