@@ -1,5 +1,5 @@
 """Sub-commands of ``s3t`` contributed by this package (see ``s3t_sim.cli``):
-``bounds``, ``plan``, ``figures`` and ``report``."""
+``bounds``, ``plan``, ``figures``, ``report`` and ``validate``."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     _register_plan(subparsers)
     _register_figures(subparsers)
     _register_report(subparsers)
+    from analysis.validate_cli import register_validate
+
+    register_validate(subparsers)
 
 
 def _progress_flag(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,8 @@ import json
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's sub-commands to the ``s3t`` parser."""
+    from s3t_train.ray_executor import add_backend_arguments
+
     p = subparsers.add_parser("train", help="train an S3T system (LoRA stages per slice) on a text-classification set")
     p.add_argument("--data", required=True, help="TSV/CSV/JSONL file, a folder with train.tsv (+ dev.tsv/test.tsv), or a hub dataset name")
     p.add_argument("--out", required=True, help="run folder (re-running with the same settings resumes)")
@@ -33,6 +35,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--label-column", default=None)
     p.add_argument("--no-cache", action="store_true", help="plain peft loop: do not cache frozen-layer activations")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
+    add_backend_arguments(p)
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser("delete", help="forget training examples (journal, deactivate, switch serving)")
@@ -77,7 +80,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
-    from s3t_train.training import create_run, train_run
+    from s3t_train.ray_executor import executor_from_args, train_with_backend
+    from s3t_train.training import create_run
 
     config = RunConfig(
         data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights),
@@ -94,7 +98,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
     create_run(config, args.out)
-    summary = train_run(args.out, progress=True if args.progress else None).to_dict()
+    with executor_from_args(args) as executor:
+        summary = train_with_backend(args.out, executor, progress=True if args.progress else None).to_dict()
     print(
         f"trained {summary['nodes_trained']} stages ({summary['nodes_skipped']} already done) in {summary['seconds']:.1f} s; "
         f"slice-passes {summary['slice_passes']} (prefix tree {summary['tree_cost']}, every sequence separately "
