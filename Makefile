@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip install -q -c constraints.txt
 # CI runs the slow real-model tests in their small size; `make test-full` runs them full.
 S3T_TEST_SIZE ?= small
 
-.PHONY: report test test-full bench clean
+.PHONY: report test test-full validate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,18 @@ $(VENV)/.installed-all: $(VENV)/.installed-base
 report: $(VENV)/.installed-base
 	$(BIN)/s3t report --out out
 
+# One torch thread per process: on a busy 2-core machine more threads stall small kernels.
+export S3T_TORCH_THREADS ?= 1
+
 test: $(VENV)/.installed-all
 	S3T_TEST_SIZE=$(S3T_TEST_SIZE) $(BIN)/python -m pytest -q tests
 
 test-full: $(VENV)/.installed-all
 	S3T_TEST_SIZE=full $(BIN)/python -m pytest -q tests
+
+# Real runs (about 25 min on 2 cores): afterwards `make report` adds a validation section.
+validate: $(VENV)/.installed-all
+	$(BIN)/s3t validate --out out/validation
 
 bench: $(VENV)/.installed-all
 	$(BIN)/python -m bench

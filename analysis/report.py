@@ -4,9 +4,10 @@ CSV) beside them.
 
 Everything runs on embedded defaults (no data, no network) and imports only the base
 dependencies (numpy, scipy, networkx, matplotlib, tqdm). Other parts of the toolkit add
-sections through :func:`analysis.document.register_section_provider`; the built-in
-provider :func:`validation_section` shows ``validation.json`` from the output folder when
-one is present.
+sections through :func:`analysis.document.register_section_provider` in a module listed in
+``PROVIDER_MODULES`` (the validation of ``s3t validate --out OUT/validation`` is one); the
+built-in provider :func:`extra_section` shows an ``extra_section.json`` from the output
+folder when one is present.
 """
 from __future__ import annotations
 
@@ -310,30 +311,31 @@ def planning_section(ctx: ReportContext, size: ReportSize) -> Section:
                                  f"{len(result.rows)} settings in {result.seconds:.2f} s")])
 
 
-def validation_section(ctx: ReportContext) -> "Section | None":
-    """Built-in provider: a ``validation.json`` in the output folder becomes a section.
+def extra_section(ctx: ReportContext) -> "Section | None":
+    """Built-in provider: an ``extra_section.json`` in the output folder becomes a section
+    (a hook for any tool that wants its results in the report).
 
     Format: ``{"title": str, "paragraphs": [str], "checks": [{"claim", "held", "detail"}],
     "tables": [{"title", "columns", "rows"}]}``; absent file → no section.
     """
-    path = ctx.out_dir / "validation.json"
+    path = ctx.out_dir / "extra_section.json"
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
     return Section(
-        data.get("title", "Validation against real runs"),
+        data.get("title", "Additional results"),
         paragraphs=list(data.get("paragraphs", [])),
         checks=[Check(c["claim"], bool(c["held"]), c.get("detail", "")) for c in data.get("checks", [])],
         tables=[Table(t["columns"], [list(r) for r in t["rows"]], t.get("title", "")) for t in data.get("tables", [])],
     )
 
 
-register_section_provider("validation", validation_section)
+register_section_provider("extra", extra_section)
 
 # Modules imported when a report is built, so that their ``register_section_provider``
 # calls run (each must import without torch; a module that fails to import is skipped
 # and named in the report).
-PROVIDER_MODULES: tuple[str, ...] = ()
+PROVIDER_MODULES: tuple[str, ...] = ("analysis.validation_report",)
 
 
 def _harmonic(k: int) -> float:

@@ -2,8 +2,8 @@
 
 ``s3t validate --out out/validation`` leaves ``out/validation/validation.json`` and its
 figures; when ``s3t report --out out`` runs after it, this provider turns them into a
-section. Importing this module registers the provider under the name ``validation``
-(replacing the report's built-in one, which shows a plain ``out/validation.json``).
+section. ``analysis.report.PROVIDER_MODULES`` imports this module, which registers the
+provider under the name ``validation``.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ SECTIONS = [
 ]
 VALIDATION = {
     "title": "Validation against real runs (test fixture)",
-    "paragraphs": ["Provided by validation.json."],
+    "paragraphs": ["Provided by extra_section.json."],
     "checks": [{"claim": "fixture claim", "held": True, "detail": "fixture detail"}],
     "tables": [{"title": "fixture table", "columns": ["k", "accuracy"], "rows": [[1, 0.5], [2, 0.75]]}],
 }
@@ -56,7 +56,7 @@ print("RESULT " + json.dumps({"code": code, "torch_imported": "torch" in sys.mod
 def report_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
     out.mkdir()
-    (out / "validation.json").write_text(json.dumps(VALIDATION))
+    (out / "extra_section.json").write_text(json.dumps(VALIDATION))
     proc = subprocess.run([sys.executable, "-c", RUN_REPORT, str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
