@@ -254,8 +254,7 @@ def train_run_ray(run_dir: "str | os.PathLike[str]", executor: "RayTreeExecutor"
 
     import networkx as nx
 
-    from s3t_sim.selection import training_cost
-    from s3t_train.training import RunInfo, TrainSummary, tree_nodes
+    from s3t_train.training import RunInfo, TrainSummary
 
     started = time.perf_counter()
     run_dir = str(os.path.abspath(run_dir))
@@ -265,17 +264,7 @@ def train_run_ray(run_dir: "str | os.PathLike[str]", executor: "RayTreeExecutor"
         threads = _local_threads()
     results = executor.run(tree, partial(train_node_task, run_dir, threads=threads)) if tree.number_of_nodes() else {}
     trained = [results[node] for node in nx.topological_sort(tree)]
-    epochs = info.config.training.epochs
-    costs = [training_cost(seqs) for seqs in info.sequences]
-    total = sum(len(tree_nodes(seqs)) for seqs in info.sequences)
-    return TrainSummary(
-        trained=trained,
-        skipped=total - len(trained),
-        slice_passes=sum(r.slice_passes for r in trained),
-        tree_cost=sum(c["shared_cost"] for c in costs) * epochs,
-        separate_cost=sum(c["separate_cost"] for c in costs) * epochs,
-        seconds=time.perf_counter() - started,
-    )
+    return TrainSummary.of(info, trained, time.perf_counter() - started)
 
 
 def _local_threads() -> int:

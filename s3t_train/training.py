@@ -354,6 +354,23 @@ class TrainSummary:
     separate_cost: int  # every sequence trained on its own x epochs, all shards
     seconds: float
 
+    @classmethod
+    def of(cls, info: "RunInfo", trained: list[NodeResult], seconds: float) -> "TrainSummary":
+        """Summary of the nodes ``trained`` in one call, with the run's prefix-tree costs."""
+        from s3t_sim.selection import training_cost
+
+        epochs = info.config.training.epochs
+        costs = [training_cost(seqs) for seqs in info.sequences]
+        total = sum(len(tree_nodes(seqs)) for seqs in info.sequences)
+        return cls(
+            trained=trained,
+            skipped=total - len(trained),
+            slice_passes=sum(r.slice_passes for r in trained),
+            tree_cost=sum(c["shared_cost"] for c in costs) * epochs,
+            separate_cost=sum(c["separate_cost"] for c in costs) * epochs,
+            seconds=seconds,
+        )
+
     def to_dict(self) -> dict:
         return {
             "nodes_trained": len(self.trained),
@@ -379,26 +396,14 @@ def train_run(run_dir: str | Path, progress: bool | None = None, cache: Activati
 
     Progress bar on stderr when it is a terminal (or ``progress=True``).
     """
-    from s3t_sim.selection import training_cost
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
     info = RunInfo.open(run_dir)
     configure_torch()
-    epochs = info.config.training.epochs
-    costs = [training_cost(seqs) for seqs in info.sequences]
-    todo = pending_nodes(run_dir)
-    total = sum(len(tree_nodes(seqs)) for seqs in info.sequences)
     cache = cache if cache is not None else ActivationCache()
     results = []
     show = sys.stderr.isatty() if progress is None else progress
-    for shard, prefix in tqdm(todo, desc="training stages", unit="stage", disable=not show):
+    for shard, prefix in tqdm(pending_nodes(run_dir), desc="training stages", unit="stage", disable=not show):
         results.append(train_node(run_dir, shard, prefix, cache=cache))
-    return TrainSummary(
-        trained=results,
-        skipped=total - len(todo),
-        slice_passes=sum(r.slice_passes for r in results),
-        tree_cost=sum(c["shared_cost"] for c in costs) * epochs,
-        separate_cost=sum(c["separate_cost"] for c in costs) * epochs,
-        seconds=time.perf_counter() - started,
-    )
+    return TrainSummary.of(info, results, time.perf_counter() - started)
