@@ -270,11 +270,15 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
         from transformers.utils import logging as hf_logging
 
         verbosity = hf_logging.get_verbosity()
+        bars = hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
+        hf_logging.disable_progress_bar()  # a weight-loading bar per process clutters CLI output
         try:
             model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(name), num_labels=num_labels)
         finally:
             hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
     _disable_dropout(model)
     n_layers = len(find_layer_stack(model)[1])
     if not 1 <= L <= n_layers:
