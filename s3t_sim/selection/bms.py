@@ -19,7 +19,12 @@ set is a Latin square and likely-deleted slices drift to late positions.
 Ties. Weights are multiplied by ``1 - 1e-12 · u_s / B``, u_s the number of rows whose
 prefix already holds s: among equal weights (a uniform prior ties them all) a row takes
 slices that few other prefixes contain, so prefixes overlap little, as with strided
-rotations; distinct weights are compared as before.
+rotations; distinct weights are compared as before. Among matchings of equal value
+(weights ``x^t`` span hundreds of orders of magnitude, so many are equal in floating
+point) the solver returns its first, with slices ordered by decreasing prior and slots
+by increasing prefix mass (stable, so a uniform prior keeps the index order). This
+order shortens the solver's augmenting paths (L = B = 256 under Zipf(1.1): 1.4 s instead
+of 2.2 s); it never changes a round's matching value.
 
 Budgets and distinctness. Rows sharing a prefix (a *group* of g rows with n slices left)
 are split into ``d = min(g, n)`` *slots* of ``floor(g/d)`` or ``ceil(g/d)`` rows (the
@@ -87,8 +92,8 @@ def bipartite_matching_selection(
     """BMS: B distinct orders of L slices chosen by per-position maximum-weight matchings.
 
     See the module docstring for the weights, the rounds and the ``B > L`` rule.
-    Deterministic: ties go to slices held by fewer other prefixes, then to the matching
-    solver's index order.
+    Deterministic: ties go to slices held by fewer other prefixes, then to the solver's
+    first matching with slices by decreasing prior and slots by increasing prefix mass.
 
     Examples
     --------
@@ -106,27 +111,42 @@ def bipartite_matching_selection(
     t = check_real("horizon", horizon, 0.0, low_inclusive=False)
     check_choice("weight", weight, WEIGHTS)
 
+    # The loop works on slices relabelled by decreasing prior (stable), the order the solver
+    # sees them in: every row prefers the same unlikely slices, and this order shortens the
+    # solver's augmenting paths. slice_order maps the labels back.
+    slice_order = np.argsort(-p, kind="stable")
+    p = p[slice_order]
     rows = np.empty((B, L), dtype=np.int64)
     used = np.zeros((B, L), dtype=bool)  # used[b, s]: slice s already in row b
+    in_prefixes = np.zeros(L, dtype=np.int64)  # number of rows whose prefix holds slice s
     mass = np.zeros(B)  # prior mass of row b's prefix
     group_of_row = np.zeros(B, dtype=np.int64)  # rows with equal prefixes share a group
+    T = max(1, round(t))
     for k in range(L):
         slot_of_row, slot_group, slot_rank = _split_groups(group_of_row, L - k)
         n_slots = len(slot_group)
         first = np.zeros(n_slots, dtype=np.int64)
         first[slot_of_row] = np.arange(B)  # a representative row (a slot's rows share their prefix)
         size = np.bincount(slot_of_row, minlength=n_slots).astype(float)
-        clean = np.clip(1.0 - mass[first, None] - p[None, :], 0.0, 1.0)
-        gain = (k + 1) * clean**t if weight == "score" else _mean_power(clean, max(1, round(t)))
+        # weights = gain · size · tie_break, computed in place (this loop runs L times on L x L arrays)
+        weights = (1.0 - mass[first])[:, None] - p[None, :]
+        np.clip(weights, 0.0, 1.0, out=weights)
+        if weight == "score":
+            np.power(weights, t, out=weights)
+            weights *= k + 1
+        else:
+            weights = _mean_power(weights, T)
+        weights *= size[:, None]
         # Ties (e.g. a uniform prior) go to slices in fewer prefixes of the other rows.
-        tie_break = 1.0 - TIE_BREAK * used.sum(axis=0) / B
-        weights = np.where(used[first], -np.inf, gain * size[:, None] * tie_break[None, :])
-        choice = _match_in_rounds(weights, slot_group, slot_rank, L)
+        weights *= 1.0 - TIE_BREAK * in_prefixes / B
+        np.copyto(weights, -np.inf, where=used[first])
+        choice = _match_in_rounds(weights, slot_group, slot_rank, mass[first])
         rows[:, k] = choice[slot_of_row]
         used[np.arange(B), rows[:, k]] = True
+        in_prefixes += np.bincount(rows[:, k], minlength=L)
         mass += p[rows[:, k]]
         group_of_row = slot_of_row
-    return rows
+    return slice_order[rows]
 
 
 def _split_groups(group_of_row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,25 +168,34 @@ def _split_groups(group_of_row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     return slot_of_row, np.array(slot_group), np.array(slot_rank)
 
 
-def _match_in_rounds(weights: np.ndarray, slot_group: np.ndarray, slot_rank: np.ndarray, L: int) -> np.ndarray:
+def _match_in_rounds(
+    weights: np.ndarray, slot_group: np.ndarray, slot_rank: np.ndarray, slot_mass: np.ndarray
+) -> np.ndarray:
     """Slice of every slot: maximum-weight matchings in rounds of at most L slots.
 
     Slots are taken by rank, then group; within a round every slice is used at most once,
-    and a slot may not take a slice that an earlier slot of its group took.
+    and a slot may not take a slice that an earlier slot of its group took. The solver
+    sees a round's slots in increasing prefix mass (stable), which only decides among
+    equal-value matchings and shortens its augmenting paths.
     """
+    L = weights.shape[1]
     order = np.lexsort((slot_group, slot_rank))
     taken_by_group = np.zeros((int(slot_group.max()) + 1, L), dtype=bool)
     choice = np.empty(len(slot_group), dtype=np.int64)
     pending = [order[i:i + L] for i in range(0, len(order), L)]
     while pending:
         chunk = pending.pop(0)
-        sub = np.where(taken_by_group[slot_group[chunk]], -np.inf, weights[chunk])
+        slots = chunk[np.argsort(slot_mass[chunk], kind="stable")]
+        sub = weights[slots]
+        blocked = taken_by_group[slot_group[slots]]
+        if blocked.any():
+            np.copyto(sub, -np.inf, where=blocked)
         try:
             matched, columns = linear_sum_assignment(sub, maximize=True)
         except ValueError:  # no matching covers every slot of this round: halve it
             half = len(chunk) // 2
             pending[:0] = [chunk[:half], chunk[half:]]
             continue
-        choice[chunk[matched]] = columns
-        taken_by_group[slot_group[chunk[matched]], columns] = True
+        choice[slots[matched]] = columns
+        taken_by_group[slot_group[slots[matched]], columns] = True
     return choice
