@@ -33,7 +33,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--deletion-weights", default=None, help="CSV id,weight: group likely deletions into the same slices")
     p.add_argument("--text-column", default=None)
     p.add_argument("--label-column", default=None)
-    p.add_argument("--no-cache", action="store_true", help="plain peft loop: do not cache frozen-layer activations")
+    p.add_argument("--no-cache", action="store_true", help="plain peft loop: padded batches, no activation cache, no packing")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
     add_backend_arguments(p)
     p.set_defaults(func=run_train)

@@ -14,20 +14,26 @@ groups that have not been trained yet are the identity and a prefix model is wel
 ``L`` above the number of layers is rejected.
 
 For BERT-family encoders (``embeddings``, ``encoder.layer``, optional ``pooler``,
-``classifier``) the model can also run *from a layer*: :meth:`GroupedLoRAModel.logits_from_layer`
-takes the hidden states entering layer ``i`` and runs only layers ``i..n-1`` and the head,
-which is what the activation cache of :mod:`s3t_train.training` uses.
+``classifier``) the model also runs *padding-free* and *from a layer*: a batch's real tokens
+are packed into one ``(total_tokens, hidden)`` tensor (:class:`PackedBatch`), each layer runs
+on them with :func:`packed_bert_layer` (attention per example on its own tokens), and
+:meth:`GroupedLoRAModel.logits_from_layer` takes the packed hidden states entering layer ``i``
+and runs only layers ``i..n-1`` and the head on the [CLS] tokens. This is what the trainer of
+:mod:`s3t_train.training` uses (with short sentences most positions of a padded batch are
+padding); :meth:`GroupedLoRAModel.logits` stays the plain padded ``peft`` forward.
 """
 from __future__ import annotations
 
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from s3t_sim.validation import check_int
@@ -207,44 +213,124 @@ class GroupedLoRAModel:
 
     @property
     def supports_layer_cache(self) -> bool:
+        """Whether the fast path applies: a BERT-style encoder (``embeddings``, ``encoder.layer``
+        of ``BertLayer``-shaped blocks with absolute positions, no decoder) with a ``classifier``
+        head, so that :meth:`logits_from_layer` (packed, from any layer) is exact. Other
+        architectures train with the plain padded forward of :meth:`logits`."""
         base = getattr(self.model, getattr(self.model, "base_model_prefix", ""), None)
+        config = self.model.config
         return (
             base is not None
             and hasattr(base, "embeddings")
             and getattr(getattr(base, "encoder", None), "layer", None) is self.layers
             and hasattr(self.model, "classifier")
+            and not getattr(config, "is_decoder", False)
+            and getattr(config, "position_embedding_type", "absolute") == "absolute"
+            and all(hasattr(layer, "attention") and hasattr(layer.attention, "self") and hasattr(layer, "intermediate") and hasattr(layer, "output") for layer in self.layers)
         )
 
     def _base(self) -> nn.Module:
         return getattr(self.model, self.model.base_model_prefix)
 
-    def _mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor):
-        from transformers.masking_utils import create_bidirectional_mask
+    def embed(self, token_rows: list[torch.Tensor], device: str = "cpu") -> tuple[torch.Tensor, "PackedBatch"]:
+        """Packed embeddings ``(total_tokens, hidden)`` of ``(1, length)`` token-id rows, and their layout."""
+        batch = PackedBatch.of_lengths([r.shape[1] for r in token_rows], device)
+        input_ids = torch.zeros(batch.size, batch.longest, dtype=torch.long)
+        for b, row in enumerate(token_rows):
+            input_ids[b, : row.shape[1]] = row[0]
+        return batch.unpad(self._base().embeddings(input_ids=input_ids.to(device))), batch
 
-        return create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=attention_mask)
-
-    def hidden_entering(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Iterable[int]) -> dict[int, torch.Tensor]:
-        """Hidden states entering each of ``layers`` (no gradients), with the current adapters."""
-        wanted = sorted(set(layers))
-        out = {}
+    def hidden_entering(self, token_rows: list[torch.Tensor], layer: int, device: str = "cpu") -> list[torch.Tensor]:
+        """Hidden states entering ``layer`` (``(1, length, hidden)`` per row, no gradients), with the
+        current adapters; computed packed, so padding costs nothing."""
         with torch.no_grad():
-            hidden = self._base().embeddings(input_ids=input_ids)
-            mask = self._mask(hidden, attention_mask)
-            for i in range(wanted[-1] + 1):
-                if i in wanted:
-                    out[i] = hidden
-                hidden = self.layers[i](hidden, mask)
-        return out
+            hidden, batch = self.embed(token_rows, device)
+            for block in self.layers[:layer]:
+                hidden = packed_bert_layer(block, hidden, batch)
+        return batch.split(hidden)
 
-    def logits_from_layer(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
-        """Run layers ``start..n-1`` and the head on the hidden states entering layer ``start``."""
-        mask = self._mask(hidden, attention_mask)
-        for layer in self.layers[start:]:
-            hidden = layer(hidden, mask)
+    def logits_from_layer(self, hidden: torch.Tensor, batch: "PackedBatch", start: int) -> torch.Tensor:
+        """Run layers ``start..n-1`` and the head on the packed hidden states entering layer ``start``.
+
+        ``hidden`` is ``(total_tokens, hidden)`` laid out as ``batch``; equal to the padded
+        forward of :meth:`logits` up to floating-point rounding (padding never reaches real tokens).
+        """
+        for block in self.layers[start:]:
+            hidden = packed_bert_layer(block, hidden, batch)
+        first_tokens = hidden.index_select(0, batch.first_token)  # [CLS] of each example
         base = self._base()
         if getattr(base, "pooler", None) is not None:
-            return self.model.classifier(self.model.dropout(base.pooler(hidden)))
-        return self.model.classifier(hidden)
+            return self.model.classifier(self.model.dropout(base.pooler(first_tokens.unsqueeze(1))))
+        return self.model.classifier(first_tokens)
+
+    def packed_logits(self, token_rows: list[torch.Tensor], device: str = "cpu") -> torch.Tensor:
+        """Padding-free forward of the whole model on ``(1, length)`` token-id rows."""
+        hidden, batch = self.embed(token_rows, device)
+        return self.logits_from_layer(hidden, batch, 0)
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """Layout of a batch whose real tokens are packed into one ``(total_tokens, hidden)`` tensor.
+
+    Example ``b`` occupies rows ``offset_b .. offset_b + length_b - 1``; :meth:`unpad`
+    packs a right-padded ``(B, longest, ...)`` tensor, :meth:`split` cuts a packed one.
+
+    >>> batch = PackedBatch.of_lengths([2, 3])
+    >>> batch.first_token.tolist(), batch.token_index.tolist()
+    ([0, 2], [0, 1, 3, 4, 5])
+    """
+
+    lengths: tuple[int, ...]
+    token_index: torch.Tensor  # (total_tokens,) flat padded position b * longest + t of each real token
+    first_token: torch.Tensor  # (B,) packed row of each example's first token
+
+    @classmethod
+    def of_lengths(cls, lengths: Iterable[int], device: str = "cpu") -> "PackedBatch":
+        lengths = tuple(int(n) for n in lengths)
+        if not lengths or min(lengths) < 1:
+            raise ValueError(f"lengths must be a non-empty list of integers >= 1; got {list(lengths)}")
+        real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+        offsets = torch.tensor((0, *lengths[:-1])).cumsum(0)
+        return cls(lengths, real.flatten().nonzero()[:, 0].to(device), offsets.to(device))
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def longest(self) -> int:
+        return max(self.lengths)
+
+    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
+        """``(B, longest, ...)`` -> ``(total_tokens, ...)``: the real tokens only."""
+        return padded.reshape(self.size * self.longest, *padded.shape[2:]).index_select(0, self.token_index)
+
+    def split(self, packed: torch.Tensor) -> list[torch.Tensor]:
+        """One ``(1, length, ...)`` tensor per example."""
+        return [part.unsqueeze(0) for part in packed.split(list(self.lengths))]
+
+
+def packed_bert_layer(layer: nn.Module, hidden: torch.Tensor, batch: PackedBatch) -> torch.Tensor:
+    """One ``transformers`` ``BertLayer`` (encoder, dropout off) on packed tokens ``(total_tokens, hidden)``.
+
+    The linear maps, GELU, residuals and LayerNorms act token by token, so they run on the
+    real tokens only; self-attention ``softmax(Q K^T / sqrt(d)) V`` runs per example on its
+    own tokens, which is what the padding mask achieves in the padded model. The
+    (LoRA-wrapped) sub-modules are the layer's own, so the adapters take part as usual.
+    """
+    attention = layer.attention.self
+    heads, head_size = attention.num_attention_heads, attention.attention_head_size
+
+    def by_example(projected: torch.Tensor) -> tuple[torch.Tensor, ...]:  # (1, heads, length, head_size) each
+        return tuple(part.transpose(0, 1).unsqueeze(0) for part in projected.view(-1, heads, head_size).split(batch.lengths))
+
+    queries, keys, values = by_example(attention.query(hidden)), by_example(attention.key(hidden)), by_example(attention.value(hidden))
+    context = torch.cat([
+        F.scaled_dot_product_attention(q, k, v, scale=attention.scaling)[0].transpose(0, 1) for q, k, v in zip(queries, keys, values)
+    ]).reshape(hidden.shape[0], heads * head_size)
+    attended = layer.attention.output(context, hidden)  # dense, LayerNorm(. + hidden)
+    return layer.output(layer.intermediate(attended), attended)  # dense, GELU, dense, LayerNorm(. + attended)
 
 
 def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
@@ -256,7 +342,7 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
     Examples
     --------
     >>> m = load_grouped_model("tiny", num_labels=2, L=2)  # doctest: +SKIP
-    >>> m.groups
+    >>> m.groups  # doctest: +SKIP
     [[2, 3], [0, 1]]
     """
     from peft import LoraConfig, get_peft_model

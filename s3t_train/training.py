@@ -31,6 +31,14 @@ depend on the example alone and are shared by every node, epoch and shard; with
 computed in fixed batches of one slice's examples, so their bits depend only on that
 slice: a clean slice gives the same numbers before and after a deletion elsewhere, and
 the cache entries of a slice that loses an example are dropped with it.
+
+Packing: every forward of the trainer (cache states and training batches) is
+padding-free: a batch's real tokens are packed into one ``(total_tokens, hidden)`` tensor
+and run through :func:`s3t_train.model.packed_bert_layer` (with short sentences most
+positions of a padded batch are padding). The result equals the padded forward up to
+floating-point rounding and is deterministic, since batches are composed as before. The
+plain ``peft`` loop (``use_cache=False``) and models without ``supports_layer_cache`` use
+padded batches through the ``transformers`` forward.
 """
 from __future__ import annotations
 
@@ -57,7 +65,7 @@ from s3t_train.checkpoints import (
 )
 from s3t_train.config import RunConfig, check_same_config
 from s3t_train.data import DataStore, load_examples, read_deletion_weights, slice_prior, split_shards_slices
-from s3t_train.model import GroupedLoRAModel, load_grouped_model, load_tokenizer
+from s3t_train.model import GroupedLoRAModel, PackedBatch, load_grouped_model, load_tokenizer
 
 
 def stage_seed(seed: int, shard: int, prefix: tuple[int, ...], purpose: str = "") -> int:
@@ -256,7 +264,8 @@ def train_node(
     run's data store; trains group ``len(prefix)`` and the head for ``epochs`` epochs of
     AdamW on cross-entropy, batches in a seeded order; writes group + head + provenance.
     ``cache`` (in-process) shares activations between nodes; ``use_cache`` overrides the
-    config's ``cache_activations`` (the plain ``peft`` loop is ``use_cache=False``).
+    config's ``cache_activations``: True trains from the cached states, padding-free;
+    False is the plain ``peft`` loop (padded batches, full forward every batch).
     """
     started = time.perf_counter()
     info = RunInfo.open(run_dir)
@@ -320,11 +329,8 @@ def _slice_states(model: GroupedLoRAModel, cache: ActivationCache, context: tupl
         return {i: cache.hidden[(context, entry, i)] for i in ids}
     out = {}
     for start in range(0, len(ids), batch_size):
-        rows = token_rows[start : start + batch_size]
-        input_ids, mask = pad_batch(rows)
-        hidden = model.hidden_entering(input_ids.to(device), mask.to(device), [entry])[entry]
-        for b, i in enumerate(ids[start : start + batch_size]):
-            out[i] = hidden[b : b + 1, : rows[b].shape[1]].clone()
+        states = model.hidden_entering(token_rows[start : start + batch_size], entry, device)
+        out.update(zip(ids[start : start + batch_size], states))
     size = sum(v.numel() * v.element_size() for v in out.values())
     if cache.nbytes + size <= cache.max_bytes:
         for i, state in out.items():
@@ -334,12 +340,16 @@ def _slice_states(model: GroupedLoRAModel, cache: ActivationCache, context: tupl
 
 
 def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str) -> torch.Tensor:
-    """Logits of a batch: from the cached hidden states at ``entry``, or a plain full forward."""
-    if entry is None or entry == 0:
+    """Logits of a batch: the plain padded forward (``entry=None``), else padding-free from
+    the cached hidden states entering layer ``entry`` (from the embeddings when ``entry=0``)."""
+    if entry is None:
         input_ids, mask = pad_batch(token_rows)
         return model.logits(input_ids.to(device), mask.to(device))
-    hidden, mask = pad_batch([states[i] for i in ids], 0.0)
-    return model.logits_from_layer(hidden, mask.to(device), entry)
+    if entry == 0:
+        return model.packed_logits(token_rows, device)
+    rows = [states[i] for i in ids]
+    batch = PackedBatch.of_lengths([r.shape[1] for r in rows], device)
+    return model.logits_from_layer(torch.cat(rows, dim=1)[0], batch, entry)
 
 
 # ----------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ pytest.importorskip("peft")
 from s3t_train.checkpoints import load_node, node_path  # noqa: E402
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig, config_mismatches  # noqa: E402
 from s3t_train.data import DataStore, load_examples, split_shards_slices  # noqa: E402
-from s3t_train.model import layer_groups, load_grouped_model  # noqa: E402
+from s3t_train.model import PackedBatch, layer_groups, load_grouped_model  # noqa: E402
 from s3t_train.system import S3TRun  # noqa: E402
-from s3t_train.training import ActivationCache, create_run, train_node, train_run  # noqa: E402
+from s3t_train.training import ActivationCache, create_run, pad_batch, train_node, train_run  # noqa: E402
 
 
 
@@ -142,6 +142,53 @@ def test_untrained_groups_are_exact_identity():
     model.prepare_stage(1, seed=5)  # fresh adapters: B = 0
     model.prepare_stage(2, seed=6)
     assert torch.equal(model.logits(ids, mask), before)
+
+
+def _random_rows(lengths: list[int], seed: int) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.cat([torch.tensor([[101]]), torch.randint(1000, 20000, (1, n - 2), generator=generator), torch.tensor([[102]])], dim=1) for n in lengths]
+
+
+def test_packed_batch_layout_and_rejects_empty_rows():
+    batch = PackedBatch.of_lengths([3, 1, 2])
+    assert batch.first_token.tolist() == [0, 3, 4] and batch.token_index.tolist() == [0, 1, 2, 3, 6, 7]
+    padded = torch.arange(18.0).view(3, 3, 2)
+    packed = batch.unpad(padded)
+    assert torch.equal(packed, torch.tensor([[0.0, 1], [2, 3], [4, 5], [6, 7], [12, 13], [14, 15]]))
+    parts = batch.split(packed)
+    assert [tuple(t.shape) for t in parts] == [(1, 3, 2), (1, 1, 2), (1, 2, 2)]
+    assert all(torch.equal(part[0], padded[b, : part.shape[1]]) for b, part in enumerate(parts))
+    with pytest.raises(ValueError, match="lengths"):
+        PackedBatch.of_lengths([2, 0])
+
+
+@pytest.mark.parametrize("name", ["tiny", "minilm"])
+def test_packed_forward_equals_padded_peft_forward(name):
+    """Padding-free logits and gradients equal the padded HF/peft forward (float tolerance)."""
+    model = load_grouped_model(name, 3, L=2, seed=0)
+    assert model.supports_layer_cache
+    trainable = model.prepare_stage(2, seed=4)
+    with torch.no_grad():  # non-zero adapters in both groups, so LoRA takes part everywhere
+        generator = torch.Generator().manual_seed(9)
+        for group in model._group_params:
+            for p in group.values():
+                p.add_(0.05 * torch.randn(p.shape, generator=generator))
+    rows = _random_rows([7, 19, 3, 12, 19, 5], seed=1)
+    input_ids, mask = pad_batch(rows)
+    target = torch.tensor([0, 2, 1, 1, 0, 2])
+    padded = model.logits(input_ids, mask)
+    packed = model.packed_logits(rows)
+    torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-6)
+    entry = model.entry_layer(2)  # the lower group: from cached states at a middle layer
+    states = model.hidden_entering(rows, entry)
+    assert [s.shape[1] for s in states] == [7, 19, 3, 12, 19, 5]
+    from_layer = model.logits_from_layer(torch.cat(states, dim=1)[0], PackedBatch.of_lengths([7, 19, 3, 12, 19, 5]), entry)
+    torch.testing.assert_close(from_layer, padded, rtol=1e-5, atol=1e-6)
+    grads = [torch.autograd.grad(torch.nn.functional.cross_entropy(logits, target), trainable) for logits in (padded, packed, from_layer)]
+    assert any(g.abs().max() > 1e-4 for g in grads[0])  # a real comparison, not zeros against zeros
+    for other in grads[1:]:
+        for g_padded, g_other in zip(grads[0], other):
+            torch.testing.assert_close(g_other, g_padded, rtol=1e-5, atol=1e-6)
 
 
 # --- training -------------------------------------------------------------------------
