@@ -190,7 +190,12 @@ class S3TRun:
         example_id = check_int("id", example_id, 0)
         location = self.trained_location.get(example_id) or self.store.location(example_id)
         if location is None:
-            raise ValueError(f"id must be the id of a training example of this run; {example_id} is not one (see `s3t eval --json` for the data size)")
+            known = sorted(self.trained_location)
+            held = f"{len(known)} ids from {known[0]} to {known[-1]}, e.g. {known[:5]}" if known else "none trained yet"
+            raise ValueError(
+                f"id must be the id of a training example of this run (a 0-based row of the training file "
+                f"that the run holds: {held}); got {example_id}"
+            )
         shard, slice_ = location
         if example_id in self.deleted:
             return DeletionReport(example_id, shard, slice_, True, [], self.served_prefix(), self.dead_shards())
