@@ -178,12 +178,21 @@ class S3TRun:
     def _act(self, example_id: int) -> tuple[int, int] | None:
         """The action of a deletion (after the journal): deactivate, remove, forget."""
         location = self.trained_location.get(example_id) or self.store.location(example_id)
+        self._deactivate(example_id)
+        self._remove(example_id, location)
+        return location
+
+    def _deactivate(self, example_id: int) -> None:
+        """Mark the example deleted and its slice hit: every stage that saw it stops serving."""
         self.deleted.add(example_id)
         if example_id in self.trained_location:
             self.hit[self.trained_location[example_id]] = True
+
+    def _remove(self, example_id: int, location: tuple[int, int] | None) -> None:
+        """Remove the example from the data store and its slice's cached activations."""
+        slice_mates = self.store.slice_ids(*location) if location else ()
         self.store.remove(example_id)
-        self.cache.drop(example_id, self.store.slice_ids(*location) if location else ())
-        return location
+        self.cache.drop(example_id, slice_mates)
 
     def delete(self, example_id: int) -> DeletionReport:
         """Forget training example ``example_id`` (its 0-based row in the training file)."""
@@ -203,15 +212,11 @@ class S3TRun:
         t0 = time.perf_counter()
         self.journal.append(example_id)
         t1 = time.perf_counter()
-        self.deleted.add(example_id)
-        if example_id in self.trained_location:
-            self.hit[self.trained_location[example_id]] = True
+        self._deactivate(example_id)
         prefixes = self.served_prefix()
         self._served = self.served_stages()  # the serving switch
         t2 = time.perf_counter()
-        slice_mates = self.store.slice_ids(shard, slice_)
-        self.store.remove(example_id)
-        self.cache.drop(example_id, slice_mates)
+        self._remove(example_id, location)
         t3 = time.perf_counter()
         deactivated = sorted(before - set(self.active_stages(shard)), key=lambda p: (len(p), p))
         return DeletionReport(
