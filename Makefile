@@ -32,7 +32,7 @@ test: $(VENV)/.installed-all
 test-full: $(VENV)/.installed-all
 	S3T_TEST_SIZE=full $(BIN)/python -m pytest -q tests
 
-# Real runs (about 25 min on 2 cores): afterwards `make report` adds a validation section.
+# Real runs (about 15 min on 2 cores): afterwards `make report` adds a validation section.
 validate: $(VENV)/.installed-all
 	$(BIN)/s3t validate --out out/validation
 
