@@ -297,6 +297,22 @@ def _chunks(runs: int, per_run: int):
     return [(start, min(runs, start + size)) for start in range(0, runs, size)]
 
 
+def _chunked_runs(runs: int, per_run: int, seed_seq: np.random.SeedSequence, progress: "bool | None", desc: str):
+    """Yield ``(lo, hi, rng)`` for chunks of runs small enough for memory, one spawned
+    generator per chunk (so results depend on the seed and the chunk size only), with a
+    progress bar over runs."""
+    chunks = _chunks(runs, per_run)
+    bar = _progress(runs, progress, desc)
+    try:
+        for (lo, hi), child in zip(chunks, seed_seq.spawn(len(chunks))):
+            yield lo, hi, np.random.default_rng(child)
+            if bar is not None:
+                bar.update(hi - lo)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 # --------------------------------------------------------------------------------------
 # the fast simulator
 # --------------------------------------------------------------------------------------
@@ -348,7 +364,6 @@ def simulate_failure_counts(
     last_event_fails = criterion.is_all_dead() and system.checkpoint_fallback
     gathered = system.m * system.B * (1 if criterion.depends_only_on_death() else system.L)
     per_run = relevant.size if last_event_fails else relevant.size + gathered
-    chunks = _chunks(runs, per_run)
     values = np.empty(runs, dtype=np.int64)
     extra = {}
     if sisa_cost is not None:
@@ -356,9 +371,7 @@ def simulate_failure_counts(
             raise ValueError("sisa_cost needs request_model 'iid'; the naive loop handles 'without-replacement'")
         cost_table = S3TSystem.sisa(system.m, system.L).retraining_stage_cost(sisa_cost)
         extra["sisa_cost"] = np.empty(runs)
-    bar = _progress(runs, progress, "simulate")
-    for (lo, hi), child in zip(chunks, seed_seq.spawn(len(chunks))):
-        rng = np.random.default_rng(child)
+    for lo, hi, rng in _chunked_runs(runs, per_run, seed_seq, progress, "simulate"):
         if sisa_cost is not None:
             values[lo:hi], extra["sisa_cost"][lo:hi] = _embedded_run(
                 setup, relevant, criterion, cost_table, rng, hi - lo
@@ -369,10 +382,6 @@ def simulate_failure_counts(
             order, counts = _first_hit_counts(setup, relevant, rng, hi - lo, need_order=True)
             event = criterion.failure_event(system, _hit_events(system, relevant, order))
             values[lo:hi] = counts[np.arange(hi - lo), event]
-        if bar is not None:
-            bar.update(hi - lo)
-    if bar is not None:
-        bar.close()
     return MonteCarloResult(values, runs, recorded, time.perf_counter() - start, extra)
 
 
@@ -409,10 +418,8 @@ def simulate_served_prefix(
     m, L, T = system.m, system.L, counts_asked.size
     cap = int(counts_asked.max(initial=0)) + 1
     out = np.empty((runs, T, m), dtype=np.int64)
-    chunks = _chunks(runs, relevant.size + m * system.B * L + T * m * L)
-    bar = _progress(runs, progress, "served prefix")
-    for (lo, hi), child in zip(chunks, seed_seq.spawn(len(chunks))):
-        rng = np.random.default_rng(child)
+    per_run = relevant.size + m * system.B * L + T * m * L
+    for lo, hi, rng in _chunked_runs(runs, per_run, seed_seq, progress, "served prefix"):
         R = hi - lo
         order, counts = _first_hit_counts(setup, relevant, rng, R, need_order=True)
         life = system.stage_lifetimes(_hit_events(system, relevant, order)).astype(np.int64)
@@ -422,10 +429,6 @@ def simulate_served_prefix(
         events = np.searchsorted(flat, (counts_asked[None, :] + offset).ravel(), side="right").reshape(R, T)
         events -= np.arange(R)[:, None] * relevant.size
         out[lo:hi] = (life[:, None, :, :] >= events[:, :, None, None]).sum(axis=-1)
-        if bar is not None:
-            bar.update(R)
-    if bar is not None:
-        bar.close()
     return out
 
 
