@@ -1,4 +1,4 @@
-"""Sub-commands of ``s3t`` contributed by this package (see ``s3t_sim.cli``):
+"""Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
 ``bounds``, ``plan``, ``figures``, ``report`` and ``validate``."""
 from __future__ import annotations
 

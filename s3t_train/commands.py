@@ -1,4 +1,4 @@
-"""Sub-commands of ``s3t`` contributed by this package (see ``s3t_sim.cli``):
+"""Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
 ``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``."""
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def test_saturation_shows_no_gain_beyond_L():
 
 # --------------------------------------------------------------------------- CLI
 def test_bounds_cli_json_and_user_bound(capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     code = main(["bounds", "--grid", "m=2,4;L=2,4;B=1,2", "--runs", "100", "--bound", "m*L", "--json",
                  "--gap-slices", "4", "--gap-budgets", "2", "--gap-requests", "1,2", "--no-saturation"])
@@ -162,7 +162,7 @@ def test_bounds_cli_json_and_user_bound(capsys):
 
 
 def test_bounds_cli_rejects_bad_runs(capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     assert main(["bounds", "--grid", "tiny", "--runs", "1"]) == 2
     assert "runs must be an integer in [2, inf]" in capsys.readouterr().err

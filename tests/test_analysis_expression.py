@@ -81,7 +81,7 @@ def test_refuses_overlong_input_and_non_strings():
 
 
 def test_the_cli_refuses_an_unsafe_bound_before_any_work(capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     code = main(["bounds", "--grid", "m=2;L=2;B=1", "--bound", "__import__('os')"])
     assert code == 2

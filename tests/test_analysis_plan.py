@@ -124,7 +124,7 @@ def test_config_validation_names_the_parameter(field, value, message):
 
 
 def test_plan_cli_json_and_figure(tmp_path, capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     code = main(["plan", "--dataset-size", "1200", "--deletions-per-day", "1", "--horizon-days", "10",
                  "--performance", "linear:0,1", "--shards", "1,2", "--slices", "2", "--budgets", "1,2",
@@ -138,7 +138,7 @@ def test_plan_cli_json_and_figure(tmp_path, capsys):
 
 
 def test_plan_cli_refuses_two_costs(capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     with pytest.raises(SystemExit):
         main(["plan", "--sample-pass-cost", "1", "--epoch-cost", "2"])

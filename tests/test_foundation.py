@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from s3t_sim.cli import main
+from analysis.cli import main
 from s3t_sim.prefix import best_sequence, served_prefix, sequence_prefixes
 from s3t_sim.selection.cyclic import cyclic_rotations
 from s3t_sim.validation import check_budget, check_int, check_probabilities, check_sequences

@@ -46,7 +46,7 @@ VALIDATION = {
 
 RUN_REPORT = """
 import json, sys
-from s3t_sim.cli import main
+from analysis.cli import main
 code = main(["report", "--out", sys.argv[1], "--size", "small", "--seed", "0"])
 print("RESULT " + json.dumps({"code": code, "torch_imported": "torch" in sys.modules}))
 """

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from s3t_sim.cli import main
+from analysis.cli import main
 from s3t_sim.priors import parse_prior
 from s3t_sim.selection import expected_served_prefix, select_sequences, training_cost
 

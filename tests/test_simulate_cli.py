@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from s3t_sim.cli import main
+from analysis.cli import main
 
 
 def run_json(capsys, *argv):

@@ -355,7 +355,7 @@ def test_performance_profile_csv(run_copy, tmp_path):
 
 
 def test_cli_train_delete_eval_audit(tmp_path, shared_data, capsys):
-    from s3t_sim.cli import main
+    from analysis.cli import main
 
     out = tmp_path / "cli"
     args = ["train", "--data", str(shared_data / "sst2"), "--shards", "1", "--slices", "2", "--budget", "2",

@@ -1,17 +1,20 @@
 """The ``s3t`` command line.
 
-Each package contributes its sub-commands through a ``commands`` module with a
-``register(subparsers)`` function. Those modules import only ``argparse`` at the top:
-heavy libraries (torch, matplotlib) are imported inside the command's ``run`` so that
-``s3t --help`` and ``s3t simulate`` stay fast.
+The top floor: each package contributes its sub-commands through a ``commands`` module
+with a ``register(subparsers)`` function, imported here downward. Those modules import
+only ``argparse`` at the top: heavy libraries (torch, matplotlib) are imported inside the
+command's ``run`` so that ``s3t --help`` and ``s3t simulate`` stay fast.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-COMMAND_MODULES = ("s3t_sim.commands", "analysis.commands", "s3t_train.commands")
+import analysis.commands
+import s3t_sim.commands
+import s3t_train.commands
+
+COMMAND_MODULES = (s3t_sim.commands, analysis.commands, s3t_train.commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train and unlearn, check bounds, plan capacity, make figures and reports.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 
