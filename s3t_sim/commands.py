@@ -3,6 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from s3t_sim.checks import check_int
+from s3t_sim.output import print_result
+from s3t_sim.priors import parse_prior
+from s3t_sim.selection.describe import describe_selection, format_selection
+from s3t_sim.selection.registry import select_sequences
+from s3t_sim.simulation_report import format_simulation_report, simulation_report
+
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's sub-commands to the ``s3t`` parser."""
@@ -53,13 +60,6 @@ def _register_select(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def _run_select(args: argparse.Namespace) -> int:
-    import json
-
-    from s3t_sim.priors import parse_prior
-    from s3t_sim.selection import select_sequences
-    from s3t_sim.selection.describe import describe_selection, format_selection
-    from s3t_sim.validation import check_int
-
     L = check_int("--slices", args.slices, 1)
     m = check_int("--shards", args.shards, 1)
     prior = parse_prior(
@@ -81,11 +81,8 @@ def _run_select(args: argparse.Namespace) -> int:
     sequences = select_sequences(args.method, L, args.budget, prior, seed=args.seed, horizon=args.horizon, **options)
     description = describe_selection(sequences, prior, requests, shard_share=1.0 / m, runs=args.runs, seed=args.seed)
     description = {"method": args.method, "prior_spec": args.prior, "horizon": args.horizon, **description}
-    if args.json:
-        print(json.dumps(description))
-    else:
-        print(f"s3t select: method={args.method} L={L} B={args.budget} prior={args.prior} horizon={args.horizon:g}")
-        print(format_selection(description))
+    heading = f"s3t select: method={args.method} L={L} B={args.budget} prior={args.prior} horizon={args.horizon:g}"
+    print_result(description, args.json, lambda d: heading + "\n" + format_selection(d), indent=None)
     return 0
 
 
@@ -127,11 +124,7 @@ def _register_simulate(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    import json
-
-    from s3t_sim.simulate_report import format_simulate_report, simulate_report
-
-    report = simulate_report(
+    report = simulation_report(
         m=args.shards,
         L=args.slices,
         B=args.budget,
@@ -149,5 +142,5 @@ def _run_simulate(args: argparse.Namespace) -> int:
         prior_seed=args.prior_seed,
         progress=args.progress,
     )
-    print(json.dumps(report) if args.json else format_simulate_report(report))
+    print_result(report, args.json, format_simulation_report, indent=None)
     return 0

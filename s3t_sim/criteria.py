@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from s3t_sim.performance import PerformanceModel, linear_performance
-from s3t_sim.validation import check_choice, check_real
+from s3t_sim.checks import check_choice, check_real
 
 KINDS = ("all-dead", "any-dead", "prefix-below", "performance-below")
 _TOL = 1e-9

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3t_sim.validation import check_int, check_real
+from s3t_sim.checks import check_int, check_real
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 A prior is a float array of shape ``(m, L)`` that sums to one. This module builds them:
 
 - :func:`uniform_prior` — every slice ``1/(mL)`` (the paper's model);
-- :func:`slice_prior` — any per-slice vector, checked and reshaped;
+- :func:`slice_prior` — any per-slice vector for the whole system, checked and reshaped;
+- :func:`shard_prior` — one shard's per-slice vector (length ``L``), checked; ``None`` is uniform;
 - :func:`per_point_prior` — a per-*point* request law (Zipf, exponential, Pareto) over
   ``N = m * L * points_per_slice`` data points, mapped onto slices by summing the weights
   of the points each slice holds;
@@ -29,8 +30,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from s3t_sim.validation import check_choice, check_int, check_probabilities, check_real
+from s3t_sim.checks import check_choice, check_int, check_probabilities, check_real
 
 POINT_LAWS = ("zipf", "exponential", "pareto")
 ASSIGNMENTS = ("random", "sorted")
@@ -65,6 +67,19 @@ def slice_prior(p: np.ndarray, m: int, L: int, normalise: bool = False) -> np.nd
             raise ValueError("prior weights must be finite, non-negative and not all zero")
         arr = arr / arr.sum()
     return check_probabilities("prior", arr, (m, L))
+
+
+def shard_prior(prior: "ArrayLike | None", L: int) -> np.ndarray:
+    """One shard's per-slice deletion probabilities (length ``L``, summing to one); ``None`` is uniform.
+
+    Examples
+    --------
+    >>> shard_prior(None, 4).tolist()
+    [0.25, 0.25, 0.25, 0.25]
+    """
+    if prior is None:
+        return np.full(L, 1.0 / L)
+    return check_probabilities("prior", prior, shape=(L,))
 
 
 def point_weights(law: str, param: float, n_points: int) -> np.ndarray:

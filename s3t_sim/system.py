@@ -1,6 +1,7 @@
 """Unlearning systems: S3T (m shards x L slices, B sequences per shard) and SISA.
 
-A system answers one question for the simulator and the exact laws: given which slices
+A system is built *from* sequence sets (selection methods live in :mod:`s3t_sim.selection`).
+It answers one question for the simulator and the exact laws: given which slices
 have been hit, how long a prefix does each shard still serve?
 
 - S3T with sequence sets ``P_s`` (int array ``(m, B, L)``):
@@ -17,39 +18,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from s3t_sim.prefix import served_prefix
-from s3t_sim.validation import check_budget, check_choice, check_int, check_sequences
-
-
-def build_sequences(
-    selection: str, L: int, B: int, prior: "np.ndarray | None" = None, seed=None, horizon: float = 100.0
-) -> np.ndarray:
-    """One shard's sequence set ``(B, L)`` by a named selection method.
-
-    Routes through ``s3t_sim.selection.select_sequences`` when that exists; otherwise
-    supports ``cyclic``/``consecutive`` and ``strided`` rotations (``B <= L``).
-    """
-    try:
-        from s3t_sim.selection import select_sequences
-    except ImportError:
-        select_sequences = None
-    if select_sequences is not None:
-        return np.asarray(select_sequences(selection, L, B, prior=prior, seed=seed, horizon=horizon), dtype=np.int64)
-    from s3t_sim.selection.cyclic import cyclic_rotations
-
-    check_choice("selection", selection, ("cyclic", "consecutive", "strided"))
-    starts = "strided" if selection == "strided" else "consecutive"
-    return cyclic_rotations(L, B, starts)
+from s3t_sim.checks import check_choice, check_int, check_sequences
 
 
 @dataclass(frozen=True)
 class S3TSystem:
     """``m`` shards x ``L`` slices with per-shard sequence sets ``sequences[s]`` of shape ``(B, L)``.
 
-    Use :meth:`from_selection` or :meth:`sisa` to build one.
+    Build one from sequence sets, with :meth:`sisa`, or by a selection method with
+    :func:`s3t_sim.selection.build_system`.
 
     Examples
     --------
-    >>> sys_ = S3TSystem.from_selection(m=2, L=3, B=2)
+    >>> sys_ = S3TSystem(np.broadcast_to([[0, 1, 2], [1, 2, 0]], (2, 2, 3)))
     >>> sys_.served_prefix(np.array([[True, False, False], [False, False, False]])).tolist()
     [2, 3]
     """
@@ -69,66 +50,6 @@ class S3TSystem:
         object.__setattr__(self, "sequences", checked)
 
     # -- construction -------------------------------------------------------------------
-    @classmethod
-    def from_selection(
-        cls,
-        m: int,
-        L: int,
-        B: int,
-        selection: str = "cyclic",
-        prior: "np.ndarray | None" = None,
-        seed=None,
-        horizon: float = 100.0,
-    ) -> "S3TSystem":
-        """Every shard gets a sequence set from ``selection``; with a prior ``(m, L)`` each
-        shard's set is chosen for that shard's renormalised row."""
-        m = check_int("m", m, 1)
-        L = check_int("L", L, 1)
-        B = check_budget(B, L)
-        rng = np.random.default_rng(seed)
-        if prior is None and selection != "random":
-            # Every shard faces the same (uniform) prior: one set serves them all.
-            one = build_sequences(selection, L, B, None, rng, horizon)
-            return cls(np.broadcast_to(one, (m, B, L)), name=f"s3t-{selection}")
-        rows = np.full((m, L), 1.0 / L) if prior is None else np.asarray(prior, dtype=float).reshape(m, L)
-        sets = []
-        for row in rows:
-            row = row / row.sum() if row.sum() > 0 else np.full(L, 1.0 / L)
-            sets.append(build_sequences(selection, L, B, None if prior is None else row, rng, horizon))
-        return cls(np.stack(sets), name=f"s3t-{selection}")
-
-    @classmethod
-    def with_prior(
-        cls,
-        m: int,
-        L: int,
-        B: int,
-        selection: str = "cyclic",
-        prior: "str | np.ndarray | None" = None,
-        seed=None,
-        *,
-        prior_seed=0,
-        points_per_slice: int = 100,
-        assignment: str = "random",
-    ) -> "tuple[S3TSystem, np.ndarray]":
-        """A system whose sequences are selected for a prior, and that prior as an ``(m, L)`` array.
-
-        ``prior`` is any spelling :func:`s3t_sim.priors.parse_prior` reads (drawn with
-        ``prior_seed``); a non-uniform prior gives each shard the set ``selection`` picks for
-        its renormalised row, the uniform one (``None`` / ``"uniform"``) one shared set.
-
-        Examples
-        --------
-        >>> system, prior = S3TSystem.with_prior(2, 3, 2, prior="zipf:1.5")
-        >>> system.sequences.shape, prior.shape, round(float(prior.sum()), 12)
-        ((2, 2, 3), (2, 3), 1.0)
-        """
-        from s3t_sim.priors import parse_prior
-
-        prior_array = parse_prior(prior, m, L, points_per_slice=points_per_slice, assignment=assignment, seed=prior_seed)
-        uniform = prior is None or (isinstance(prior, str) and prior == "uniform")
-        return cls.from_selection(m, L, B, selection, None if uniform else prior_array, seed=seed), prior_array
-
     @classmethod
     def sisa(cls, m: int, L: int, fallback: bool = True) -> "S3TSystem":
         """SISA: one sequence ``0..L-1`` per shard, with or without checkpoint fallback."""

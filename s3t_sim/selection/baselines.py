@@ -6,13 +6,9 @@ import math
 
 import numpy as np
 
-from s3t_sim.validation import check_budget, check_int
+from s3t_sim.checks import as_generator, check_budget, check_int
 
 MAX_FULL_L = 9  # 9! = 362,880 rows; beyond that "all orders" is not a practical set
-
-
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def unrank_permutations(indices: np.ndarray, L: int) -> np.ndarray:
@@ -47,7 +43,7 @@ def random_permutations(L: int, B: int, seed: int | np.random.Generator | None =
     """
     L = check_int("L", L, 1)
     B = check_budget(B, L)
-    rng = _rng(seed)
+    rng = as_generator(seed)
     if L <= 20:
         total = math.factorial(L)
         if total <= 2**62:

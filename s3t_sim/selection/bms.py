@@ -48,7 +48,8 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 from s3t_sim.selection.cyclic import balanced_counts
-from s3t_sim.validation import check_budget, check_choice, check_int, check_real
+from s3t_sim.checks import check_budget, check_choice, check_int, check_real
+from s3t_sim.priors import shard_prior
 
 WEIGHTS = ("score", "objective")
 TIE_BREAK = 1e-12  # relative: changes the matching only between (near-)equal weights
@@ -103,11 +104,9 @@ def bipartite_matching_selection(
     >>> [sorted(column) for column in seqs.T.tolist()]   # a Latin square
     [[0, 1, 2], [0, 1, 2], [0, 1, 2]]
     """
-    from s3t_sim.selection.registry import check_prior
-
     L = check_int("L", L, 1)
     B = check_budget(B, L)
-    p = check_prior(prior, L)
+    p = shard_prior(prior, L)
     t = check_real("horizon", horizon, 0.0, low_inclusive=False)
     check_choice("weight", weight, WEIGHTS)
 

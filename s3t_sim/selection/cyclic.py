@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s3t_sim.validation import check_budget, check_choice, check_int
+from s3t_sim.checks import check_budget, check_choice, check_int
 
 STARTS = ("consecutive", "strided")
 

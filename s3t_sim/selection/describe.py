@@ -4,13 +4,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.selection.objectives import (
-    EXACT_MAX_L,
-    expected_requests_to_death,
-    expected_served_prefix,
-)
+from s3t_sim.checks import check_int
+from s3t_sim.priors import shard_prior
+from s3t_sim.selection.objectives import expected_requests_to_death, expected_served_prefix
 from s3t_sim.selection.prefix_tree import training_cost
-from s3t_sim.validation import check_int
 
 
 def describe_selection(
@@ -26,7 +23,7 @@ def describe_selection(
 
     ``objective`` holds the expected served prefix after ``requests`` requests and averaged
     over r = 1..requests, and the expected requests to shard death; exact for
-    ``L <= EXACT_MAX_L``, else Monte Carlo with ``runs`` runs and ``seed`` (with ``se``).
+    ``L <= s3t_sim.laws.served_prefix.EXACT_MAX_L``, else Monte Carlo with ``runs`` runs and ``seed`` (with ``se``).
 
     Examples
     --------
@@ -34,10 +31,8 @@ def describe_selection(
     >>> d["distinct_prefixes"], d["objective"]["served_prefix_after"]
     (4, 1.0)
     """
-    from s3t_sim.selection.registry import check_prior
-
     seqs = np.asarray(sequences, dtype=np.int64)
-    p = check_prior(prior, seqs.shape[1])
+    p = shard_prior(prior, seqs.shape[1])
     R = check_int("requests", requests, 0)
     after = expected_served_prefix(seqs, p, R, shard_share=shard_share, runs=runs, seed=seed)
     averaged = expected_served_prefix(seqs, p, R, average=True, shard_share=shard_share, runs=runs, seed=seed)
@@ -89,5 +84,3 @@ def format_selection(description: dict, max_rows: int = 50) -> str:
     lines.append(f"  expected requests to shard death             {obj['requests_to_death']:.4f}")
     return "\n".join(lines)
 
-
-__all__ = ["describe_selection", "format_selection", "EXACT_MAX_L"]

@@ -21,7 +21,7 @@ from s3t_sim.selection.registry import select_sequences
 HEURISTICS = ("cyclic", "strided", "random", "bms", "local-search")
 
 
-def slice_prior(spec: str, L: int, seed: int = 0) -> np.ndarray:
+def ranked_shard_prior(spec: str, L: int, seed: int = 0) -> np.ndarray:
     """A shard's prior from a ``parse_prior`` spelling with one point per slice.
 
     ``zipf:1.1`` then means p_s ∝ rank(s)^-1.1 with the ranks assigned to slices at
@@ -73,7 +73,7 @@ def compare_methods(
     The BMS horizon t equals R. ``random`` rows are means over ``random_sets`` sets
     (``se_average`` its standard error); ``local-search`` starts from BMS (2000 moves, ``seed``).
     """
-    p = slice_prior(prior, L, seed)
+    p = ranked_shard_prior(prior, L, seed)
     R = requests if requests is not None else L
     rows = []
     for B in budgets:
@@ -110,7 +110,7 @@ def tiny_systems(max_L: int = 6, max_B: int = 4, max_sets: int = 2_000_000, prio
     """Every (L, B, prior) the exact optimiser covers within ``max_sets`` sets."""
     for prior in priors:
         for L in range(2, max_L + 1):
-            p = slice_prior(prior, L)
+            p = ranked_shard_prior(prior, L)
             for B in range(1, min(max_B, math.factorial(L)) + 1):
                 if count_candidate_sets(L, B, p) <= max_sets:
                     yield L, B, prior
@@ -123,7 +123,7 @@ def optimality_gaps(
     averaged over r = 1..R with R = L requests; BMS horizon t = L)."""
     rows = []
     for L, B, prior in systems if systems is not None else tiny_systems(max_sets=max_sets):
-        p = slice_prior(prior, L)
+        p = ranked_shard_prior(prior, L)
         start = time.perf_counter()
         best = _value(optimal_sequences(L, B, p, requests=L, max_sets=max_sets), p, L, True)
         seconds = time.perf_counter() - start
@@ -140,7 +140,7 @@ def optimality_gaps(
 
 def training_costs(L: int = 8, budgets=(2, 4, 8, 16, 64), prior: str = "zipf:1.1", seed: int = 0) -> list[dict]:
     """Prefix-tree training cost of each method's set (slice-passes, shared vs separate)."""
-    p = slice_prior(prior, L, seed)
+    p = ranked_shard_prior(prior, L, seed)
     rows = []
     for B in budgets:
         for method in ("cyclic", "strided", "random", "bms", "local-search"):
@@ -163,7 +163,7 @@ def served_prefix_curves(
 
     BMS horizon and the local-search objective use R = L (averaged over r <= L).
     """
-    p = slice_prior(prior, L, seed)
+    p = ranked_shard_prior(prior, L, seed)
     rows = []
     for method in methods:
         seqs = select_sequences(method, L, 1 if method == "sisa" else B, p, seed=seed, horizon=float(L))
@@ -196,7 +196,7 @@ def selection_report(quick: bool = False, seed: int = 0, progress: bool | None =
             "training_costs": lambda: training_costs(seed=seed),
             "served_prefix_curves": lambda: served_prefix_curves(seed=seed),
         }
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy: only when the tables are built
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(tables.items(), desc="selection tables", disable=not show, file=sys.stderr)

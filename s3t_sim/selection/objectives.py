@@ -8,10 +8,11 @@ for every slice set S,
     P(D ⊆ S) = (1 - q (1 - p(S)))^R,        p(S) = sum of p_s over S,
 
 so ``P(D = S)`` follows by inclusion–exclusion (a Möbius transform over the 2^L subsets;
-:mod:`s3t_sim.hitsets`, the project's one implementation).
+:mod:`s3t_sim.laws.hitsets`, the project's one implementation; the one-shard law itself is
+:func:`s3t_sim.laws.served_prefix.served_prefix_distribution`).
 The served prefix ``k(D)`` (:mod:`s3t_sim.prefix`) is then averaged exactly over all hit
 sets; this is practical for ``L <= EXACT_MAX_L``. Beyond, the Monte Carlo path calls the
-project's simulator (:func:`s3t_sim.simulate.simulate_served_prefix`).
+project's simulator (:func:`s3t_sim.montecarlo.fast.simulate_served_prefix`).
 
 Expected requests to death uses the Poisson embedding (spec §2): with requests a rate-1
 Poisson process, slice s is first hit at an independent Exp(q p_s) time, and by Wald's
@@ -20,7 +21,7 @@ identity the expected request count at death equals the expected death time
     E[T] = ∫_0^∞ [1 - Π_{s ∈ F} (1 - exp(-q p_s t))] dt,
 
 F the set of distinct first slices (the shard is dead once all of F has been hit). This
-is exact for any prior; the integral is :class:`s3t_sim.laws.PoissonEmbeddingLaw`'s.
+is exact for any prior; the integral is :class:`s3t_sim.laws.poisson.PoissonEmbeddingLaw`'s.
 """
 from __future__ import annotations
 
@@ -30,10 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.hitsets import hit_set_law, mobius, served_prefix_by_hit_set, subset_mass, subset_masks  # noqa: F401 (re-exported)
-from s3t_sim.validation import check_choice, check_int, check_real, check_sequences
+from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.laws.hitsets import hit_set_law, served_prefix_by_hit_set
+from s3t_sim.laws.poisson import PoissonEmbeddingLaw
+from s3t_sim.laws.served_prefix import EXACT_MAX_L, checked_shard
+from s3t_sim.montecarlo.fast import simulate_served_prefix
+from s3t_sim.system import S3TSystem
 
-EXACT_MAX_L = 16  # 2^16 hit sets: exact enumeration stays well under a second
 OBJECTIVE_METHODS = ("auto", "exact", "mc")
 
 
@@ -49,34 +53,6 @@ class Estimate:
 
     def __float__(self) -> float:
         return float(self.mean)
-
-
-hit_set_probabilities = hit_set_law  # the name this module used before s3t_sim.hitsets existed
-
-
-def _checked(sequences, prior) -> tuple[np.ndarray, np.ndarray]:
-    from s3t_sim.selection.registry import check_prior
-
-    arr = np.asarray(sequences)
-    L = arr.shape[-1] if arr.ndim == 2 else -1
-    seqs = check_sequences("sequences", arr, L)
-    return seqs, check_prior(prior, seqs.shape[1])
-
-
-def served_prefix_distribution(sequences: ArrayLike, prior: ArrayLike | None = None, requests: int = 10, *, shard_share: float = 1.0) -> np.ndarray:
-    """Exact pmf of the served prefix k after R requests, shape (L+1,): entry k is P(k).
-
-    Examples
-    --------
-    >>> served_prefix_distribution([[0, 1], [1, 0]], [0.5, 0.5], 1).tolist()
-    [0.0, 1.0, 0.0]
-    """
-    seqs, p = _checked(sequences, prior)
-    L = seqs.shape[1]
-    if L > EXACT_MAX_L:
-        raise ValueError(f"exact served-prefix law needs L <= {EXACT_MAX_L}; got L={L}")
-    law = hit_set_law(p, requests, shard_share=shard_share)
-    return np.bincount(served_prefix_by_hit_set(seqs), weights=law, minlength=L + 1)
 
 
 def expected_served_prefix(
@@ -112,7 +88,7 @@ def expected_served_prefix(
     >>> float(expected_served_prefix([[0, 1, 2]], [0.5, 0.25, 0.25], 1))  # 0.5*0 + 0.25*1 + 0.25*2
     0.75
     """
-    seqs, p = _checked(sequences, prior)
+    seqs, p = checked_shard(sequences, prior)
     L = seqs.shape[1]
     check_choice("method", method, OBJECTIVE_METHODS)
     R = check_int("requests", requests, 0)
@@ -125,13 +101,10 @@ def expected_served_prefix(
 
 
 def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> Estimate:
-    """Served prefix by the project's simulator (:func:`s3t_sim.simulate.simulate_served_prefix`).
+    """Served prefix by the project's simulator (:func:`s3t_sim.montecarlo.fast.simulate_served_prefix`).
 
     ``shard_share = 1/m`` is simulated as m identical shards of which shard 0 is read.
     """
-    from s3t_sim.simulate import simulate_served_prefix
-    from s3t_sim.system import S3TSystem
-
     runs = check_int("runs", runs, 2)
     q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
     m = int(round(1.0 / q))
@@ -152,7 +125,7 @@ def expected_requests_to_death(
 
     Poisson embedding (module doc): ``E[T] = ∫_0^∞ [1 - Π_{s∈F}(1 - exp(-q p_s t))] dt``,
     F the distinct first slices, computed by the project's exact law
-    (:class:`s3t_sim.laws.PoissonEmbeddingLaw`, one shard, criterion ``all-dead``) and
+    (:class:`s3t_sim.laws.poisson.PoissonEmbeddingLaw`, one shard, criterion ``all-dead``) and
     divided by q. For a uniform prior and q = 1 this is ``L * H_|F|``. Returns ``inf``
     when a first slice has zero deletion probability.
 
@@ -161,10 +134,7 @@ def expected_requests_to_death(
     >>> round(expected_requests_to_death([[0, 1, 2], [1, 2, 0]]), 6)  # 3 * (1 + 1/2)
     4.5
     """
-    from s3t_sim.laws import PoissonEmbeddingLaw
-    from s3t_sim.system import S3TSystem
-
-    seqs, p = _checked(sequences, prior)
+    seqs, p = checked_shard(sequences, prior)
     q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
     if np.any(p[np.unique(seqs[:, 0])] <= 0):
         return math.inf

@@ -16,10 +16,12 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.hitsets import hit_set_law, subset_masks
+from s3t_sim.checks import as_generator, check_budget, check_int, check_sequences
+from s3t_sim.laws.hitsets import hit_set_law, subset_masks
+from s3t_sim.laws.served_prefix import EXACT_MAX_L
 from s3t_sim.prefix import sequence_prefixes
-from s3t_sim.selection.objectives import EXACT_MAX_L
-from s3t_sim.validation import check_budget, check_int, check_sequences
+from s3t_sim.priors import shard_prior
+from s3t_sim.selection.baselines import full_budget
 
 MAX_OPTIMAL_L = 6
 DEFAULT_MAX_SETS = 10_000_000
@@ -52,8 +54,6 @@ def relabelling_representatives(perms: np.ndarray, prior: np.ndarray) -> np.ndar
 
 def count_candidate_sets(L: int, B: int, prior: np.ndarray) -> int:
     """Number of sets :func:`optimal_sequences` evaluates (after symmetry reduction)."""
-    from s3t_sim.selection.baselines import full_budget
-
     perms = full_budget(L)
     reps = np.flatnonzero(relabelling_representatives(perms, prior))
     n = len(perms)
@@ -86,12 +86,9 @@ def optimal_sequences(
     >>> optimal_sequences(3, 2, requests=2).tolist()
     [[0, 1, 2], [1, 2, 0]]
     """
-    from s3t_sim.selection.baselines import full_budget
-    from s3t_sim.selection.registry import check_prior
-
     L = check_int("L", L, 1, MAX_OPTIMAL_L)
     B = check_budget(B, L)
-    p = check_prior(prior, L)
+    p = shard_prior(prior, L)
     max_sets = check_int("max_sets", max_sets, 1)
     count = count_candidate_sets(L, B, p)
     if count > max_sets:
@@ -164,17 +161,14 @@ def local_search(
     >>> local_search(cyclic_sequences(4, 2), [0.4, 0.3, 0.2, 0.1], requests=3, iterations=200, seed=0).shape
     (2, 4)
     """
-    from s3t_sim.selection.baselines import _rng
-    from s3t_sim.selection.registry import check_prior
-
     arr = np.asarray(initial)
     L = arr.shape[-1] if arr.ndim == 2 else -1
     rows = check_sequences("initial", arr, L).copy()
     if L > EXACT_MAX_L:
         raise ValueError(f"local search uses the exact objective: L must be <= {EXACT_MAX_L}; got L={L}")
-    p = check_prior(prior, L)
+    p = shard_prior(prior, L)
     iterations = check_int("iterations", iterations, 0)
-    rng = _rng(seed)
+    rng = as_generator(seed)
     weights = hit_set_law(p, requests, average=average, shard_share=shard_share)
     table = _clean_prefix_table(rows)
     value = float(table.max(axis=0) @ weights)

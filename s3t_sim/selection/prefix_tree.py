@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.validation import check_sequences
+from s3t_sim.checks import check_sequences
 
 
 def _as_sequences(sequences) -> np.ndarray:

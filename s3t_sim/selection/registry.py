@@ -1,21 +1,17 @@
 """``select_sequences``: one entry point for every selection method."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.validation import check_budget, check_choice, check_int, check_probabilities, check_real
+from s3t_sim.checks import check_budget, check_choice, check_int, check_real
+from s3t_sim.priors import shard_prior
+from s3t_sim.selection.baselines import full_budget, random_permutations, sisa
+from s3t_sim.selection.bms import bipartite_matching_selection
+from s3t_sim.selection.cyclic import cyclic_sequences
+from s3t_sim.selection.optimal import local_search, optimal_sequences
 
 METHODS = ("cyclic", "consecutive", "strided", "random", "bms", "full", "optimal", "local-search", "sisa")
-
-
-def check_prior(prior: ArrayLike | None, L: int) -> np.ndarray:
-    """A shard's per-slice deletion probabilities (length L, sum 1); ``None`` means uniform."""
-    if prior is None:
-        return np.full(L, 1.0 / L)
-    return check_probabilities("prior", prior, shape=(L,))
 
 
 def select_sequences(
@@ -58,38 +54,24 @@ def select_sequences(
     L = check_int("L", L, 1)
     B = check_budget(B, L)
     horizon = check_real("horizon", horizon, 0.0, low_inclusive=False)
-    p = check_prior(prior, L)
+    p = shard_prior(prior, L)
     if method in ("cyclic", "consecutive", "strided"):
-        from s3t_sim.selection.cyclic import cyclic_sequences
-
         _no_options(method, options)
         return cyclic_sequences(L, B, "strided" if method == "strided" else "consecutive")
     if method == "random":
-        from s3t_sim.selection.baselines import random_permutations
-
         _no_options(method, options)
         return random_permutations(L, B, seed=seed)
     if method == "full":
-        from s3t_sim.selection.baselines import full_budget
-
         _no_options(method, options)
         return full_budget(L, B)
     if method == "sisa":
-        from s3t_sim.selection.baselines import sisa
-
         _no_options(method, options)
         return sisa(L, B)
     if method == "bms":
-        from s3t_sim.selection.bms import bipartite_matching_selection
-
         return bipartite_matching_selection(L, B, p, horizon=horizon, **options)
     requests = options.pop("requests", L)
     if method == "optimal":
-        from s3t_sim.selection.optimal import optimal_sequences
-
         return optimal_sequences(L, B, p, requests=requests, **options)
-    from s3t_sim.selection.optimal import local_search
-
     start = options.pop("start", "bms")
     check_choice("start", start, tuple(m for m in METHODS if m not in ("local-search", "optimal", "full")))
     initial = select_sequences(start, L, B, p, seed=seed, horizon=horizon)
@@ -99,8 +81,3 @@ def select_sequences(
 def _no_options(method: str, options: dict) -> None:
     if options:
         raise TypeError(f"method {method!r} takes no options; got {sorted(options)}")
-
-
-def number_of_orders(L: int) -> int:
-    """``L!``, the number of distinct orders of L slices (the largest budget)."""
-    return math.factorial(check_int("L", L, 1))

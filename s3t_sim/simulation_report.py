@@ -1,32 +1,26 @@
-"""What ``s3t simulate`` computes and prints: Monte Carlo, exact laws, bound forms, SISA.
+"""The report of ``s3t simulate``: Monte Carlo next to the exact laws, the bound forms and SISA.
 
-:func:`simulate_report` returns a JSON-ready dict; :func:`format_simulate_report` renders it
-as the readable table.
+:func:`simulation_report` returns a JSON-ready dict; :func:`format_simulation_report`
+renders it as the readable table.
 """
 from __future__ import annotations
 
 import math
 
+from s3t_sim.checks import check_budget, check_int
 from s3t_sim.criteria import parse_criterion
-from s3t_sim.laws import CouponCollectorLaw, all_dead_law, deletion_law, expected_served_prefix
+from s3t_sim.laws.bound_forms import bound_forms
+from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
+from s3t_sim.laws.deletion import deletion_law
+from s3t_sim.laws.served_prefix import system_expected_served_prefix
+from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
+from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
 from s3t_sim.performance import parse_performance
-from s3t_sim.simulate import (
-    expected_sisa_cost_per_request,
-    simulate_failure_counts,
-    simulate_served_prefix,
-)
+from s3t_sim.selection.build import build_system
 from s3t_sim.system import S3TSystem
-from s3t_sim.validation import check_budget, check_int
 
 EXACT_WEIGHTED_MAX_L = 12  # Poisson-embedding enumeration for prefix/performance criteria
 EXACT_WEIGHTED_MAX_M = 64
-
-
-def bound_forms(m: int, L: int, B: int) -> dict:
-    """The paper's deletion-rate bound forms (no constants): ``mL log(mL min(B,L))`` (poster)
-    and ``mL log(m min(B,L))`` (arXiv summary)."""
-    b = min(B, L)
-    return {"bound_poster": m * L * math.log(m * L * b), "bound_arxiv": m * L * math.log(m * b)}
 
 
 def _exact_count(system, prior, criterion) -> tuple[float | None, float | None, str | None]:
@@ -53,7 +47,7 @@ def _parse_counts(text: "str | None") -> list[int]:
     return counts
 
 
-def simulate_report(
+def simulation_report(
     m: int = 20,
     L: int = 16,
     B: int = 16,
@@ -82,8 +76,8 @@ def simulate_report(
     B = check_budget(B, L)
     runs = check_int("runs", runs, 2)
     seed = check_int("seed", seed, 0)
-    system, p = S3TSystem.with_prior(m, L, B, selection, prior, seed, prior_seed=prior_seed,
-                                     points_per_slice=points_per_slice, assignment=assignment)
+    system, p = build_system(m, L, B, selection, prior, seed, prior_seed=prior_seed,
+                             points_per_slice=points_per_slice, assignment=assignment)
     uniform = prior in (None, "uniform")
     crit = parse_criterion(criterion, parse_performance(performance, L) if str(criterion).startswith("performance-below") else None)
     if request_model == "without-replacement" and points is None:
@@ -116,30 +110,36 @@ def simulate_report(
         report["sisa_cost_until_failure_se"] = per_request * result.se if exact is None else 0.0
     counts = _parse_counts(served_at) if not isinstance(served_at, list) else served_at
     if counts:
-        k = simulate_served_prefix(system, p, counts, runs, seed, request_model, points, progress)
-        fraction = k.mean(axis=2) / L  # served fraction of the system per run
-        rows = []
-        exact_rows = None
-        if request_model == "iid" and L <= EXACT_WEIGHTED_MAX_L:
-            exact_rows = [float(expected_served_prefix(system, p, r).mean() / L) for r in counts]
-        for i, r in enumerate(counts):
-            rows.append({
-                "requests": r,
-                "mc_fraction": float(fraction[:, i].mean()),
-                "mc_se": float(fraction[:, i].std(ddof=1) / math.sqrt(runs)),
-                "exact_fraction": None if exact_rows is None else exact_rows[i],
-                "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean()),
-            })
-        report["served_prefix"] = rows
+        report["served_prefix"] = _served_prefix_rows(system, p, counts, runs, seed, request_model, points, progress)
     return report
+
+
+def _served_prefix_rows(system, p, counts, runs, seed, request_model, points, progress) -> list[dict]:
+    """The served fraction of the system after each request count: Monte Carlo and, where it applies, exact."""
+    L = system.L
+    k = simulate_served_prefix(system, p, counts, runs, seed, request_model, points, progress)
+    fraction = k.mean(axis=2) / L  # served fraction of the system per run
+    exact_rows = None
+    if request_model == "iid" and L <= EXACT_WEIGHTED_MAX_L:
+        exact_rows = [float(system_expected_served_prefix(system, p, r).mean() / L) for r in counts]
+    return [
+        {
+            "requests": r,
+            "mc_fraction": float(fraction[:, i].mean()),
+            "mc_se": float(fraction[:, i].std(ddof=1) / math.sqrt(runs)),
+            "exact_fraction": None if exact_rows is None else exact_rows[i],
+            "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean()),
+        }
+        for i, r in enumerate(counts)
+    ]
 
 
 def _fmt(x, digits: int = 4) -> str:
     return "—" if x is None else f"{x:.{digits}g}" if isinstance(x, float) else str(x)
 
 
-def format_simulate_report(r: dict) -> str:
-    """The readable table of :func:`simulate_report`."""
+def format_simulation_report(r: dict) -> str:
+    """The readable table of :func:`simulation_report`."""
     lines = [
         f"s3t simulate: m={r['m']} L={r['L']} B={r['B']} selection={r['selection']} prior={r['prior']} "
         f"criterion={r['criterion']} requests={r['request_model']}",

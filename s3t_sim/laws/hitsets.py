@@ -13,7 +13,7 @@ for all ``2^L`` sets at once by a Möbius transform (:func:`mobius`). In continu
 (requests a rate-1 Poisson process) ``P(D(u) ⊆ S) = exp(-u q (P - p(S)))``.
 
 Every exact hit-set law of the project lives here: the served-prefix laws of
-:mod:`s3t_sim.laws`, the selection objectives of :mod:`s3t_sim.selection.objectives` and
+:mod:`s3t_sim.laws.served_prefix`, the selection objectives of :mod:`s3t_sim.selection.objectives` and
 the planner's time-averaged performance (:mod:`analysis.planning`). Sets are indexed by
 bit masks: set number ``b`` holds slice ``i`` iff bit ``i`` of ``b`` is set.
 
@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from s3t_sim.prefix import served_prefix
-from s3t_sim.validation import check_int, check_real
+from s3t_sim.checks import check_int, check_real
 
 MAX_HIT_SET_SLICES = 20  # 2^20 sets: about 8 MB per float array
 

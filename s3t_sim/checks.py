@@ -1,4 +1,5 @@
-"""Parameter checks shared by every public function.
+"""Parameter checks shared by every public function (argument checks, not the comparison
+with real runs, which lives in ``analysis``).
 
 Each check raises ``ValueError`` (or ``TypeError``) with a message that names the
 parameter, the allowed range and the value received, in the manner of scikit-learn.
@@ -100,3 +101,18 @@ def check_sequences(name: str, sequences: Any, L: int) -> np.ndarray:
     if len({tuple(r) for r in arr.tolist()}) != arr.shape[0]:
         raise ValueError(f"{name} must contain distinct permutations; found duplicates")
     return arr.astype(np.int64)
+
+
+def as_generator(seed: "int | np.random.Generator | None") -> np.random.Generator:
+    """``seed`` itself when it is a numpy Generator, else ``np.random.default_rng(seed)``."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def check_request_counts(request_counts: Any) -> np.ndarray:
+    """Return ``request_counts`` as a non-empty, non-decreasing int64 array of counts ``>= 0``."""
+    counts = np.asarray(request_counts)
+    if counts.ndim != 1 or counts.size == 0 or not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"request_counts must be a non-empty 1-D array of integers; got {request_counts!r}")
+    if np.any(counts < 0) or np.any(np.diff(counts) < 0):
+        raise ValueError("request_counts must be non-negative and non-decreasing")
+    return counts.astype(np.int64)
