@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from analysis.output import Table, write_json_atomic
 from s3t_sim.selection import bipartite_matching_selection, expected_served_prefix
-from s3t_sim.selection.experiments import selection_report, slice_prior
+from s3t_sim.selection.experiments import ranked_shard_prior, selection_report
 
 RESULTS = Path(__file__).parent / "results" / "selection.json"
 NAIVE_MAX_L = 48
@@ -62,7 +62,7 @@ def _best_of(fn, repeats: int) -> tuple[float, float]:
 def time_bms(sizes=(16, 48, 128, 256), horizon: float = 100.0) -> list[dict]:
     rows = []
     for L in sizes:
-        p = slice_prior("zipf:1.1", L)
+        p = ranked_shard_prior("zipf:1.1", L)
         ours, ours_cpu = _best_of(lambda: bipartite_matching_selection(L, L, p, horizon), 3)
         naive, naive_cpu = _best_of(lambda: naive_bms(L, L, p, horizon), 1) if L <= NAIVE_MAX_L else (None, None)
         row = {"L": L, "B": L, "prior": "zipf:1.1", "horizon": horizon, "bms_seconds": ours,

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from analysis.output import write_json_atomic
 from s3t_sim.laws import PoissonEmbeddingLaw, all_dead_law
-from s3t_sim.simulate import naive_failure_counts, simulate_failure_counts
+from s3t_sim.montecarlo import naive_failure_counts, simulate_failure_counts
+from s3t_sim.selection import build_system
 from s3t_sim.system import S3TSystem
 
 RESULTS = Path(__file__).parent / "results" / "simulator.json"
@@ -42,10 +43,10 @@ CASES = [
 
 MEMORY_SCRIPT = """
 import json, resource, sys, time, tracemalloc
-from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.montecarlo import simulate_failure_counts
 from s3t_sim.system import S3TSystem
 runs = int(sys.argv[1])
-system = S3TSystem.from_selection(20, 16, 16)
+system = build_system(20, 16, 16)[0]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 start = time.perf_counter()
@@ -70,7 +71,7 @@ def _exact(system: S3TSystem, criterion: str, request_model: str) -> float | Non
 
 
 def time_case(m: int, L: int, B: int, criterion: str, request_model: str, naive_runs: int, fast_runs: int) -> dict:
-    system = S3TSystem.from_selection(m, L, B)
+    system = build_system(m, L, B)[0]
     points = 100 * m * L if request_model == "without-replacement" else None
     naive = naive_failure_counts(system, None, criterion, naive_runs, seed=1, request_model=request_model, points=points)
     fast = simulate_failure_counts(system, None, criterion, fast_runs, seed=0, request_model=request_model,

@@ -9,7 +9,7 @@ import math
 
 from s3t_sim.checks import check_budget, check_int
 from s3t_sim.criteria import parse_criterion
-from s3t_sim.laws.bound_forms import bound_forms
+from s3t_sim.laws.bound_forms import bound_values
 from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
 from s3t_sim.laws.deletion import deletion_law
 from s3t_sim.laws.served_prefix import system_expected_served_prefix
@@ -95,7 +95,7 @@ def simulation_report(
         exact, exact_var, method = _exact_count(system, p, crit)
     report.update(exact=exact, exact_var=exact_var, exact_method=method)
     report["mc_minus_exact_in_se"] = None if exact is None else (result.mean - exact) / result.se if result.se > 0 else None
-    bounds = bound_forms(m, L, B)
+    bounds = bound_values(m, L, B)
     reference = exact if exact is not None else result.mean
     report.update(bounds)
     report.update({f"ratio_{k.split('_')[1]}": (reference / v if v > 0 else None) for k, v in bounds.items()})

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-import s3t_sim.hitsets
-from s3t_sim.hitsets import (
+import s3t_sim.laws.hitsets
+from s3t_sim.laws.hitsets import (
     hit_set_law,
     mobius,
     served_prefix_by_hit_set,
@@ -20,7 +20,7 @@ from s3t_sim.prefix import served_prefix
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(s3t_sim.hitsets, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(s3t_sim.laws.hitsets, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
 

@@ -8,10 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import s3t_sim.criteria
-import s3t_sim.laws
+import s3t_sim.laws.bound_forms
+import s3t_sim.laws.chain
+import s3t_sim.laws.coupon
+import s3t_sim.laws.deletion
+import s3t_sim.laws.poisson
+import s3t_sim.laws.served_prefix
+import s3t_sim.montecarlo.fast
+import s3t_sim.montecarlo.streams
 import s3t_sim.performance
 import s3t_sim.priors
-import s3t_sim.simulate
 import s3t_sim.system
 from s3t_sim.laws import (
     CouponCollectorLaw,
@@ -20,23 +26,26 @@ from s3t_sim.laws import (
     all_dead_law,
     deletion_law,
     harmonic,
-    served_prefix_distribution,
     sisa_law,
+    system_served_prefix_distribution,
 )
+from s3t_sim.selection import build_system
 from s3t_sim.system import S3TSystem
 
 SPEC_MEANS = [68.5, 87.9, 99.5, 107.9, 114.5, 119.8]  # ../shared/spec/S3T.md, m=5, L=6, B=1..6
 
 
-@pytest.mark.parametrize("module", [s3t_sim.laws, s3t_sim.priors, s3t_sim.performance, s3t_sim.criteria,
-                                    s3t_sim.system, s3t_sim.simulate])
+@pytest.mark.parametrize("module", [s3t_sim.laws.coupon, s3t_sim.laws.chain, s3t_sim.laws.poisson,
+                                    s3t_sim.laws.served_prefix, s3t_sim.laws.deletion, s3t_sim.laws.bound_forms,
+                                    s3t_sim.priors, s3t_sim.performance, s3t_sim.criteria, s3t_sim.system,
+                                    s3t_sim.montecarlo.fast, s3t_sim.montecarlo.streams])
 def test_docstring_examples_run(module):
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 @pytest.mark.parametrize("B, expected", list(zip(range(1, 7), SPEC_MEANS)))
 def test_spec_exact_means_m5_L6(B, expected):
-    law = all_dead_law(S3TSystem.from_selection(5, 6, B))
+    law = all_dead_law(build_system(5, 6, B)[0])
     assert round(law.mean(), 1) == expected
     assert law.mean() == pytest.approx(30 * harmonic(5 * B))
 
@@ -44,7 +53,7 @@ def test_spec_exact_means_m5_L6(B, expected):
 def test_spec_sisa_means():
     assert round(sisa_law(5, 6, fallback=False).mean(), 2) == 11.42  # 5 H_5
     assert sisa_law(5, 6, fallback=True).mean() == pytest.approx(30 * harmonic(5))
-    assert sisa_law(5, 6).mean() == pytest.approx(all_dead_law(S3TSystem.from_selection(5, 6, 1)).mean())
+    assert sisa_law(5, 6).mean() == pytest.approx(all_dead_law(build_system(5, 6, 1)[0]).mean())
 
 
 def test_coupon_collector_moments_from_its_pmf():
@@ -77,7 +86,7 @@ def _random_system(data, max_m=2, max_L=3):
     L = data.draw(st.integers(2, max_L))
     B = data.draw(st.integers(1, L))
     selection = data.draw(st.sampled_from(["cyclic", "strided"]))
-    return S3TSystem.from_selection(m, L, B, selection)
+    return build_system(m, L, B, selection)[0]
 
 
 def _random_prior(data, m, L):
@@ -100,7 +109,7 @@ def test_chain_and_poisson_embedding_agree_on_mean_and_variance(data):
 
 
 def test_chain_law_equals_coupon_collector_for_uniform_all_dead():
-    system = S3TSystem.from_selection(2, 3, 2)
+    system = build_system(2, 3, 2)[0]
     chain = HitSetChainLaw(system, None, "all-dead")
     coupon = all_dead_law(system)  # K = 4 of n = 6
     r = np.arange(60)
@@ -112,7 +121,7 @@ def test_chain_law_equals_coupon_collector_for_uniform_all_dead():
 def test_poisson_embedding_matches_the_closed_forms_to_1e10(m, L, B):
     from scipy.integrate import quad
 
-    system = S3TSystem.from_selection(m, L, B)
+    system = build_system(m, L, B)[0]
     # all-dead, uniform prior: the coupon collector over the m min(B, L) first slices
     coupon = CouponCollectorLaw(m * L, m * min(B, L))
     law = PoissonEmbeddingLaw(system, None, "all-dead")
@@ -128,7 +137,7 @@ def test_poisson_embedding_matches_the_closed_forms_to_1e10(m, L, B):
 @pytest.mark.parametrize("prior", ["zipf:1.2", "zipf:3.0", "exponential:0.5"])
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
 def test_poisson_embedding_is_quiet_and_agrees_with_the_chain_under_skewed_priors(prior, criterion):
-    system = S3TSystem.from_selection(3, 4, 2)
+    system = build_system(3, 4, 2)[0]
     p = s3t_sim.priors.parse_prior(prior, 3, 4, seed=0)
     law, chain = PoissonEmbeddingLaw(system, p, criterion), HitSetChainLaw(system, p, criterion)
     assert law.mean() == pytest.approx(chain.mean(), rel=1e-10)
@@ -136,7 +145,7 @@ def test_poisson_embedding_is_quiet_and_agrees_with_the_chain_under_skewed_prior
 
 
 def test_deletion_law_dispatch():
-    system = S3TSystem.from_selection(5, 6, 3)
+    system = build_system(5, 6, 3)[0]
     assert isinstance(deletion_law(system), CouponCollectorLaw)
     assert deletion_law(system).mean() == pytest.approx(30 * sum(1 / i for i in range(1, 16)))
     skewed = s3t_sim.priors.parse_prior("zipf:1.2", 5, 6)
@@ -151,7 +160,7 @@ def test_deletion_law_dispatch():
 
 def test_served_prefix_distribution_by_brute_force_enumeration():
     # m = 2 shards, L = 2, B = 2, non-uniform prior, r = 4: enumerate all 4^4 request sequences.
-    system = S3TSystem.from_selection(2, 2, 2)
+    system = build_system(2, 2, 2)[0]
     prior = np.array([[0.1, 0.2], [0.3, 0.4]])
     r = 4
     want = np.zeros((2, 3))
@@ -161,11 +170,11 @@ def test_served_prefix_distribution_by_brute_force_enumeration():
         deleted.ravel()[list(seq)] = True
         for s, k in enumerate(system.served_prefix(deleted)):
             want[s, k] += weight
-    assert served_prefix_distribution(system, prior, r) == pytest.approx(want, abs=1e-13)
+    assert system_served_prefix_distribution(system, prior, r) == pytest.approx(want, abs=1e-13)
 
 
 def test_sisa_without_fallback_prefix_law():
-    law = served_prefix_distribution(S3TSystem.sisa(2, 3, fallback=False), None, 2)
+    law = system_served_prefix_distribution(S3TSystem.sisa(2, 3, fallback=False), None, 2)
     alive = (1 - 0.5) ** 2  # no request on the shard
     assert law[0].tolist() == pytest.approx([1 - alive, 0, 0, alive])
 
@@ -174,7 +183,7 @@ def test_laws_reject_bad_input():
     with pytest.raises(ValueError, match=r"K must be an integer in \[1, 5\]"):
         CouponCollectorLaw(5, 6)
     with pytest.raises(ValueError, match="at most 14 relevant slices"):
-        HitSetChainLaw(S3TSystem.from_selection(4, 4, 1), None, "prefix-below:0.5")
+        HitSetChainLaw(build_system(4, 4, 1)[0], None, "prefix-below:0.5")
     zero_first = np.array([[0.0, 0.5, 0.5]])
     with pytest.raises(ValueError, match="never holds"):
-        PoissonEmbeddingLaw(S3TSystem.from_selection(1, 3, 1), zero_first, "all-dead")
+        PoissonEmbeddingLaw(build_system(1, 3, 1)[0], zero_first, "all-dead")

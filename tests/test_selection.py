@@ -23,10 +23,10 @@ from s3t_sim.selection import (
     random_permutations,
     rotation_starts,
     select_sequences,
-    served_prefix_distribution,
     training_cost,
 )
-from s3t_sim.selection.objectives import hit_set_probabilities
+from s3t_sim.laws.hitsets import hit_set_law
+from s3t_sim.laws.served_prefix import served_prefix_distribution
 from s3t_sim.selection.optimal import count_candidate_sets
 
 ZIPF5 = np.arange(1, 6) ** -1.1 / np.sum(np.arange(1, 6) ** -1.1)
@@ -220,7 +220,7 @@ def test_distribution_average_and_shard_share():
     q, R = 1 / 3, 7
     mixture = sum(math.comb(R, r) * q**r * (1 - q) ** (R - r) * float(expected_served_prefix(seqs, p, r)) for r in range(R + 1))
     assert float(expected_served_prefix(seqs, p, R, shard_share=q)) == pytest.approx(mixture, abs=1e-12)
-    law = hit_set_probabilities(p, 5)
+    law = hit_set_law(p, 5)
     assert law.sum() == pytest.approx(1.0) and law[0] == 0.0
 
 
@@ -319,7 +319,7 @@ def test_bms_objective_weight_is_a_different_rule():
 
 def test_objective_agrees_with_the_project_laws():
     """The selection objective and ``s3t_sim.laws`` enumerate hit sets independently."""
-    from s3t_sim.laws import expected_served_prefix as law_expected_prefix
+    from s3t_sim.laws import system_expected_served_prefix as law_expected_prefix
     from s3t_sim.system import S3TSystem
 
     p = zipf(6)

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["baselines", "bms", "cyclic", "describe", "objectives", "optimal", "prefix_tree", "registry"]
+MODULES = ["baselines", "bms", "build", "cyclic", "describe", "objectives", "optimal", "prefix_tree", "registry"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,10 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3t_sim.criteria import Criterion, parse_criterion
-from s3t_sim.laws import HitSetChainLaw, PoissonEmbeddingLaw, all_dead_law, served_prefix_distribution
+from s3t_sim.laws import HitSetChainLaw, PoissonEmbeddingLaw, all_dead_law, system_served_prefix_distribution
 from s3t_sim.performance import saturating_performance
-from s3t_sim.simulate import (
-    _first_marked_position,
+from s3t_sim.montecarlo import (
     apportion_points,
     expected_sisa_cost_per_request,
     naive_failure_counts,
@@ -20,6 +19,8 @@ from s3t_sim.simulate import (
     simulate_served_prefix,
     simulate_sisa_cost,
 )
+from s3t_sim.montecarlo.streams import first_marked_position
+from s3t_sim.selection import build_system
 from s3t_sim.system import S3TSystem
 
 # Hypothesis draws a fixed sequence of examples (derandomize) so that every 4-SE check is reproducible.
@@ -40,7 +41,7 @@ def small_case(draw, max_m=2, max_L=3):
     m = draw(st.integers(1, max_m))
     L = draw(st.integers(2, max_L))
     B = draw(st.integers(1, L))
-    system = S3TSystem.from_selection(m, L, B, draw(st.sampled_from(["cyclic", "strided"])))
+    system = build_system(m, L, B, draw(st.sampled_from(["cyclic", "strided"])))[0]
     prior = None
     if draw(st.booleans()):
         prior = np.random.default_rng(draw(st.integers(0, 10**6))).dirichlet(np.full(m * L, 0.8)).reshape(m, L)
@@ -72,7 +73,7 @@ def test_served_prefix_distribution_agrees_with_enumeration(case, seed, r):
     system, prior, _ = case
     runs = 4000
     k = simulate_served_prefix(system, prior, [r], runs=runs, seed=seed)[:, 0, :]
-    exact = served_prefix_distribution(system, prior, r)
+    exact = system_served_prefix_distribution(system, prior, r)
     for s in range(system.m):
         freq = np.bincount(k[:, s], minlength=system.L + 1) / runs
         assert np.all(np.abs(freq - exact[s]) <= cell_tolerance(exact[s], runs))
@@ -83,7 +84,7 @@ def test_served_prefix_distribution_agrees_with_enumeration(case, seed, r):
        st.integers(0, 2**31))
 def test_sisa_with_fallback_is_s3t_with_one_sequence(m, L, criterion, seed):
     sisa = S3TSystem.sisa(m, L, fallback=True)
-    s3t = S3TSystem.from_selection(m, L, 1)
+    s3t = build_system(m, L, 1)[0]
     a = simulate_failure_counts(sisa, None, criterion, runs=200, seed=seed)
     b = simulate_failure_counts(s3t, None, criterion, runs=200, seed=seed)
     assert np.array_equal(a.values, b.values)
@@ -91,7 +92,7 @@ def test_sisa_with_fallback_is_s3t_with_one_sequence(m, L, criterion, seed):
 
 def test_spec_means_by_monte_carlo():
     for B in range(1, 7):
-        system = S3TSystem.from_selection(5, 6, B)
+        system = build_system(5, 6, B)[0]
         result = simulate_failure_counts(system, None, "all-dead", runs=20000, seed=B)
         assert within(result.mean, result.se, all_dead_law(system).mean())
     sisa = simulate_failure_counts(S3TSystem.sisa(5, 6, fallback=False), None, "all-dead", runs=20000, seed=7)
@@ -101,7 +102,7 @@ def test_spec_means_by_monte_carlo():
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
 @pytest.mark.parametrize("prior", [None, "zipf:1.2"])
 def test_fast_and_naive_simulators_agree(criterion, prior):
-    system = S3TSystem.from_selection(4, 5, 3, "strided")
+    system = build_system(4, 5, 3, "strided")[0]
     fast = simulate_failure_counts(system, prior, criterion, runs=20000, seed=1)
     naive = naive_failure_counts(system, prior, criterion, runs=800, seed=2)
     assert abs(fast.mean - naive.mean) <= 4 * math.hypot(fast.se, naive.se)
@@ -124,7 +125,7 @@ def _exact_without_replacement(system, sizes, criterion):
 
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.6"])
 def test_without_replacement_matches_exact_enumeration(criterion):
-    system = S3TSystem.from_selection(2, 2, 1)
+    system = build_system(2, 2, 1)[0]
     sizes = np.array([[2, 1], [1, 3]])
     crit = parse_criterion(criterion)
     exact = _exact_without_replacement(system, sizes, crit)
@@ -139,7 +140,7 @@ def test_without_replacement_matches_exact_enumeration(criterion):
 
 
 def test_without_replacement_served_prefix_matches_naive_loop():
-    system = S3TSystem.from_selection(3, 4, 2)
+    system = build_system(3, 4, 2)[0]
     counts = [3, 8, 15]
     fast = simulate_served_prefix(system, "zipf:1", counts, 8000, seed=5, request_model="without-replacement", points=36)
     naive = naive_served_prefix(system, "zipf:1", counts, 1500, seed=6, request_model="without-replacement", points=36)
@@ -152,7 +153,7 @@ def test_first_marked_position_law():
     # first of U = 3 marked items among M = 9 in random order: P(G > g) = C(9 - g, 3) / C(9, 3)
     rng = np.random.default_rng(0)
     runs = 40000
-    g = _first_marked_position(rng, np.full(runs, 9), np.full(runs, 3))
+    g = first_marked_position(rng, np.full(runs, 9), np.full(runs, 3))
     for value in range(1, 8):
         p = (math.comb(9 - value + 1, 3) - math.comb(9 - value, 3)) / math.comb(9, 3)
         assert abs((g == value).mean() - p) <= cell_tolerance(p, runs)
@@ -160,13 +161,13 @@ def test_first_marked_position_law():
 
 
 def test_served_prefix_is_non_increasing_along_a_stream():
-    system = S3TSystem.from_selection(3, 5, 3)
+    system = build_system(3, 5, 3)[0]
     k = simulate_served_prefix(system, "exponential:3", [0, 2, 4, 8, 16, 64], 500, seed=0)
     assert np.all(k[:, 0] == 5) and np.all(np.diff(k, axis=1) <= 0)
 
 
 def test_results_are_reproducible_and_record_the_seed():
-    system = S3TSystem.from_selection(3, 4, 2)
+    system = build_system(3, 4, 2)[0]
     a = simulate_failure_counts(system, None, "any-dead", 300, seed=11)
     b = simulate_failure_counts(system, None, "any-dead", 300, seed=11)
     assert np.array_equal(a.values, b.values) and a.seed == 11 and a.runs == 300 and a.seconds >= 0
@@ -176,7 +177,7 @@ def test_results_are_reproducible_and_record_the_seed():
 
 
 def test_many_chunks_agree_with_the_exact_law():
-    system = S3TSystem.from_selection(20, 16, 16)  # prefix criteria need several chunks here
+    system = build_system(20, 16, 16)[0]  # prefix criteria need several chunks here
     result = simulate_failure_counts(system, None, "all-dead", 3000, seed=2)
     assert within(result.mean, result.se, all_dead_law(system).mean())
     any_dead = simulate_failure_counts(system, None, "any-dead", 3000, seed=3)
@@ -192,7 +193,7 @@ def test_sisa_retraining_cost():
     cost = simulate_sisa_cost(sisa, None, [10, 40], 4000, seed=0)
     assert within(cost[:, 1].mean(), cost[:, 1].std() / math.sqrt(4000), 40 * per_request)
     # Same stream, up to S3T's failure: Wald gives E[cost] = E[T] * E[c].
-    s3t = S3TSystem.from_selection(2, 3, 2)
+    s3t = build_system(2, 3, 2)[0]
     run = naive_failure_counts(s3t, None, "any-dead", 3000, seed=1, sisa=sisa)
     total = run.extra["sisa_cost"]
     exact = HitSetChainLaw(s3t, None, "any-dead").mean() * per_request
@@ -218,7 +219,7 @@ def test_apportion_points():
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, message):
-    args = dict(system=S3TSystem.from_selection(2, 3, 2), prior=None, criterion="all-dead", runs=10, seed=0)
+    args = dict(system=build_system(2, 3, 2)[0], prior=None, criterion="all-dead", runs=10, seed=0)
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         simulate_failure_counts(**args)
@@ -230,12 +231,12 @@ def test_system_checks():
     with pytest.raises(ValueError, match="B must be 1"):
         S3TSystem(np.array([[[0, 1], [1, 0]]]), checkpoint_fallback=False)
     with pytest.raises(ValueError, match=r"B must be an integer in \[1, L!\]"):
-        S3TSystem.from_selection(2, 3, 7)
+        build_system(2, 3, 7)[0]
 
 
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
 def test_embedded_sisa_cost_matches_the_naive_same_stream_loop(criterion):
-    system = S3TSystem.from_selection(2, 3, 2, "strided")
+    system = build_system(2, 3, 2, "strided")[0]
     prior = np.array([[0.05, 0.1, 0.25], [0.3, 0.2, 0.1]])
     sisa = S3TSystem.sisa(2, 3)
     fast = simulate_failure_counts(system, prior, criterion, 20000, seed=8, sisa_cost="stages")
@@ -253,7 +254,7 @@ def test_embedded_sisa_cost_matches_the_naive_same_stream_loop(criterion):
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
 def test_monte_carlo_matches_poisson_embedding_at_high_precision(criterion):
     # 10^5 runs: an SE near 0.1% of the mean, so a biased wait or order would show.
-    system = S3TSystem.from_selection(5, 6, 3, "strided")
+    system = build_system(5, 6, 3, "strided")[0]
     prior = "zipf:1.2"
     result = simulate_failure_counts(system, prior, criterion, runs=100_000, seed=12)
     law = PoissonEmbeddingLaw(system, prior, criterion)
@@ -266,7 +267,7 @@ def test_monte_carlo_matches_poisson_embedding_at_high_precision(criterion):
 def test_simulated_performance_matches_the_exact_expectation():
     from s3t_sim.laws import expected_performance
 
-    system = S3TSystem.from_selection(3, 5, 2, "strided")
+    system = build_system(3, 5, 2, "strided")[0]
     f = saturating_performance(5, 0.5, 0.9, 2.0)
     counts = [0, 4, 10, 25]
     runs = 5000
@@ -281,7 +282,7 @@ def test_simulated_performance_matches_the_exact_expectation():
 @pytest.mark.parametrize("criterion", ["all-dead", "any-dead", "prefix-below:0.5"])
 def test_a_slice_hit_with_probability_one_is_quiet_and_exact(criterion):
     # one shard whose first slice takes the whole prior: every request hits it, so the count is 1
-    system = S3TSystem.from_selection(1, 2, 1)
+    system = build_system(1, 2, 1)[0]
     result = simulate_failure_counts(system, np.array([[1.0, 0.0]]), criterion, runs=50, seed=3)
     assert result.values.tolist() == [1] * 50 and result.se == 0.0
     served = simulate_served_prefix(system, np.array([[1.0, 0.0]]), [0, 1, 3], runs=20, seed=3)

@@ -8,7 +8,7 @@
 - :mod:`~s3t_sim.laws.deletion` — :func:`deletion_law`, the right law for a system;
 - :mod:`~s3t_sim.laws.bound_forms` — the paper's bound forms.
 """
-from s3t_sim.laws.bound_forms import BOUND_FORMS, BoundForm, bound_forms
+from s3t_sim.laws.bound_forms import BOUND_FORMS, BoundForm, bound_values
 from s3t_sim.laws.chain import HitSetChainLaw
 from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law, harmonic, sisa_law
 from s3t_sim.laws.deletion import deletion_law
@@ -23,7 +23,7 @@ from s3t_sim.laws.served_prefix import (
 __all__ = [
     "BOUND_FORMS",
     "BoundForm",
-    "bound_forms",
+    "bound_values",
     "HitSetChainLaw",
     "CouponCollectorLaw",
     "all_dead_law",

@@ -39,12 +39,12 @@ BOUND_FORMS: dict[str, BoundForm] = {
 }
 
 
-def bound_forms(m: int, L: int, B: int) -> dict[str, float]:
+def bound_values(m: int, L: int, B: int) -> dict[str, float]:
     """The two S3T forms at one ``(m, L, B)``, keyed ``bound_poster`` and ``bound_arxiv``.
 
     Examples
     --------
-    >>> {k: round(v, 2) for k, v in bound_forms(2, 3, 2).items()}
+    >>> {k: round(v, 2) for k, v in bound_values(2, 3, 2).items()}
     {'bound_poster': 14.91, 'bound_arxiv': 8.32}
     """
     return {f"bound_{name}": float(BOUND_FORMS[name](m, L, B)) for name in ("poster", "arxiv")}
