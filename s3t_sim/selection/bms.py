@@ -45,11 +45,10 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import linear_sum_assignment
 
-from s3t_sim.selection.cyclic import balanced_counts
 from s3t_sim.checks import check_budget, check_choice, check_int, check_real
 from s3t_sim.priors import shard_prior
+from s3t_sim.selection.cyclic import balanced_counts
 
 WEIGHTS = ("score", "objective")
 TIE_BREAK = 1e-12  # relative: changes the matching only between (near-)equal weights
@@ -177,6 +176,8 @@ def _match_in_rounds(
     sees a round's slots in increasing prefix mass (stable), which only decides among
     equal-value matchings and shortens its augmenting paths.
     """
+    from scipy.optimize import linear_sum_assignment  # heavy: kept off the `s3t --help` path
+
     L = weights.shape[1]
     order = np.lexsort((slot_group, slot_rank))
     taken_by_group = np.zeros((int(slot_group.max()) + 1, L), dtype=bool)

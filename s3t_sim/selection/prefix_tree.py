@@ -10,11 +10,15 @@ against ``separate_cost = B * L(L+1)/2`` when every sequence is trained on its o
 """
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from s3t_sim.checks import check_sequences
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def _as_sequences(sequences) -> np.ndarray:
@@ -38,6 +42,8 @@ def prefix_tree(sequences: ArrayLike) -> nx.DiGraph:
     >>> tree.number_of_nodes() - 1  # distinct non-empty prefixes
     5
     """
+    import networkx as nx  # heavy: kept off the `s3t --help` path
+
     seqs = _as_sequences(sequences)
     tree = nx.DiGraph()
     tree.add_node((), length=0)
