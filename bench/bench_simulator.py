@@ -4,7 +4,7 @@
 
 1. runs per second of the naive loop (one request at a time: draw, update the hit set,
    recompute the hit shard's served prefix, check the criterion — the authors' simulator in
-   our code) and of :func:`s3t_sim.simulate.simulate_failure_counts`, with the speed-up;
+   our code) and of :func:`s3t_sim.montecarlo.fast.simulate_failure_counts`, with the speed-up;
    targets: >= 1000x at (m, L, B) = (20, 16, 16) all-dead, and 10,000 runs at
    (1000, 64, 64) in <= 10 s;
 2. peak memory of 10^6 runs at (20, 16, 16) (target < 1 GB), measured in a fresh

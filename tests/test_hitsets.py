@@ -1,4 +1,4 @@
-"""The hit-set law (s3t_sim.hitsets) against brute-force enumeration of request streams."""
+"""The hit-set law (s3t_sim.laws.hitsets) against brute-force enumeration of request streams."""
 import doctest
 import itertools
 import math
