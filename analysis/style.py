@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.output import Table, write_bytes_atomic, write_text_atomic
+from analysis.tables import Table
+from s3t_sim.output import write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -56,10 +57,12 @@ def colour(i: int) -> str:
 
 
 def marker(i: int) -> str:
+    """The i-th series marker (cycling)."""
     return MARKERS[i % len(MARKERS)]
 
 
-def linestyle(i: int):
+def linestyle(i: int) -> "str | tuple":
+    """The i-th series line style (cycling)."""
     return LINESTYLES[i % len(LINESTYLES)]
 
 

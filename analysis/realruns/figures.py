@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis.output import Table, write_json_atomic, write_text_atomic
 from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure
+from analysis.tables import Table
+from s3t_sim.output import write_json_atomic, write_text_atomic
 
 SUMMARY_FILE = "validation.json"
 
