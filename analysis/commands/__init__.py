@@ -1,18 +1,8 @@
-"""Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
-``bounds``, ``plan``, ``figures``, ``report`` and ``validate``, one module each.
+"""The analysis sub-commands of ``s3t``, one module each: ``bounds``, ``plan``, ``figures``,
+``report`` and ``validate`` (each with ``register(subparsers)`` and ``run(args)``;
+``analysis.cli`` registers them).
 
-These modules import only ``argparse`` and each other at the top; the analysis modules
-below them (numpy, scipy, matplotlib, torch) are imported inside each command's ``run``
-so that ``s3t --help`` stays fast.
+These modules import only ``argparse`` and modules without numpy at the top; the analysis
+modules below them (numpy, scipy, matplotlib, torch) are imported inside each ``run`` so
+that ``s3t --help`` stays fast.
 """
-from __future__ import annotations
-
-import argparse
-
-from analysis.commands import bounds, figures, plan, report, validate
-
-
-def register(subparsers: "argparse._SubParsersAction") -> None:
-    """Add this package's sub-commands to the ``s3t`` parser."""
-    for module in (bounds, plan, figures, report, validate):
-        module.register(subparsers)

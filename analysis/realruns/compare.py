@@ -30,6 +30,7 @@ from analysis.realruns.experiment import (
     measure_performance,
     prior_point_weights,
     replay_stream,
+    standard_error,
     train_and_measure,
     write_performance_csv,
 )
@@ -144,9 +145,9 @@ def comparison_rows(config: ValidationConfig, dataset: str, systems: list[Traine
         deaths = result.deaths[(dataset, B)]
         rows.append({
             "dataset": dataset, "method": "SISA (B=1, checkpoints)" if B == 1 else f"S3T (B={B})", "B": B,
-            "accuracy_nothing_deleted": float(np.mean(clean)), "accuracy_nothing_deleted_se": _se(clean),
-            "accuracy_over_stream": float(np.mean(result.stream_means[(dataset, B)])), "accuracy_over_stream_se": _se(result.stream_means[(dataset, B)]),
-            "requests_until_first_shard_dies": float(np.mean(deaths)), "requests_until_first_shard_dies_se": _se(deaths),
+            "accuracy_nothing_deleted": float(np.mean(clean)), "accuracy_nothing_deleted_se": standard_error(clean),
+            "accuracy_over_stream": float(np.mean(result.stream_means[(dataset, B)])), "accuracy_over_stream_se": standard_error(result.stream_means[(dataset, B)]),
+            "requests_until_first_shard_dies": float(np.mean(deaths)), "requests_until_first_shard_dies_se": standard_error(deaths),
             "censored_at": int(config.request_counts[-1]) + 1,
             "predicted_requests_until_first_shard_dies": float(np.mean(result.predicted_deaths[(dataset, B)])),
             "training_cost_example_passes": float(np.mean(costs) * slice_size * config.epochs),
@@ -155,8 +156,8 @@ def comparison_rows(config: ValidationConfig, dataset: str, systems: list[Traine
     full = [s.full_lora_accuracy for s in systems]
     rows.append({
         "dataset": dataset, "method": "full LoRA (one model, all data)", "B": None,
-        "accuracy_nothing_deleted": float(np.mean(full)), "accuracy_nothing_deleted_se": _se(full),
-        "accuracy_over_stream": float(np.mean(full)), "accuracy_over_stream_se": _se(full),  # kept only by retraining on every request
+        "accuracy_nothing_deleted": float(np.mean(full)), "accuracy_nothing_deleted_se": standard_error(full),
+        "accuracy_over_stream": float(np.mean(full)), "accuracy_over_stream_se": standard_error(full),  # kept only by retraining on every request
         "requests_until_first_shard_dies": 1.0, "requests_until_first_shard_dies_se": 0.0, "censored_at": None,
         "predicted_requests_until_first_shard_dies": 1.0,
         "training_cost_example_passes": float(config.train_limit * config.epochs),
@@ -218,7 +219,3 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
     }
     return result
 
-
-def _se(values: Any) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")

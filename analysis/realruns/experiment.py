@@ -259,6 +259,12 @@ def ensemble_table(systems: list[TrainedSystem], performance: PerformanceModel) 
     for ks, values in sorted(rows.items()):
         values = np.array(values)
         out.append({"prefixes": list(ks), "mean_k": float(np.mean(ks)), "ensemble": float(values.mean()),
-                    "se": float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan"),
+                    "se": standard_error(values),
                     "mean_f": float(performance.aggregate(np.array(ks))), "samples": int(values.size)})
     return out
+
+
+def standard_error(values: Any) -> float:
+    """Standard error of the mean of ``values``; ``nan`` for fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
