@@ -199,6 +199,7 @@ def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> li
 
 
 def fits_table(fits: list[BoundFit]) -> Table:
+    """One row per bound form: constants, ratios at the ends of the grid, the growth test."""
     rows = [
         (f.name, f.expression, f.target, f.points, f.constant_max, f.constant_lsq, f.ratio_at_smallest,
          f.ratio_at_largest, f.slope, f.slope_se, f.bounded, len(f.violations))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -315,7 +315,7 @@ def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
     row.feasible = not row.reasons
 
 
-def rank_key(rank_by: str):
+def rank_key(rank_by: str) -> "Callable[[PlanRow], tuple[float, float, float]]":
     """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
     def rounded(r: PlanRow) -> tuple[float, float, float]:
         # 12 significant digits: values equal up to floating-point noise tie, and the next key decides

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from analysis.tables import Table
 from s3t_sim.output import write_bytes_atomic, write_text_atomic
@@ -66,7 +66,7 @@ def linestyle(i: int) -> "str | tuple":
     return LINESTYLES[i % len(LINESTYLES)]
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None):
+def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None) -> tuple["Figure", Any]:
     """A figure with the project style and its axes (``squeeze`` like ``plt.subplots``)."""
     import matplotlib
 

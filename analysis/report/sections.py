@@ -83,6 +83,7 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
 
 
 def bounds_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Bound forms fitted on the grid, Monte Carlo against the exact rate, and δ flat beyond B = L."""
     grid = bounds.parse_grid(size.grid)
     result = bounds.deletion_rate_grid(grid, runs=size.grid_runs, seed=ctx.seed, progress=ctx.progress)
     fits = bounds.check_bound_forms(result)
@@ -111,6 +112,7 @@ def bounds_section(ctx: ReportContext, size: ReportSize, figure_size: figures.Fi
 
 
 def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """δ at budgets beyond L equals δ at B = L, exactly and by Monte Carlo, and rises up to it."""
     table = bounds.budget_saturation(runs=size.saturation_runs, seed=ctx.seed)
     beyond = [row for row in table.rows if row[2] > row[1]]
     gains = [abs(row[-1]) for row in beyond]
@@ -134,12 +136,14 @@ def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figure
 
 
 def scaling_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """δ against m and against L on log axes, with the scaled bound forms."""
     fig = figures.deletion_rate_scaling(ctx.out_dir, seed=ctx.seed, size=figure_size)
     return Section("Deletion rate vs m and vs L", figures=[fig],
                    paragraphs=["The bound forms, scaled to touch the exact curve from above, follow its growth on log axes."])
 
 
 def gap_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """The exact S3T−SISA gap against both readings of the closed form."""
     checks, tables = [], []
     for reading in bounds.GAP_READINGS:
         table = bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading)
@@ -186,6 +190,7 @@ def _gap_pivot(table: Table, formula: str) -> Table:
 
 
 def served_prefix_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """More budget never serves a shorter expected prefix."""
     fig = figures.served_prefix_over_requests(ctx.out_dir, seed=ctx.seed, size=figure_size)
     exact = [r for r in fig.table.rows if r[4] == "exact"]
     by_setting: dict[str, dict[int, float]] = {}
@@ -201,6 +206,7 @@ def served_prefix_section(ctx: ReportContext, size: ReportSize, figure_size: fig
 
 
 def selection_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """BMS against cyclic and random under skew, and no method above the exact optimum."""
     fig = figures.selection_under_skew(ctx.out_dir, seed=ctx.seed, size=figure_size)
     value = {(r[0], r[1]): r[2] for r in fig.table.rows}
     skews = sorted({r[0] for r in fig.table.rows if r[0] >= 1.0})
@@ -214,6 +220,7 @@ def selection_section(ctx: ReportContext, size: ReportSize, figure_size: figures
 
 
 def distribution_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Chi-square test of the Monte Carlo histogram of the count to failure against the exact pmf."""
     fig = figures.failure_count_distribution(ctx.out_dir, seed=ctx.seed, size=figure_size)
     pmf = np.array([r[1] for r in fig.table.rows])
     freq = np.array([r[2] for r in fig.table.rows])
@@ -233,6 +240,7 @@ def distribution_section(ctx: ReportContext, size: ReportSize, figure_size: figu
 
 
 def training_cost_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Prefix sharing never costs more, and rotations share nothing for B ≤ L."""
     fig = figures.training_cost_vs_budget(ctx.out_dir, seed=ctx.seed, size=figure_size)
     cyclic = {r[0]: r for r in fig.table.rows if r[1] == "cyclic"}
     never_more = all(r[2] <= r[3] for r in fig.table.rows)
@@ -245,6 +253,7 @@ def training_cost_section(ctx: ReportContext, size: ReportSize, figure_size: fig
 
 
 def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """The planning example: inputs, ranking, recommendation, Pareto figure and ``plan.json``."""
     config = size.plan
     result = planning.plan(config, progress=ctx.progress)
     fig = planning.pareto_figure(result, ctx.out_dir)
