@@ -25,10 +25,17 @@ import numpy as np
 
 from analysis.expression import BoundExpression, parse_bound
 from analysis.fitting import BoundFit, fit_bound
-from analysis.output import Table
+from analysis.tables import Table
+from s3t_sim.laws import deletion_law
+from s3t_sim.priors import parse_prior
+from s3t_sim.selection import select_sequences, served_prefix_distribution
+from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.system import S3TSystem
 from s3t_sim.validation import check_choice, check_int
 
 # name -> (expression, which system's exact rate it bounds)
+# MERGE: use s3t_sim.<bound forms> (the one home of the paper's bound formulas, now also
+# s3t_sim.simulate_report.bound_forms) for the expressions of "poster" and "arxiv".
 BOUND_FORMS: dict[str, tuple[str, str]] = {
     "poster": ("m*L*log(m*L*Bp)", "s3t"),
     "arxiv": ("m*L*log(m*Bp)", "s3t"),
@@ -99,36 +106,20 @@ def parse_grid(spec: str) -> BoundGrid:
 # Exact and Monte Carlo deletion rates (all computation delegated to s3t_sim)
 # ---------------------------------------------------------------------------------------
 def build_system(m: int, L: int, B: "int | None", selection: str = "cyclic", prior: str = "uniform", seed: int = 0,
-                 fallback: bool = True):
+                 fallback: bool = True) -> tuple[S3TSystem, np.ndarray]:
     """An ``S3TSystem`` and its prior array ``(m, L)``; ``B=None`` gives SISA (with or without fallback).
 
     With a non-uniform prior each shard's sequences are chosen for its own renormalised row.
     """
-    from s3t_sim.priors import parse_prior
-    from s3t_sim.system import S3TSystem
-
+    # MERGE: use s3t_sim.selection.build_system(m, L, B, selection, prior, seed, ...)
     if B is None:
         return S3TSystem.sisa(m, L, fallback=fallback), parse_prior(prior, m, L, seed=seed)
     return S3TSystem.with_prior(m, L, B, selection, prior, seed, prior_seed=seed)
 
 
-def deletion_law(system, prior: np.ndarray, criterion: str = "all-dead"):
-    """The exact law of the count to failure: :func:`s3t_sim.laws.deletion_law` (kept here for callers)."""
-    from s3t_sim.laws import deletion_law as law
-
-    return law(system, prior, criterion)
-
-
-def exact_deletion_rate(system, prior: np.ndarray, criterion: str = "all-dead") -> float:
-    """δ = E[requests until the criterion holds], exact (:func:`deletion_law`)."""
+def exact_deletion_rate(system: S3TSystem, prior: np.ndarray, criterion: str = "all-dead") -> float:
+    """δ = E[requests until the criterion holds], exact (:func:`s3t_sim.laws.deletion_law`)."""
     return float(deletion_law(system, prior, criterion).mean())
-
-
-def monte_carlo_deletion_rate(system, prior: np.ndarray, criterion: str, runs: int, seed: int):
-    """Monte Carlo estimate (object with ``mean``, ``se``, ``runs``, ``seed``) from ``s3t_sim.simulate``."""
-    from s3t_sim.simulate import simulate_failure_counts
-
-    return simulate_failure_counts(system, prior, criterion, runs=runs, seed=seed)
 
 
 @dataclass
@@ -174,7 +165,7 @@ def deletion_rate_grid(
     for index, (m, L, B) in enumerate(tqdm(grid.points(), desc="bound grid", disable=not progress)):
         system, p = build_system(m, L, B, selection, prior, seed)
         exact = exact_deletion_rate(system, p, criterion)
-        mc = monte_carlo_deletion_rate(system, p, criterion, runs, seed + index)
+        mc = simulate_failure_counts(system, p, criterion, runs=runs, seed=seed + index)
         if (m, L) not in sisa_cache:
             sisa_system, _ = build_system(m, L, None, selection, prior, seed)
             sisa_cache[(m, L)] = exact_deletion_rate(sisa_system, p, criterion)
@@ -208,6 +199,7 @@ def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> li
 
 
 def fits_table(fits: list[BoundFit]) -> Table:
+    """One row per bound form: constants, ratios at the ends of the grid, the growth test."""
     rows = [
         (f.name, f.expression, f.target, f.points, f.constant_max, f.constant_lsq, f.ratio_at_smallest,
          f.ratio_at_largest, f.slope, f.slope_se, f.bounded, len(f.violations))
@@ -245,7 +237,7 @@ def budget_saturation(
                     continue
                 system, p = build_system(m, L, B, selection, "uniform", seed)
                 exact = exact_deletion_rate(system, p, "all-dead")
-                mc = monte_carlo_deletion_rate(system, p, "all-dead", runs, seed + index)
+                mc = simulate_failure_counts(system, p, "all-dead", runs=runs, seed=seed + index)
                 first = int(np.unique(system.sequences[0, :, 0]).size)
                 group.append([m, L, B, first, exact, float(mc.mean), float(mc.se), seed + index])
                 index += 1
@@ -289,8 +281,6 @@ def performance_gap(
     and for SISA's single sequence; ζ = 1 − P_SISA(k ≥ j) is the probability that one
     sequence's j-prefix has been hit.
     """
-    from s3t_sim.selection import select_sequences, served_prefix_distribution
-
     L = check_int("L", L, 1, 16)
     check_choice("reading", reading, GAP_READINGS)
     sisa = select_sequences("sisa", L, 1)

@@ -1,23 +1,27 @@
 """The ``s3t`` command line.
 
-The top floor: each package contributes its sub-commands through a ``commands`` module
-with a ``register(subparsers)`` function, imported here downward. Those modules import
-only ``argparse`` at the top: heavy libraries (torch, matplotlib) are imported inside the
-command's ``run`` so that ``s3t --help`` and ``s3t simulate`` stay fast.
+The top floor: each package contributes its sub-commands through command modules with a
+``register(subparsers)`` function (``s3t_sim.commands``, one module per sub-command in
+``analysis.commands``, ``s3t_train.commands``), imported here downward. Those modules import only
+``argparse`` and modules without numpy at the top: the modules that pull numpy, scipy,
+matplotlib or torch are imported inside the command's ``run`` so that ``s3t --help`` and
+``s3t simulate`` stay fast.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-import analysis.commands
 import s3t_sim.commands
 import s3t_train.commands
+from analysis.commands import bounds, figures, plan, report, validate
 
-COMMAND_MODULES = (s3t_sim.commands, analysis.commands, s3t_train.commands)
+# In the order of ``s3t --help``.
+COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, s3t_train.commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``s3t`` parser with every package's sub-commands."""
     parser = argparse.ArgumentParser(
         prog="s3t",
         description="S3T exact machine unlearning: simulate deletions, select sequences, "
@@ -30,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``s3t`` sub-command; returns the exit status (2 for a refused argument)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -33,6 +33,7 @@ VARIABLES = ("m", "L", "B", "n", "Bp")
 
 def harmonic(k: "np.ndarray | float") -> np.ndarray:
     """Harmonic number ``H_k = sum_{i<=k} 1/i``, extended to real ``k >= 0`` by ``digamma(k+1) + gamma``."""
+    # MERGE: use s3t_sim.laws.coupon.harmonic(K) (int or numpy array), the one harmonic number
     k = np.asarray(k, dtype=float)
     return digamma(k + 1.0) + np.euler_gamma
 

@@ -14,17 +14,16 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.bounds import (
-    BOUND_FORMS,
-    build_system,
-    closed_form_gap,
-    exact_deletion_rate,
-    monte_carlo_deletion_rate,
-)
+from analysis.bounds import BOUND_FORMS, build_system, closed_form_gap, exact_deletion_rate, performance_gap
 from analysis.expression import parse_bound
-from analysis.output import Table
-from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure, OKABE_ITO
+from analysis.style import OKABE_ITO, SavedFigure, colour, linestyle, marker, new_figure, save_figure
+from analysis.tables import Table
 from s3t_sim.laws import deletion_law
+from s3t_sim.performance import saturating_performance
+from s3t_sim.priors import parse_prior
+from s3t_sim.selection import expected_served_prefix, select_sequences, served_prefix_distribution, training_cost
+from s3t_sim.simulate import simulate_failure_counts, simulate_served_prefix
+from s3t_sim.system import S3TSystem
 from s3t_sim.validation import check_choice
 
 
@@ -56,7 +55,7 @@ def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
         for B in budgets:
             system, prior = build_system(m, L, int(B))
             exact.append(exact_deletion_rate(system, prior))
-            mc = monte_carlo_deletion_rate(system, prior, "all-dead", size.runs, seed + 100 * L + int(B))
+            mc = simulate_failure_counts(system, prior, "all-dead", runs=size.runs, seed=seed + 100 * L + int(B))
             mc_mean.append(mc.mean)
             mc_se.append(mc.se)
             rows.append([m, L, int(B), exact[-1], mc.mean, mc.se, size.runs, seed + 100 * L + int(B)])
@@ -98,7 +97,7 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
             system, prior = build_system(m, L, L)
             exact.append(exact_deletion_rate(system, prior))
             run_seed = seed + 7919 * m + L
-            mc = monte_carlo_deletion_rate(system, prior, "all-dead", size.runs, run_seed)
+            mc = simulate_failure_counts(system, prior, "all-dead", runs=size.runs, seed=run_seed)
             mc_mean.append(mc.mean)
             mc_se.append(mc.se)
             ms.append(m)
@@ -131,11 +130,6 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
 def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
     """Expected served prefix per shard and modelled accuracy against the number of requests,
     for several budgets and for SISA; exact (enumeration over hit sets) with Monte Carlo points."""
-    from s3t_sim.performance import saturating_performance
-    from s3t_sim.selection import select_sequences, served_prefix_distribution
-    from s3t_sim.simulate import simulate_served_prefix
-    from s3t_sim.system import S3TSystem
-
     m, L = 4, 8
     model = saturating_performance(L, f0=0.5, fL=0.9, tau=2.0)
     requests = np.unique(np.round(np.geomspace(1, 40 * m * L / 8, 40)).astype(int))
@@ -183,9 +177,6 @@ def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize =
 def selection_under_skew(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
     """Expected served prefix (averaged over r = 1..R requests) of each selection method
     under Zipf priors of growing skew, against the exact optimum (tiny system)."""
-    from s3t_sim.priors import parse_prior
-    from s3t_sim.selection import expected_served_prefix, select_sequences
-
     L, B, R = 5, 3, 10
     exponents = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     methods = ["optimal", "local-search", "bms", "cyclic", "strided", "random"]
@@ -222,7 +213,7 @@ def failure_count_distribution(out_dir: Path, seed: int = 0, size: FigureSize = 
     runs = 10 * size.runs
     system, prior = build_system(m, L, B)
     law = deletion_law(system, prior, "all-dead")
-    mc = monte_carlo_deletion_rate(system, prior, "all-dead", runs, seed)
+    mc = simulate_failure_counts(system, prior, "all-dead", runs=runs, seed=seed)
     top = int(mc.values.max())  # every run falls in a bin; the exact pmf beyond holds the rest of the mass
     r = np.arange(0, top + 1)
     pmf = np.asarray(law.pmf(r), dtype=float)
@@ -245,8 +236,6 @@ def failure_count_distribution(out_dir: Path, seed: int = 0, size: FigureSize = 
 
 def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"], reading: str = "spec") -> SavedFigure:
     """Exact S3T−SISA gap in P(k ≥ j) against ζ, next to the closed form, for B' = 2, 4, 8 (L = 8)."""
-    from analysis.bounds import performance_gap
-
     check_choice("reading", reading, ("spec", "paper"))
     L = 8
     budgets = (2, 4, 8)
@@ -274,14 +263,10 @@ def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZE
 
 def training_cost_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
     """Training cost (slice-passes per epoch per shard) against B, with and without prefix sharing."""
-    from s3t_sim.selection import select_sequences, training_cost
-
     L = 6
     budgets = list(range(1, 4 * L + 1))
     rows = []
     curves: dict[str, list[float]] = {"separate": [], "cyclic": [], "random": [], "bms (zipf:1.5)": []}
-    from s3t_sim.priors import parse_prior
-
     prior = parse_prior("zipf:1.5", 1, L, assignment="sorted")[0]
     for B in budgets:
         for name, meth, p in (("cyclic", "cyclic", None), ("random", "random", None), ("bms (zipf:1.5)", "bms", prior)):

@@ -30,11 +30,19 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
-from analysis.output import Table
+from analysis.bounds import build_system
+from analysis.style import OKABE_ITO, SavedFigure, new_figure, save_figure
+from analysis.tables import Table
+from s3t_sim.criteria import parse_criterion
+from s3t_sim.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
+from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
+from s3t_sim.performance import PerformanceModel, linear_performance, performance_from_csv
+from s3t_sim.selection import METHODS, training_cost
+from s3t_sim.system import S3TSystem
 from s3t_sim.validation import check_choice, check_int, check_real
 
 RANK_KEYS = ("cost", "stop", "performance")
@@ -81,8 +89,6 @@ class PlanConfig:
         if self.epoch_cost is not None:
             check_real("epoch_cost", self.epoch_cost, 0.0)
         check_int("epochs", self.epochs, 1)
-        from s3t_sim.criteria import parse_criterion
-
         if not isinstance(self.criterion, str) or self.criterion.partition(":")[0] not in ("any-dead", "all-dead", "prefix-below"):
             raise ValueError(f"criterion must be one of {', '.join(PLAN_CRITERIA)}; got {self.criterion!r}")
         parse_criterion(self.criterion)
@@ -92,8 +98,6 @@ class PlanConfig:
                 raise ValueError(f"{name} must list at least one value")
             for v in values:
                 check_int(name, v, 1, high)
-        from s3t_sim.selection import METHODS
-
         for s in self.selections:
             check_choice("selection", s, METHODS)
         if self.max_training_cost is not None:
@@ -109,7 +113,7 @@ class PlanConfig:
         return float(self.sample_pass_cost if self.sample_pass_cost is not None else self.epoch_cost / self.dataset_size)
 
 
-def performance_for(spec: str, L: int, samples_per_slice: float = 1.0):
+def performance_for(spec: str, L: int, samples_per_slice: float = 1.0) -> PerformanceModel:
     """The performance model f(k), k = 0..L, of a shard whose slices hold ``samples_per_slice`` samples.
 
     - ``saturating:f0,fmax,scale``: ``f(k) = f0 + (fmax − f0)(1 − exp(−k·samples_per_slice/scale))``,
@@ -126,8 +130,8 @@ def performance_for(spec: str, L: int, samples_per_slice: float = 1.0):
     >>> round(float(performance_for("saturating:0.5,0.9,100", 2, 100).values[2]), 4)  # 0.5 + 0.4 (1 - e^-2)
     0.8459
     """
-    from s3t_sim.performance import PerformanceModel, linear_performance, performance_from_csv
-
+    # MERGE: use s3t_sim.performance.parse_performance (one parser of 'saturating:'/'linear:'/CSV;
+    # here the third saturating parameter is a scale in samples seen, and a CSV is rescaled to k/L).
     L = check_int("L", L, 1)
     samples_per_slice = check_real("samples_per_slice", samples_per_slice, 0.0, None, low_inclusive=False)
     kind, _, params = spec.partition(":")
@@ -235,17 +239,13 @@ def _binding_constraints(rows: list[PlanRow]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-def _death_only(criterion: str) -> bool:
-    return criterion in ("all-dead", "any-dead")
+def setting_system(config: PlanConfig, m: int, L: int, B: int, selection: str) -> tuple[S3TSystem, np.ndarray]:
+    """The system of one candidate setting and its prior (``config.prior`` and ``config.seed``)."""
+    # MERGE: use s3t_sim.selection.build_system(m, L, B, selection, config.prior, config.seed)
+    return build_system(m, L, B, selection, config.prior, config.seed)
 
 
-def _system(config: PlanConfig, m: int, L: int, B: int, selection: str):
-    from s3t_sim.system import S3TSystem
-
-    return S3TSystem.with_prior(m, L, B, selection, config.prior, config.seed, prior_seed=config.seed)
-
-
-def _law_key(config: PlanConfig, system, prior: np.ndarray) -> tuple:
+def _law_key(config: PlanConfig, system: S3TSystem, prior: np.ndarray) -> tuple:
     # The law depends on the system only through its death structure (all-/any-dead) or its
     # sequences, and on the prior: settings that share it (e.g. every B >= L with cyclic
     # rotations) share one computation.
@@ -256,12 +256,8 @@ def _law_key(config: PlanConfig, system, prior: np.ndarray) -> tuple:
 def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str, cache: dict | None = None,
                      days_to_stop: bool = True) -> PlanRow:
     """Compute one candidate's stop probability, served performance, cost and (optionally) days to stop; exact."""
-    from s3t_sim.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
-    from s3t_sim.laws import PoissonEmbeddingLaw
-    from s3t_sim.selection import training_cost
-
     cache = {} if cache is None else cache
-    system, prior = _system(config, m, L, B, selection)
+    system, prior = setting_system(config, m, L, B, selection)
     U = config.deletions_per_day * config.horizon_days
     model = performance_for(config.performance, L, config.dataset_size / (m * L))
     key = ("stop",) + _law_key(config, system, prior)
@@ -301,10 +297,8 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
 
 def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None = None) -> float:
     """δ / λ: the deletion rate (exact law, :func:`s3t_sim.laws.deletion_law`) over the request rate."""
-    from s3t_sim.laws import deletion_law
-
     cache = {} if cache is None else cache
-    system, prior = _system(config, row.m, row.L, row.B, row.selection)
+    system, prior = setting_system(config, row.m, row.L, row.B, row.selection)
     key = ("delta",) + _law_key(config, system, prior)
     if key not in cache:
         cache[key] = float(deletion_law(system, prior, config.criterion).mean())
@@ -321,7 +315,7 @@ def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
     row.feasible = not row.reasons
 
 
-def rank_key(rank_by: str):
+def rank_key(rank_by: str) -> "Callable[[PlanRow], tuple[float, float, float]]":
     """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
     def rounded(r: PlanRow) -> tuple[float, float, float]:
         # 12 significant digits: values equal up to floating-point noise tie, and the next key decides
@@ -377,10 +371,8 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     return PlanResult(config, rows, ranked, time.perf_counter() - start)
 
 
-def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto"):
+def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto") -> SavedFigure:
     """Cost against P(stop) and against expected performance; feasible, Pareto and recommended settings marked."""
-    from analysis.style import OKABE_ITO, new_figure, save_figure
-
     fig, (ax_stop, ax_perf) = new_figure(ncols=2, width=11.5, height=4.4)
     groups = [
         ("infeasible", [r for r in result.rows if not r.feasible], dict(color="#BBBBBB", marker="x", s=18)),

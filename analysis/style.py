@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from analysis.output import Table, write_bytes_atomic, write_text_atomic
+from analysis.tables import Table
+from s3t_sim.output import write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -56,14 +57,16 @@ def colour(i: int) -> str:
 
 
 def marker(i: int) -> str:
+    """The i-th series marker (cycling)."""
     return MARKERS[i % len(MARKERS)]
 
 
-def linestyle(i: int):
+def linestyle(i: int) -> "str | tuple":
+    """The i-th series line style (cycling)."""
     return LINESTYLES[i % len(LINESTYLES)]
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None):
+def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None) -> tuple["Figure", Any]:
     """A figure with the project style and its axes (``squeeze`` like ``plt.subplots``)."""
     import matplotlib
 

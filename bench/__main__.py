@@ -6,15 +6,23 @@ baseline side by side and writes its rows to ``bench/results/<name>.json``.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
-from pathlib import Path
+from typing import Callable
+
+from bench import bench_plan, bench_ray, bench_selection, bench_simulator, bench_training
+
+BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
+    "plan": bench_plan.main,
+    "ray": bench_ray.main,
+    "selection": bench_selection.main,
+    "simulator": bench_simulator.main,
+    "training": bench_training.main,
+}
 
 
 def main(argv: list[str]) -> int:
-    here = Path(__file__).parent
-    names = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    """Run the named benchmark with the remaining options, or every benchmark."""
+    names = sorted(BENCHMARKS)
     if argv and argv[0] not in names and not argv[0].startswith("-"):
         print(f"unknown benchmark {argv[0]!r}; choose from {names}", file=sys.stderr)
         return 2
@@ -24,7 +32,7 @@ def main(argv: list[str]) -> int:
         chosen, options = names, argv
     for name in chosen:
         print(f"\n=== bench {name} ===", flush=True)
-        status = importlib.import_module(f"bench.bench_{name}").main(options)
+        status = BENCHMARKS[name](options)
         if status:
             return int(status)
     return 0

@@ -15,20 +15,21 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
+from analysis.planning import PlanConfig, plan, setting_system
+from analysis.tables import Table
+from s3t_sim.output import write_json_atomic
+from s3t_sim.simulate import simulate_failure_counts
 
 
-def naive_plan(config, runs: int, seed: int) -> dict:
+def naive_plan(config: PlanConfig, runs: int, seed: int) -> dict:
+    """Monte Carlo estimates (P(stop), its SE, δ, its SE) of every cyclic setting of ``config``."""
     from scipy.stats import poisson
-
-    from analysis.planning import _system
-    from s3t_sim.simulate import simulate_failure_counts
 
     U = config.deletions_per_day * config.horizon_days
     estimates = {}
     for i, (m, L, B) in enumerate((m, L, B) for L in config.slices for B in config.budgets if B <= math.factorial(L)
                                   for m in config.shards):
-        system, prior = _system(config, m, L, B, "cyclic")
+        system, prior = setting_system(config, m, L, B, "cyclic")
         counts = simulate_failure_counts(system, prior, config.criterion, runs, seed + i).values
         stop = poisson.sf(counts - 1, U)  # P(N_T >= count)
         estimates[(m, L, B)] = (float(stop.mean()), float(stop.std(ddof=1) / math.sqrt(runs)),
@@ -37,14 +38,8 @@ def naive_plan(config, runs: int, seed: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from analysis.output import Table, write_json_atomic
-    from analysis.planning import PlanConfig, plan
-
-    import scipy.stats  # noqa: F401  (imports before the clocks start: neither planner pays for them)
-
-    import s3t_sim.laws  # noqa: F401
-    import s3t_sim.selection  # noqa: F401
-    import s3t_sim.simulate  # noqa: F401
+    """Time both planners on the default search space; print the table and write ``results/plan.json``."""
+    import scipy.stats  # noqa: F401  (imported before the clocks start: neither planner pays for it)
 
     config = PlanConfig()
     runs, seed = 2000, 0

@@ -1,13 +1,19 @@
 """The runnable examples in the analysis modules' docstrings."""
 import doctest
-import importlib
 
 import pytest
 
-MODULES = ["analysis.expression", "analysis.fitting", "analysis.bounds", "analysis.planning", "analysis.output"]
+import analysis.bounds
+import analysis.expression
+import analysis.fitting
+import analysis.planning
+import analysis.realruns.bands
+import analysis.tables
+
+MODULES = [analysis.expression, analysis.fitting, analysis.bounds, analysis.planning, analysis.tables, analysis.realruns.bands]
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

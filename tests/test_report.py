@@ -1,5 +1,5 @@
 """The report: one run per session (small size, through the CLI in a fresh interpreter),
-checked for completeness, self-containment, no torch import, the section-provider hook,
+checked for completeness, self-containment, no torch import, the extra_section.json hook,
 and rendered in headless Chromium to check that every figure loads."""
 import base64
 import html

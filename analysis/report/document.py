@@ -1,9 +1,5 @@
 """The report as data (sections of text, checks, tables and figures) and its two renderings:
 one self-contained HTML page (figures inline as base64 PNG) and a Markdown file.
-
-Other parts of the toolkit add sections through *section providers*: a function
-``provider(context) -> Section | None`` registered with :func:`register_section_provider`.
-It returns ``None`` when it has nothing to say (for example, no validation runs present).
 """
 from __future__ import annotations
 
@@ -11,10 +7,8 @@ import base64
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-from analysis.output import Table, format_value
 from analysis.style import SavedFigure
+from analysis.tables import Table
 
 
 @dataclass
@@ -44,31 +38,12 @@ class Section:
 
 @dataclass
 class ReportContext:
-    """What a section provider may read: the output folder, the seed and the report size."""
+    """What a section reads: the output folder, the seed, the report size and whether to show progress."""
 
     out_dir: Path
     seed: int
     size: str
     progress: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-SectionProvider = Callable[[ReportContext], "Section | None"]
-_SECTION_PROVIDERS: list[tuple[str, SectionProvider]] = []
-
-
-def register_section_provider(name: str, provider: SectionProvider) -> None:
-    """Add (or replace, by ``name``) a provider whose section is appended to every report."""
-    for i, (existing, _) in enumerate(_SECTION_PROVIDERS):
-        if existing == name:
-            _SECTION_PROVIDERS[i] = (name, provider)
-            return
-    _SECTION_PROVIDERS.append((name, provider))
-
-
-def section_providers() -> list[tuple[str, SectionProvider]]:
-    """The registered providers, in registration order."""
-    return list(_SECTION_PROVIDERS)
 
 
 _CSS = """
@@ -86,7 +61,6 @@ figcaption{font-size:.9em;color:#444}
 nav ul{columns:2}
 code{background:#f4f4f4;padding:0 .2em}
 """
-
 
 
 def render_html(title: str, meta: dict[str, str], sections: list[Section]) -> str:
@@ -159,15 +133,3 @@ def summary_section(sections: list[Section]) -> Section:
     table = Table(["section", "claim", "held"], [(s.title, c.claim, c.held) for s in sections for c in s.checks])
     return Section("Summary of checks", paragraphs=[text], tables=[table] if checks else [])
 
-
-__all__ = [
-    "Check",
-    "ReportContext",
-    "Section",
-    "format_value",
-    "register_section_provider",
-    "render_html",
-    "render_markdown",
-    "section_providers",
-    "summary_section",
-]

@@ -1,42 +1,24 @@
-"""``s3t report``: run the bound checks, the key figures and a planning example, and write
-``report.html`` (one self-contained page) and ``report.md`` with every figure (PNG, PDF,
-CSV) beside them.
-
-Everything runs on embedded defaults (no data, no network) and imports only the base
-dependencies (numpy, scipy, networkx, matplotlib, tqdm). Other parts of the toolkit add
-sections through :func:`analysis.document.register_section_provider` in a module listed in
-``PROVIDER_MODULES`` (the validation of ``s3t validate --out OUT/validation`` is one); the
-built-in provider :func:`extra_section` shows an ``extra_section.json`` from the output
-folder when one is present.
+"""The report's sections on the theory: each runs one check (exact laws against Monte Carlo,
+bound forms, budget saturation, the performance gap, served prefix, selection, the count
+distribution, training cost, a planning example) and returns a :class:`Section` with its
+checks, tables and figures. :data:`THEORY_SECTIONS` lists them in report order; each takes
+``(ctx, size, figure_size)``.
 """
 from __future__ import annotations
 
-import importlib
-import json
 import math
-import platform
-import sys
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from scipy import stats
 
 from analysis import bounds, figures, planning
-from analysis.document import (
-    Check,
-    ReportContext,
-    Section,
-    register_section_provider,
-    render_html,
-    render_markdown,
-    section_providers,
-    summary_section,
-)
-from analysis.output import Table, write_json_atomic, write_text_atomic
+from analysis.report.document import Check, ReportContext, Section
+from analysis.tables import Table
 from s3t_sim.laws import deletion_law
-from s3t_sim.validation import check_choice, check_int
+from s3t_sim.output import write_json_atomic
+from s3t_sim.simulate import simulate_failure_counts
 
 # The S3T authors' simulator, m = 5, L = 6, 2000 runs per budget (spec §2), quoted for comparison.
 AUTHORS_MEANS = {1: 67.5, 2: 88.8, 3: 99.4, 4: 109.0, 5: 114.2, 6: 119.2}
@@ -65,37 +47,7 @@ REPORT_SIZES = {
 }
 
 
-@dataclass
-class ReportResult:
-    html: Path
-    markdown: Path
-    sections: list[Section]
-    seconds: float
-
-    @property
-    def checks(self) -> list[Check]:
-        return [c for s in self.sections for c in s.checks]
-
-
-def _versions() -> str:
-    import matplotlib
-    import networkx
-    import scipy
-
-    try:
-        from importlib.metadata import version
-
-        s3t_version = version("s3t")
-    except Exception:  # noqa: BLE001 - not installed as a distribution
-        s3t_version = "source tree"
-    return (f"s3t {s3t_version}, Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-            f"networkx {networkx.__version__}, matplotlib {matplotlib.__version__}")
-
-
-# ---------------------------------------------------------------------------------------
-# sections
-# ---------------------------------------------------------------------------------------
-def spec_numbers_section(ctx: ReportContext, size: ReportSize) -> Section:
+def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
     """Exact means for m = 5, L = 6, B = 1..6 against Monte Carlo and the authors' simulator."""
     rows, checks = [], []
     worst_z = 0.0
@@ -103,14 +55,14 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize) -> Section:
         system, prior = bounds.build_system(5, 6, B)
         law = deletion_law(system, prior)
         exact = float(law.mean())
-        mc = bounds.monte_carlo_deletion_rate(system, prior, "all-dead", size.spec_runs, ctx.seed + B)
+        mc = simulate_failure_counts(system, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed + B)
         z = (mc.mean - exact) / mc.se
         worst_z = max(worst_z, abs(z))
         authors_z = (AUTHORS_MEANS[B] - exact) / (law.std() / math.sqrt(AUTHORS_RUNS))
         rows.append([B, exact, 30 * _harmonic(5 * B), mc.mean, mc.se, z, AUTHORS_MEANS[B], authors_z, ctx.seed + B])
     sisa, prior = bounds.build_system(5, 6, None, fallback=False)
     sisa_exact = bounds.exact_deletion_rate(sisa, prior)
-    sisa_mc = bounds.monte_carlo_deletion_rate(sisa, prior, "all-dead", size.spec_runs, ctx.seed)
+    sisa_mc = simulate_failure_counts(sisa, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed)
     formula_gap = max(abs(r[1] - r[2]) for r in rows)
     checks.append(Check("exact law reproduces mL·H_{m·min(B,L)} for m=5, L=6, B=1..6", formula_gap < 1e-6 * 120,
                         f"largest difference {formula_gap:.2e}"))
@@ -130,7 +82,8 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize) -> Section:
                    checks=checks, tables=[table])
 
 
-def bounds_section(ctx: ReportContext, size: ReportSize) -> Section:
+def bounds_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Bound forms fitted on the grid, Monte Carlo against the exact rate, and δ flat beyond B = L."""
     grid = bounds.parse_grid(size.grid)
     result = bounds.deletion_rate_grid(grid, runs=size.grid_runs, seed=ctx.seed, progress=ctx.progress)
     fits = bounds.check_bound_forms(result)
@@ -159,6 +112,7 @@ def bounds_section(ctx: ReportContext, size: ReportSize) -> Section:
 
 
 def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """δ at budgets beyond L equals δ at B = L, exactly and by Monte Carlo, and rises up to it."""
     table = bounds.budget_saturation(runs=size.saturation_runs, seed=ctx.seed)
     beyond = [row for row in table.rows if row[2] > row[1]]
     gains = [abs(row[-1]) for row in beyond]
@@ -181,13 +135,15 @@ def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figure
     )
 
 
-def scaling_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
+def scaling_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """δ against m and against L on log axes, with the scaled bound forms."""
     fig = figures.deletion_rate_scaling(ctx.out_dir, seed=ctx.seed, size=figure_size)
     return Section("Deletion rate vs m and vs L", figures=[fig],
                    paragraphs=["The bound forms, scaled to touch the exact curve from above, follow its growth on log axes."])
 
 
-def gap_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
+def gap_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """The exact S3T−SISA gap against both readings of the closed form."""
     checks, tables = [], []
     for reading in bounds.GAP_READINGS:
         table = bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading)
@@ -233,7 +189,8 @@ def _gap_pivot(table: Table, formula: str) -> Table:
                  f"min over r of ({formula} − exact gap): ≥ 0 where the closed form bounds the gap at every r")
 
 
-def served_prefix_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
+def served_prefix_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """More budget never serves a shorter expected prefix."""
     fig = figures.served_prefix_over_requests(ctx.out_dir, seed=ctx.seed, size=figure_size)
     exact = [r for r in fig.table.rows if r[4] == "exact"]
     by_setting: dict[str, dict[int, float]] = {}
@@ -248,7 +205,8 @@ def served_prefix_section(ctx: ReportContext, figure_size: figures.FigureSize) -
     ])
 
 
-def selection_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
+def selection_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """BMS against cyclic and random under skew, and no method above the exact optimum."""
     fig = figures.selection_under_skew(ctx.out_dir, seed=ctx.seed, size=figure_size)
     value = {(r[0], r[1]): r[2] for r in fig.table.rows}
     skews = sorted({r[0] for r in fig.table.rows if r[0] >= 1.0})
@@ -261,9 +219,8 @@ def selection_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Se
     ])
 
 
-def distribution_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
-    from scipy import stats
-
+def distribution_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Chi-square test of the Monte Carlo histogram of the count to failure against the exact pmf."""
     fig = figures.failure_count_distribution(ctx.out_dir, seed=ctx.seed, size=figure_size)
     pmf = np.array([r[1] for r in fig.table.rows])
     freq = np.array([r[2] for r in fig.table.rows])
@@ -282,7 +239,8 @@ def distribution_section(ctx: ReportContext, figure_size: figures.FigureSize) ->
     ])
 
 
-def training_cost_section(ctx: ReportContext, figure_size: figures.FigureSize) -> Section:
+def training_cost_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """Prefix sharing never costs more, and rotations share nothing for B ≤ L."""
     fig = figures.training_cost_vs_budget(ctx.out_dir, seed=ctx.seed, size=figure_size)
     cyclic = {r[0]: r for r in fig.table.rows if r[1] == "cyclic"}
     never_more = all(r[2] <= r[3] for r in fig.table.rows)
@@ -294,7 +252,8 @@ def training_cost_section(ctx: ReportContext, figure_size: figures.FigureSize) -
     ])
 
 
-def planning_section(ctx: ReportContext, size: ReportSize) -> Section:
+def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
+    """The planning example: inputs, ranking, recommendation, Pareto figure and ``plan.json``."""
     config = size.plan
     result = planning.plan(config, progress=ctx.progress)
     fig = planning.pareto_figure(result, ctx.out_dir)
@@ -311,94 +270,21 @@ def planning_section(ctx: ReportContext, size: ReportSize) -> Section:
                                  f"{len(result.rows)} settings in {result.seconds:.2f} s")])
 
 
-def extra_section(ctx: ReportContext) -> "Section | None":
-    """Built-in provider: an ``extra_section.json`` in the output folder becomes a section
-    (a hook for any tool that wants its results in the report).
-
-    Format: ``{"title": str, "paragraphs": [str], "checks": [{"claim", "held", "detail"}],
-    "tables": [{"title", "columns", "rows"}]}``; absent file → no section.
-    """
-    path = ctx.out_dir / "extra_section.json"
-    if not path.is_file():
-        return None
-    data = json.loads(path.read_text())
-    return Section(
-        data.get("title", "Additional results"),
-        paragraphs=list(data.get("paragraphs", [])),
-        checks=[Check(c["claim"], bool(c["held"]), c.get("detail", "")) for c in data.get("checks", [])],
-        tables=[Table(t["columns"], [list(r) for r in t["rows"]], t.get("title", "")) for t in data.get("tables", [])],
-    )
-
-
-register_section_provider("extra", extra_section)
-
-# Modules imported when a report is built, so that their ``register_section_provider``
-# calls run (each must import without torch; a module that fails to import is skipped
-# and named in the report).
-PROVIDER_MODULES: tuple[str, ...] = ("analysis.validation_report",)
-
-
 def _harmonic(k: int) -> float:
+    # MERGE: use s3t_sim.laws.coupon.harmonic(k), the one harmonic number
     return math.fsum(1.0 / i for i in range(1, k + 1))
 
 
-# ---------------------------------------------------------------------------------------
-def build_report(out_dir: "str | Path" = "out", seed: int = 0, size: str = "default", progress: bool = False) -> ReportResult:
-    """Run every check and figure and write ``report.html`` and ``report.md`` under ``out_dir``."""
-    from tqdm.auto import tqdm
-
-    check_choice("size", size, tuple(REPORT_SIZES))
-    seed = check_int("seed", seed, 0)
-    start = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    chosen = REPORT_SIZES[size]
-    fig_size = figures.SIZES[chosen.figure_size]
-    ctx = ReportContext(out_dir=out_dir, seed=seed, size=size, progress=progress)
-    steps = [
-        lambda: spec_numbers_section(ctx, chosen),
-        lambda: bounds_section(ctx, chosen),
-        lambda: saturation_section(ctx, chosen, fig_size),
-        lambda: scaling_section(ctx, fig_size),
-        lambda: gap_section(ctx, fig_size),
-        lambda: served_prefix_section(ctx, fig_size),
-        lambda: selection_section(ctx, fig_size),
-        lambda: distribution_section(ctx, fig_size),
-        lambda: training_cost_section(ctx, fig_size),
-        lambda: planning_section(ctx, chosen),
-    ]
-    sections = [step() for step in tqdm(steps, desc="report", disable=not progress)]
-    skipped = []
-    for module in PROVIDER_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            skipped.append(f"{module} ({exc})")
-    for _, provider in section_providers():
-        extra = provider(ctx)
-        if extra is not None:
-            sections.append(extra)
-    seconds = time.perf_counter() - start
-    sections.append(Section("Reproduce", paragraphs=[
-        f"Regenerate this report with: s3t report --out {out_dir.name} --seed {seed} --size {size}  (or make report).",
-        "Figures alone: s3t figures --out DIR; bounds: s3t bounds --grid default; planning: s3t plan --json.",
-        f"Wall time {seconds:.1f} s on {platform.machine()} with {_cpu_count()} CPU(s).",
-    ] + ([f"Section providers not available: {', '.join(skipped)}."] if skipped else [])))
-    sections.insert(0, summary_section(sections))
-    meta = {
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "seed": str(seed),
-        "size": size,
-        "versions": _versions(),
-        "command": "s3t report " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["report"] else f"build_report(seed={seed}, size={size!r})",
-    }
-    title = "S3T: bound checks, figures and capacity planning"
-    html_path = write_text_atomic(out_dir / "report.html", render_html(title, meta, sections))
-    md_path = write_text_atomic(out_dir / "report.md", render_markdown(title, meta, sections))
-    return ReportResult(html_path, md_path, sections, seconds)
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+SectionFunction = Callable[[ReportContext, ReportSize, figures.FigureSize], Section]
+THEORY_SECTIONS: tuple[SectionFunction, ...] = (
+    spec_numbers_section,
+    bounds_section,
+    saturation_section,
+    scaling_section,
+    gap_section,
+    served_prefix_section,
+    selection_section,
+    distribution_section,
+    training_cost_section,
+    planning_section,
+)

@@ -1,66 +1,18 @@
-"""Writing results: tables (CSV, Markdown, HTML) and files written atomically.
+"""Tables of results and how numbers are shown: CSV, Markdown, HTML and terminal text.
 
-Every file goes to a temporary name in the destination folder first and is moved into
-place with ``os.replace``, so an interrupted run never leaves a half-written file.
+Files are written by ``s3t_sim.output`` (atomic, mode 0644).
 """
 from __future__ import annotations
 
 import csv
 import html
 import io
-import json
 import math
 import numbers
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
-
-def write_bytes_atomic(path: "str | Path", data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_text_atomic(path: "str | Path", text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_json_atomic(path: "str | Path", payload: Any) -> Path:
-    """Write ``payload`` as indented JSON atomically (numpy scalars and arrays are converted)."""
-    return write_text_atomic(path, json.dumps(to_jsonable(payload), indent=2) + "\n")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and non-finite floats into plain JSON values."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+import numpy as np
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -73,17 +25,12 @@ def format_value(value: Any, digits: int = 4) -> str:
         if not math.isfinite(value):
             return "n/a" if math.isnan(value) else ("inf" if value > 0 else "-inf")
         return f"{value:.{digits}g}"
-    try:  # numpy scalars
-        import numpy as np
-
-        if isinstance(value, np.integer):
-            return str(int(value))
-        if isinstance(value, np.floating):
-            return format_value(float(value), digits)
-        if isinstance(value, np.bool_):
-            return format_value(bool(value), digits)
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if isinstance(value, np.floating):
+        return format_value(float(value), digits)
+    if isinstance(value, np.bool_):
+        return format_value(bool(value), digits)
     return str(value)
 
 
@@ -146,11 +93,6 @@ def _is_number(value: Any) -> bool:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    try:
-        import numpy as np
-
-        if isinstance(value, np.generic):
-            return value.item()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.generic):
+        return value.item()
     return value

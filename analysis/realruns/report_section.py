@@ -1,9 +1,8 @@
-"""The validation section of ``out/report.html`` (a report section provider; no torch needed).
+"""The real-run section of ``out/report.html`` (no torch needed).
 
 ``s3t validate --out out/validation`` leaves ``out/validation/validation.json`` and its
-figures; when ``s3t report --out out`` runs after it, this provider turns them into a
-section. ``analysis.report.PROVIDER_MODULES`` imports this module, which registers the
-provider under the name ``validation``.
+figures; when ``s3t report --out out`` runs after it, :func:`validation_section` turns them
+into a section.
 """
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ import csv
 import json
 from pathlib import Path
 
-from analysis.document import Check, ReportContext, Section, register_section_provider
-from analysis.output import Table
+from analysis.report.document import Check, ReportContext, Section
 from analysis.style import SavedFigure
+from analysis.tables import Table
 
 VALIDATION_DIR = "validation"
 
@@ -67,6 +66,3 @@ def validation_section(ctx: ReportContext) -> "Section | None":
         if png.is_file() and table_csv.is_file():
             figures.append(SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"])))
     return Section("Validation against real fine-tuning runs", paragraphs=paragraphs, checks=checks, tables=tables, figures=figures)
-
-
-register_section_provider("validation", validation_section)

@@ -1,4 +1,4 @@
-"""Prediction side of ``s3t validate`` (bands, streams, ensembles, coverage) and its CLI on a tiny run."""
+"""The comparison with real runs (``analysis.realruns``, command ``s3t validate``): prediction side (bands, streams, ensembles, coverage) and its CLI on a tiny run."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis.validation import (
+from analysis.realruns.bands import (
     AccuracyBand,
     band_coverage,
     ensemble_accuracy,
@@ -110,7 +110,7 @@ def test_point_model_band_covers_fresh_streams_of_the_same_law():
 
 
 def test_ensemble_table_is_symmetric_in_shards_and_names_missing_states():
-    from analysis.validation import EnsembleTable
+    from analysis.realruns.bands import EnsembleTable
 
     g = EnsembleTable({(0, 0): 0.5, (0, 2): 0.7, (2, 2): 0.9})
     assert g(np.array([[2, 0], [0, 2], [2, 2], [0, 0]])).tolist() == [0.7, 0.7, 0.9, 0.5]
@@ -155,13 +155,13 @@ def write_toy_dataset(folder, n_train: int, n_eval: int, seed: int) -> None:
 @pytest.mark.slow
 def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     pytest.importorskip("peft")
-    from analysis.validate_cli import register_validate
+    from analysis.commands.validate import register
     from s3t_sim.performance import performance_from_csv
 
     monkeypatch.setenv("S3T_TORCH_THREADS", "1")
     write_toy_dataset(tmp_path / "data" / "toy", 64, 40, seed=0)
     parser = argparse.ArgumentParser(prog="s3t")
-    register_validate(parser.add_subparsers(dest="command"))
+    register(parser.add_subparsers(dest="command"))
     out = tmp_path / "out" / "validation"
     args = parser.parse_args(["validate", "--size", "tiny", "--data-dir", str(tmp_path / "data"), "--datasets", "toy",
                               "--out", str(out), "--json"])
@@ -183,9 +183,9 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     assert methods == ["SISA (B=1, checkpoints)", "S3T (B=2)", "full LoRA (one model, all data)"]
     assert saved["comparison"][1]["training_cost_example_passes"] == 2 * saved["comparison"][0]["training_cost_example_passes"]
 
-    # the report section provider picks the results up from <out>/validation
-    from analysis.document import ReportContext, render_html
-    from analysis.validation_report import validation_section
+    # the report section picks the results up from <out>/validation
+    from analysis.realruns.report_section import validation_section
+    from analysis.report.document import ReportContext, render_html
 
     section = validation_section(ReportContext(out_dir=tmp_path / "out", seed=0, size="small"))
     assert section is not None and len(section.figures) == 4 and section.checks
@@ -194,10 +194,10 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
 
 
 def test_validate_cli_rejects_bad_arguments(tmp_path):
-    from analysis.validate_cli import register_validate
+    from analysis.commands.validate import register
 
     parser = argparse.ArgumentParser(prog="s3t")
-    register_validate(parser.add_subparsers(dest="command"))
+    register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["validate", "--size", "tiny", "--seeds", "1", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match=r"seeds must be an integer in \[2, inf\]"):
         args.func(args)

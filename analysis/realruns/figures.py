@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis.output import Table, write_json_atomic, write_text_atomic
 from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure
+from analysis.tables import Table
+from s3t_sim.output import write_json_atomic, write_text_atomic
 
 SUMMARY_FILE = "validation.json"
 
@@ -44,6 +45,7 @@ def write_validation_outputs(result: Any, out_dir: "str | Path") -> list[SavedFi
 
 
 def fk_figure(result: Any, out_dir: Path) -> SavedFigure:
+    """Measured f(k) per data set with its t-interval over training seeds."""
     fig, ax = new_figure()
     rows = []
     for i, (dataset, f) in enumerate(result.performance.items()):
@@ -100,6 +102,7 @@ def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
 
 
 def ensemble_figure(result: Any, out_dir: Path) -> SavedFigure:
+    """Measured ensemble accuracy against the f(k) model ``mean_s f(k_s)``."""
     fig, ax = new_figure()
     rows = []
     low, high = 1.0, 0.0
@@ -120,6 +123,7 @@ def ensemble_figure(result: Any, out_dir: Path) -> SavedFigure:
 
 
 def comparison_figure(result: Any, out_dir: Path) -> SavedFigure:
+    """S3T (each B), SISA and full LoRA: accuracy over uniform deletion streams."""
     datasets = sorted({r["dataset"] for r in result.measured})
     fig, axes = new_figure(ncols=len(datasets), width=4.2 * len(datasets) + 0.6, height=3.8)
     axes = np.atleast_1d(axes)

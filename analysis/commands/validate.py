@@ -1,13 +1,14 @@
-"""``s3t validate``: the simulator against real fine-tuning runs (imports only argparse here)."""
+"""``s3t validate``: the simulator against real fine-tuning runs (see :mod:`analysis.realruns`)."""
 from __future__ import annotations
 
 import argparse
 
+from analysis.commands.arguments import show_progress
+from s3t_train.ray_executor import add_backend_arguments, executor_from_args
 
-def register_validate(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the ``validate`` sub-command to the ``s3t`` parser."""
-    from s3t_train.ray_executor import add_backend_arguments
 
+def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add ``validate`` to the ``s3t`` parser."""
     parser = subparsers.add_parser(
         "validate",
         help="train real S3T systems, measure f(k), replay deletion streams, check the predicted bands",
@@ -25,22 +26,23 @@ def register_validate(subparsers: "argparse._SubParsersAction") -> argparse.Argu
     parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
     parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
-    parser.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
+    parser.add_argument("--progress", action="store_true", default=None,
+                        help="show progress bars even when stderr is not a terminal")
     add_backend_arguments(parser)
-    parser.set_defaults(func=run_validate)
+    parser.set_defaults(func=run)
     return parser
 
 
-def run_validate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Train, replay and compare; write the files and print the coverage summary."""
     import dataclasses
-    import json
     from pathlib import Path
 
-    from analysis.output import to_jsonable
-    from analysis.validation_figures import write_validation_outputs
-    from analysis.validation_runs import VALIDATION_SIZES, ValidationConfig, run_validation
+    from analysis.realruns.compare import run_validation
+    from analysis.realruns.experiment import VALIDATION_SIZES, ValidationConfig
+    from analysis.realruns.figures import write_validation_outputs
+    from s3t_sim.output import print_result
     from s3t_sim.validation import check_int
-    from s3t_train.ray_executor import executor_from_args
 
     overrides = {}
     if args.data_dir is not None:
@@ -54,21 +56,21 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.threads is not None:
         overrides["threads"] = args.threads
     overrides["seed"] = check_int("seed", args.seed, 0)
-    base = VALIDATION_SIZES[args.size]
-    config = ValidationConfig(**{**dataclasses.asdict(base), **overrides})
+    config = ValidationConfig(**{**dataclasses.asdict(VALIDATION_SIZES[args.size]), **overrides})
     for name in config.datasets:
         if not (Path(config.data_dir) / name).is_dir():
             raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")
-    result = run_validation(config, args.out, executor_from_args(args), progress=True if args.progress else None)
+    result = run_validation(config, args.out, executor_from_args(args), progress=show_progress(args))
     result.summary["size"] = args.size
     write_validation_outputs(result, args.out)
-    summary = result.summary
-    if args.json:
-        print(json.dumps(to_jsonable(summary), indent=2))
-    else:
-        print(f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
-              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})")
-        for name, c in summary["coverage_by_predictor"].items():
-            print(f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})")
-        print(f"results in {args.out} ({summary['seconds']:.0f} s)")
+    print_result(result.summary, args.json, lambda summary: _text(summary, args.out))
     return 0
+
+
+def _text(summary: dict, out: str) -> str:
+    lines = [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
+             f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})"]
+    lines += [f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})"
+              for name, c in summary["coverage_by_predictor"].items()]
+    lines.append(f"results in {out} ({summary['seconds']:.0f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""Argument types and flags shared by the analysis sub-commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """``--progress/--no-progress``; :func:`show_progress` reads it."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show progress bars (default: when stderr is a terminal)")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress bars: as asked, else when stderr is a terminal."""
+    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated integers, e.g. ``2,4,8``."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def str_list(text: str) -> tuple[str, ...]:
+    """Comma-separated names, blanks dropped."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())

@@ -1,0 +1,32 @@
+"""``s3t figures``: regenerate the paper-style figures (PNG, PDF and CSV each)."""
+from __future__ import annotations
+
+import argparse
+
+from analysis.commands.arguments import add_progress_flag, show_progress, str_list
+
+FIGURE_NAMES = ("deletion_rate_vs_budget, deletion_rate_scaling, served_prefix_vs_requests, selection_under_skew, "
+                "failure_count_distribution, performance_gap, training_cost_vs_budget")
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    """Add ``figures`` to the ``s3t`` parser."""
+    p = subparsers.add_parser("figures", help="regenerate the paper-style figures (PNG, PDF and CSV each)",
+                              description=f"Figures: {FIGURE_NAMES}.")
+    p.add_argument("--out", default="out/figures", help="output folder (default: out/figures)")
+    p.add_argument("--only", type=str_list, default=(), help="comma-separated figure names (default: all)")
+    p.add_argument("--size", choices=("small", "default"), default="default", help="Monte Carlo runs and grid extent (default: default)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    add_progress_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw the chosen figures and print where each went."""
+    from analysis.figures import make_figures
+    from s3t_sim.validation import check_int
+
+    check_int("seed", args.seed, 0)
+    for saved in make_figures(args.out, list(args.only), args.size, args.seed, progress=show_progress(args)):
+        print(f"{saved.name}: {saved.png}, {saved.pdf.name}, {saved.csv.name}")
+    return 0

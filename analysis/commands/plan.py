@@ -1,0 +1,74 @@
+"""``s3t plan``: rank feasible (m, L, B, selection) settings for a data set and a deletion load."""
+from __future__ import annotations
+
+import argparse
+
+from analysis.commands.arguments import add_progress_flag, int_list, show_progress, str_list
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    """Add ``plan`` to the ``s3t`` parser."""
+    p = subparsers.add_parser(
+        "plan",
+        help="rank feasible (m, L, B, selection) settings for a data set and a deletion load",
+        description="Exact P(retraining stop within the horizon), expected days to the first stop, expected served "
+        "performance and training cost (with prefix sharing) of every setting; constraints, ranking, Pareto front.",
+    )
+    p.add_argument("--dataset-size", type=int, default=100_000, help="N, samples in the training set (default: 100000)")
+    p.add_argument("--deletions-per-day", type=float, default=2.0, help="deletion requests per day, Poisson arrivals (default: 2)")
+    p.add_argument("--prior", default="uniform", help="how requests spread over slices: uniform, zipf:S, exponential:R, pareto:A, CSV (default: uniform)")
+    p.add_argument("--horizon-days", type=float, default=30.0, help="planning horizon in days (default: 30)")
+    cost = p.add_mutually_exclusive_group()
+    cost.add_argument("--sample-pass-cost", type=float, default=None, help="cost of training on one sample once")
+    cost.add_argument("--epoch-cost", type=float, default=None, help="cost of one epoch on the full set (default: 1)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per training stage (default: 1)")
+    p.add_argument("--performance", default="saturating:0.5,0.9,5000",
+                   help="f(k): 'saturating:f0,fmax,scale' (accuracy vs samples seen), 'linear:f0,fL' or a CSV with columns k,accuracy")
+    p.add_argument("--criterion", default="any-dead", help="what forces a retraining stop: any-dead, all-dead or prefix-below:F (default: any-dead)")
+    p.add_argument("--shards", type=int_list, default=(1, 2, 4, 8, 16), help="m values to search (default: 1,2,4,8,16)")
+    p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 14 (default: 2,4,8,12)")
+    p.add_argument("--budgets", type=int_list, default=(1, 2, 4, 8, 12), help="B values to search (default: 1,2,4,8,12)")
+    p.add_argument("--selections", type=str_list, default=("cyclic",), help="selection methods to search, e.g. cyclic,bms (default: cyclic)")
+    p.add_argument("--max-training-cost", type=float, default=None, help="training budget (same unit as the pass/epoch cost)")
+    p.add_argument("--min-performance", type=float, default=None, help="minimum expected served performance over the horizon")
+    p.add_argument("--max-stop-probability", type=float, default=None, help="maximum P(retraining stop within the horizon)")
+    p.add_argument("--rank-by", choices=("cost", "stop", "performance"), default="cost", help="first sort key of feasible settings (default: cost)")
+    p.add_argument("--top", type=int, default=10, help="rows of the ranking to print (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random selections and per-point priors (default: 0)")
+    p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_progress_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Search, rank, draw the Pareto front (``--figure``) and print JSON or text."""
+    from analysis import planning
+    from s3t_sim.output import print_result
+    from s3t_sim.validation import check_int
+
+    top = check_int("top", args.top, 1)
+    config = planning.PlanConfig(
+        dataset_size=args.dataset_size, deletions_per_day=args.deletions_per_day, horizon_days=args.horizon_days,
+        sample_pass_cost=args.sample_pass_cost,
+        epoch_cost=args.epoch_cost if args.epoch_cost is not None or args.sample_pass_cost is not None else 1.0,
+        epochs=args.epochs, performance=args.performance, prior=args.prior, criterion=args.criterion,
+        shards=args.shards, slices=args.slices, budgets=args.budgets, selections=args.selections,
+        max_training_cost=args.max_training_cost, min_performance=args.min_performance,
+        max_stop_probability=args.max_stop_probability, rank_by=args.rank_by, seed=args.seed,
+    )
+    result = planning.plan(config, progress=show_progress(args))
+    figure = planning.pareto_figure(result, args.figure) if args.figure else None
+
+    def text(_: dict) -> str:
+        lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]
+        if result.ranked:
+            lines.append(result.table(limit=top).to_text())
+        lines.append("\n" + result.recommendation())
+        if figure:
+            lines.append(f"\nPareto front: {figure.png} ({figure.pdf.name}, {figure.csv.name})")
+        return "\n".join(lines)
+
+    payload = dict(result.to_json(), figure=str(figure.png) if figure else None) if args.json else {}
+    print_result(payload, args.json, text)
+    return 0

@@ -1,0 +1,221 @@
+"""The comparison of ``s3t validate``: for every trained system, prior and budget, the
+measured accuracy of replayed streams against the four predictors' bands
+(:mod:`analysis.realruns.bands`), the paper's S3T vs SISA vs full-LoRA table, and the
+coverage summary.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.realruns.bands import (
+    EnsembleTable,
+    coverage_of,
+    ensemble_accuracy,
+    inside_band,
+    predict_accuracy_band,
+    sample_point_streams,
+    served_states,
+    stream_accuracy_band,
+)
+from analysis.realruns.experiment import (
+    TrainedSystem,
+    ValidationConfig,
+    ensemble_table,
+    measure_performance,
+    prior_point_weights,
+    replay_stream,
+    standard_error,
+    train_and_measure,
+    write_performance_csv,
+)
+from s3t_sim.performance import PerformanceModel, performance_from_csv
+from s3t_sim.selection import select_sequences, training_cost
+from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.system import S3TSystem
+from s3t_train.ray_executor import LocalTreeExecutor
+
+PREDICTORS = ("simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model")
+
+
+@dataclass
+class ValidationResult:
+    """Everything ``s3t validate`` measured and predicted; ``summary`` goes to ``--json``."""
+
+    summary: dict[str, Any]
+    bands: list[dict[str, Any]] = field(default_factory=list)
+    measured: list[dict[str, Any]] = field(default_factory=list)
+    performance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ensemble: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    comparison: list[dict[str, Any]] = field(default_factory=list)
+    serving_checks: list[dict[str, Any]] = field(default_factory=list)
+    inside: dict[str, list[np.ndarray]] = field(default_factory=lambda: {p: [] for p in PREDICTORS})
+    # per (dataset, B), uniform streams only: first-death counts, their prediction, mean accuracy
+    deaths: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    predicted_deaths: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    stream_means: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+
+def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
+                    out_dir: Path, result: ValidationResult) -> None:
+    """Replay ``config.streams`` streams of ``prior`` on ``system``; for each budget, measure the
+    accuracy after every checkpoint and the four predictors' bands; append to ``result``."""
+    counts = config.request_counts
+    prior_index = 0 if prior == "uniform" else 1
+    m, Bmax, L = system.sequences.shape
+    weights = prior_point_weights(prior, len(system.point_ids), config.seed + system.seed)
+    slice_prior = np.bincount(system.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
+    slice_prior = slice_prior / slice_prior.sum()
+    positions = sample_point_streams(weights, int(counts[-1]), config.streams, np.random.default_rng([config.seed, system.seed, prior_index]))
+    replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
+               for j in range(config.streams)]
+    streams = np.stack([r["hits"] for r in replays])
+    for B in config.budgets:
+        sequences = system.sequences[:, :B]
+        if not np.array_equal(sequences[0], select_sequences("cyclic", L, B)):
+            raise RuntimeError(f"cyclic selection for B={B} is not the first B rotations; train it separately")
+        index, prefix = served_states(sequences, streams, counts)
+        measured = ensemble_accuracy(system.logits[:, :B], system.labels, index, prefix)  # (streams, checkpoints)
+        if B == Bmax:
+            _check_serving(system, replays, sequences, index, prefix, measured, counts, result)
+        for j in range(config.streams):
+            for c, r in enumerate(counts):
+                result.measured.append({"dataset": system.dataset, "seed": system.seed, "B": B, "prior": prior, "stream": j,
+                                        "requests": int(r), "accuracy": float(measured[j, c]), "served_prefix": prefix[j, c].tolist()})
+        sub = S3TSystem(sequences)
+        if prior == "uniform":
+            _, every = served_states(sequences, streams, np.arange(streams.shape[1] + 1))
+            dead = (every == 0).any(axis=-1)  # first shard death; censored at the stream length + 1
+            key = (system.dataset, B)
+            result.deaths.setdefault(key, []).extend(int(np.argmax(row)) if row.any() else streams.shape[1] + 1 for row in dead)
+            result.predicted_deaths.setdefault(key, []).append(
+                simulate_failure_counts(sub, slice_prior, "any-dead", config.mc_runs, config.seed + system.seed).mean)
+            result.stream_means.setdefault(key, []).append(float(measured.mean()))
+        seeds = [int(x) for x in np.random.SeedSequence([config.seed, system.seed, prior_index, B]).generate_state(4)]
+        logits = system.logits[:, :B]
+        bands = [
+            predict_accuracy_band(sub, slice_prior, performance, counts, config.mc_runs, seeds[0], config.level),
+            predict_accuracy_band(sub, slice_prior, performance, counts, config.mc_runs, seeds[1], config.level, aggregate=g, name=PREDICTORS[1]),
+            stream_accuracy_band(logits, system.labels, sequences, system.slice_of_point, weights, counts, config.mc_runs, seeds[2],
+                                 config.level, replacement=True),
+            stream_accuracy_band(logits, system.labels, sequences, system.slice_of_point, weights, counts, config.mc_runs, seeds[3],
+                                 config.level, replacement=False),
+        ]
+        for band in bands:
+            inside = inside_band(band, measured)
+            result.inside[band.predictor].append(inside)
+            share = coverage_of(inside).share
+            for c, r in enumerate(counts):
+                result.bands.append({"dataset": system.dataset, "seed": system.seed, "B": B, "prior": prior, "predictor": band.predictor,
+                                     "requests": int(r), "mean": float(band.mean[c]), "se": float(band.se[c]), "lower": float(band.lower[c]),
+                                     "upper": float(band.upper[c]), "runs": band.runs, "seed_mc": band.seed, "inside_share": share})
+
+
+def _check_serving(system: TrainedSystem, replays: list[dict], sequences: np.ndarray, index: np.ndarray, prefix: np.ndarray,
+                   measured: np.ndarray, counts: np.ndarray, result: ValidationResult) -> None:
+    """The run's own serving switch must agree with the prefix formula, and its ``evaluate``
+    with the cached-logit ensemble."""
+    m = sequences.shape[0]
+    for j, replay in enumerate(replays):
+        for c, stages in enumerate(replay["served"]):
+            derived = [tuple(sequences[s, index[j, c, s], : prefix[j, c, s]].tolist()) if prefix[j, c, s] else None for s in range(m)]
+            if derived != [None if st is None else tuple(st) for st in stages]:
+                raise RuntimeError(f"served stages {stages} differ from the prefix formula {derived}")
+        if replay["serving_check"] is not None:
+            c, accuracy = replay["serving_check"]
+            result.serving_checks.append({"dataset": system.dataset, "seed": system.seed, "requests": int(counts[c]),
+                                          "cached": float(measured[j, c]), "served": accuracy})
+
+
+def comparison_rows(config: ValidationConfig, dataset: str, systems: list[TrainedSystem], result: ValidationResult) -> list[dict[str, Any]]:
+    """The paper's comparison on one data set: S3T for each B (B = 1 is SISA) and full LoRA."""
+    rows = []
+    slice_size = config.train_limit / (config.shards * config.slices)
+    for B in config.budgets:
+        costs = [sum(training_cost(s.sequences[sh, :B])["shared_cost"] for sh in range(config.shards)) for s in systems]
+        seconds = [sum(sec for (sh, p), sec in s.node_seconds.items() if any(tuple(s.sequences[sh, b, : len(p)]) == p for b in range(B)))
+                   for s in systems]
+        all_active = np.full((1, config.shards), config.slices)
+        clean = [float(ensemble_accuracy(s.logits[:, :B], s.labels, np.zeros_like(all_active), all_active)[0]) for s in systems]
+        deaths = result.deaths[(dataset, B)]
+        rows.append({
+            "dataset": dataset, "method": "SISA (B=1, checkpoints)" if B == 1 else f"S3T (B={B})", "B": B,
+            "accuracy_nothing_deleted": float(np.mean(clean)), "accuracy_nothing_deleted_se": standard_error(clean),
+            "accuracy_over_stream": float(np.mean(result.stream_means[(dataset, B)])), "accuracy_over_stream_se": standard_error(result.stream_means[(dataset, B)]),
+            "requests_until_first_shard_dies": float(np.mean(deaths)), "requests_until_first_shard_dies_se": standard_error(deaths),
+            "censored_at": int(config.request_counts[-1]) + 1,
+            "predicted_requests_until_first_shard_dies": float(np.mean(result.predicted_deaths[(dataset, B)])),
+            "training_cost_example_passes": float(np.mean(costs) * slice_size * config.epochs),
+            "training_seconds": float(np.mean(seconds)) if all(seconds) else None,
+        })
+    full = [s.full_lora_accuracy for s in systems]
+    rows.append({
+        "dataset": dataset, "method": "full LoRA (one model, all data)", "B": None,
+        "accuracy_nothing_deleted": float(np.mean(full)), "accuracy_nothing_deleted_se": standard_error(full),
+        "accuracy_over_stream": float(np.mean(full)), "accuracy_over_stream_se": standard_error(full),  # kept only by retraining on every request
+        "requests_until_first_shard_dies": 1.0, "requests_until_first_shard_dies_se": 0.0, "censored_at": None,
+        "predicted_requests_until_first_shard_dies": 1.0,
+        "training_cost_example_passes": float(config.train_limit * config.epochs),
+        "training_seconds": float(np.mean([s.full_lora_seconds for s in systems])) if all(s.full_lora_seconds for s in systems) else None,
+    })
+    return rows
+
+
+def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/validation", executor: Any = None,
+                   progress: bool | None = None) -> ValidationResult:
+    """Train, measure, predict and compare (files are written by ``analysis.realruns.figures``)."""
+    import torch
+    from tqdm.auto import tqdm
+
+
+    started = time.perf_counter()
+    torch.set_num_threads(config.threads)  # small matrices: one thread per process is fastest and never oversubscribes
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executor = executor if executor is not None else LocalTreeExecutor()
+    show = sys.stderr.isatty() if progress is None else progress
+    result = ValidationResult(summary={})
+    with executor:
+        bar = tqdm(total=len(config.datasets) * len(config.seeds), desc="validate (train, replay)", disable=not show)
+        for dataset in config.datasets:
+            systems = []
+            for seed in config.seeds:
+                systems.append(train_and_measure(config, dataset, seed, out_dir, executor))
+                bar.update(1)
+            measured_f = measure_performance(systems, config.level)
+            fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f)
+            performance = performance_from_csv(fk_path, L=config.slices)  # exactly what `s3t plan` will read
+            result.performance[dataset] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in measured_f.items()}
+            result.ensemble[dataset] = ensemble_table(systems, performance)
+            g = EnsembleTable({tuple(row["prefixes"]): row["ensemble"] for row in result.ensemble[dataset]})
+            for system in systems:
+                for prior in ("uniform", config.skewed_prior):
+                    validate_system(config, system, prior, performance, g, out_dir, result)
+            result.comparison += comparison_rows(config, dataset, systems, result)
+        bar.close()
+
+    per_predictor = {}
+    for name, parts in result.inside.items():
+        c = coverage_of(np.concatenate([p.ravel() for p in parts]))
+        per_predictor[name] = {"coverage": c.share, "inside": c.inside, "checkpoints": c.checkpoints, "se": c.se}
+    headline = per_predictor[PREDICTORS[0]]
+    result.summary = {
+        "coverage": headline["coverage"],
+        "checkpoints": headline["checkpoints"],
+        "inside": headline["inside"],
+        "target": 0.90,
+        "level": config.level,
+        "predictor": PREDICTORS[0],
+        "coverage_by_predictor": per_predictor,
+        "serving_checks": result.serving_checks,
+        "performance_csv": {d: f"fk_{d}.csv" for d in config.datasets},
+        "config": asdict(config),
+        "seconds": time.perf_counter() - started,
+    }
+    return result
+

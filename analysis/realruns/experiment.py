@@ -1,0 +1,270 @@
+"""The real-run experiment of ``s3t validate``: train S3T systems, cache every node's logits,
+replay deletion streams through the run, and measure f(k) and the ensemble table.
+
+For every data set and training seed one S3T system with ``B = max(budgets)`` cyclic
+rotations is trained (``s3t_train``), plus one full-LoRA model (m = L = B = 1) on the same
+data. Systems with fewer sequences are *sub-systems* of it: cyclic selection takes the first
+``B`` rotations, and a node's weights depend only on (seed, shard, prefix) and its slices'
+data, so training the smaller system separately would give the very same nodes; ``B = 1``
+is SISA with checkpoints. Every node is evaluated once on a held-out set and its logits are
+cached; a served state's accuracy is the mean-logit ensemble of its shards' nodes, which is
+what ``S3TRun.evaluate`` computes (checked against it on the last state of a stream).
+
+Deletion streams are real: point ids drawn without replacement (uniform weights, and a
+skewed per-point law) are deleted one by one through ``S3TRun.delete`` on a copy of the run
+(journal, data store, deactivation), and the served stages it reports give the measured
+accuracy after each checkpoint.
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from analysis.realruns.bands import ensemble_accuracy
+from analysis.tables import Table
+from s3t_sim.output import write_text_atomic
+from s3t_sim.performance import PerformanceModel
+from s3t_sim.priors import point_weights
+from s3t_sim.validation import check_int, check_real
+from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
+from s3t_train.ray_executor import train_with_backend
+from s3t_train.system import S3TRun
+from s3t_train.training import create_run
+
+
+@dataclass
+class ValidationConfig:
+    """Sizes of a validation run (``peft``-style config; see :data:`VALIDATION_SIZES`)."""
+
+    datasets: tuple[str, ...] = ("sst2", "agnews")
+    data_dir: str = "../shared/data"
+    model: str = "minilm"
+    shards: int = 3
+    slices: int = 3
+    budgets: tuple[int, ...] = (1, 2, 3)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_limit: int = 900
+    eval_limit: int = 400
+    epochs: int = 1
+    batch_size: int = 16
+    max_length: int = 32
+    lr: float = 1e-3
+    streams: int = 3
+    requests: int = 30
+    checkpoint_every: int = 2
+    skewed_prior: str = "zipf:1.0"
+    mc_runs: int = 2000
+    level: float = 0.95
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        self.datasets = tuple(self.datasets)
+        if not self.datasets:
+            raise ValueError("datasets must name at least one data set")
+        self.shards = check_int("shards", self.shards, 1)
+        self.slices = check_int("slices", self.slices, 1)
+        self.budgets = tuple(sorted({check_int("budgets", b, 1, self.slices) for b in self.budgets}))
+        self.seeds = tuple(check_int("seeds", s, 0) for s in self.seeds)
+        if len(self.seeds) < 2:
+            raise ValueError("seeds must hold at least 2 training seeds (intervals of f(k) are over seeds)")
+        self.train_limit = check_int("train_limit", self.train_limit, 2 * self.shards * self.slices)
+        self.eval_limit = check_int("eval_limit", self.eval_limit, 10)
+        self.streams = check_int("streams", self.streams, 1)
+        self.requests = check_int("requests", self.requests, 1, self.train_limit)
+        self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, 1, self.requests)
+        self.mc_runs = check_int("mc_runs", self.mc_runs, 100)
+        self.level = check_real("level", self.level, 0.5, 1.0, high_inclusive=False)
+        self.threads = check_int("threads", self.threads, 1)
+
+    @property
+    def request_counts(self) -> np.ndarray:
+        return np.arange(0, self.requests + 1, self.checkpoint_every, dtype=np.int64)
+
+
+VALIDATION_SIZES: dict[str, ValidationConfig] = {
+    # about 10 minutes on 2 cores: two data sets, two seeds, 2 shards x 3 slices, 240 examples
+    "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1), train_limit=240, eval_limit=300,
+                              streams=2, requests=16, checkpoint_every=2, mc_runs=1000),
+    # about 30 minutes on 2 cores: two data sets, three seeds, 3 shards x 3 slices, 720 examples
+    "full": ValidationConfig(train_limit=720, eval_limit=300),
+    # the CI test: the tiny random BERT, seconds
+    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1), train_limit=48, epochs=4, lr=2e-2,
+                             eval_limit=40, max_length=16, batch_size=8, streams=2, requests=8, checkpoint_every=2,
+                             mc_runs=400, datasets=("sst2",)),
+}
+
+
+# --------------------------------------------------------------------------- training and caching
+
+@dataclass
+class TrainedSystem:
+    """One trained S3T system and everything measured on it once."""
+
+    dataset: str
+    seed: int
+    run_dir: Path
+    sequences: np.ndarray  # (m, B, L)
+    logits: np.ndarray  # (m, B, L+1, n, C) on the eval set
+    eval_set: Any  # s3t_train.data.TextDataset
+    labels: np.ndarray  # (n,)
+    slice_of_point: np.ndarray  # flat slice index of each training point (position i)
+    point_ids: np.ndarray  # training example id at position i
+    node_seconds: dict[tuple[int, tuple[int, ...]], float]
+    full_lora_accuracy: float
+    full_lora_seconds: float  # 0 when the model was already trained (resumed run)
+
+
+def _run_config(config: ValidationConfig, dataset: str, seed: int, shards: int, slices: int, budget: int) -> RunConfig:
+    return RunConfig(
+        data=DataConfig(source=str(Path(config.data_dir) / dataset), limit=config.train_limit, split_seed=seed),
+        training=TrainingConfig(model=config.model, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+                                max_length=config.max_length, seed=seed),
+        system=SystemConfig(shards=shards, slices=slices, budget=budget, selection="cyclic"),
+    )
+
+
+def _train(run_dir: Path, executor: Any) -> dict[tuple[int, tuple[int, ...]], float]:
+    """Train (or resume) a run; returns the training seconds of each node trained now."""
+    summary = train_with_backend(run_dir, executor, progress=False)
+    return {(r.shard, tuple(r.prefix)): r.seconds for r in summary.trained}
+
+
+def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir: Path, executor: Any) -> TrainedSystem:
+    """Train the S3T system and the full-LoRA model of (dataset, seed) and cache every node's eval logits."""
+    runs_dir = out_dir / "runs" / dataset / f"seed{seed}"
+    s3t_dir, full_dir = runs_dir / "s3t", runs_dir / "full-lora"
+    create_run(_run_config(config, dataset, seed, config.shards, config.slices, max(config.budgets)), s3t_dir)
+    node_seconds = _train(s3t_dir, executor)
+    create_run(_run_config(config, dataset, seed, 1, 1, 1), full_dir)
+    full_seconds = sum(_train(full_dir, executor).values())
+
+    run = S3TRun(s3t_dir)
+    try:
+        eval_set = run.eval_dataset(limit=config.eval_limit, seed=config.seed)
+        m, B, L = run.sequences.shape
+        n, C = len(eval_set), len(run.label_names)
+        logits = np.zeros((m, B, L + 1, n, C))
+        node_logits: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        for s in range(m):
+            for b in range(B):
+                for k in range(L + 1):
+                    prefix = tuple(int(x) for x in run.sequences[s, b, :k])
+                    key = (s, prefix) if k else (0, ())  # k = 0 (untrained head) is the same for every shard
+                    if key not in node_logits:
+                        node_logits[key] = run.stage_logits(s, prefix, eval_set.texts).numpy().astype(float)
+                    logits[s, b, k] = node_logits[key]
+        ids = np.array(sorted(run.trained_location), dtype=np.int64)
+        slice_of_point = np.array([run.trained_location[i][0] * L + run.trained_location[i][1] for i in ids])
+        sequences = np.array(run.sequences)
+    finally:
+        run.close()
+    full = S3TRun(full_dir)
+    try:
+        full_accuracy = float(full.evaluate(eval_set)["accuracy"])
+    finally:
+        full.close()
+    return TrainedSystem(dataset, seed, s3t_dir, sequences, logits, eval_set, np.asarray(eval_set.labels), slice_of_point, ids,
+                         node_seconds, full_accuracy, full_seconds)
+
+
+# --------------------------------------------------------------------------- replay
+
+def prior_point_weights(spec: str, n_points: int, seed: int) -> np.ndarray:
+    """Request weight of each training point: ``uniform`` or a per-point law (``zipf:s``, ...)
+    from :func:`s3t_sim.priors.point_weights`, ranked in a seeded random order."""
+    if spec == "uniform":
+        return np.full(n_points, 1.0 / n_points)
+    law, _, param = spec.partition(":")
+    ranked = point_weights(law, float(param), n_points)
+    return np.random.default_rng(seed).permutation(ranked)
+
+
+def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_counts: np.ndarray, work_dir: Path, check_serving: bool) -> dict[str, Any]:
+    """Delete the stream's points through ``S3TRun.delete`` on a copy of the run.
+
+    Returns the slice hit by each request (flat index) and the served stages reported by
+    the run after each checkpoint. With ``check_serving``, the run's own ``evaluate`` is
+    also called at the first checkpoint whose served stages differ from the initial ones
+    while some shard is alive: ``serving_check = (checkpoint index, accuracy)``.
+    """
+    copy = work_dir / "replay"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(system.run_dir, copy)
+    run = S3TRun(copy)
+    try:
+        served: list[list] = []
+        L = system.sequences.shape[2]
+        hits = []
+        done = 0
+        serving_check = None
+        for c, count in enumerate(request_counts):
+            while done < count:
+                report = run.delete(int(system.point_ids[point_positions[done]]))
+                hits.append(report.shard * L + report.slice)
+                done += 1
+            served.append(run.served_stages())
+            switched = c > 0 and served[-1] != served[0] and any(stage is not None for stage in served[-1])
+            if check_serving and serving_check is None and switched:
+                serving_check = (c, float(run.evaluate(system.eval_set)["accuracy"]))
+    finally:
+        run.close()
+        shutil.rmtree(copy, ignore_errors=True)
+    return {"hits": np.array(hits, dtype=np.int64), "served": served, "serving_check": serving_check}
+
+
+# --------------------------------------------------------------------------- f(k)
+
+def measure_performance(systems: list[TrainedSystem], level: float = 0.95) -> dict[str, Any]:
+    """f(k) = mean accuracy of a shard model with k active groups, over shards and sequences,
+    per seed; mean over seeds with a Student-t interval (``level``)."""
+    per_seed = []
+    for system in systems:
+        correct = system.logits.argmax(axis=-1) == system.labels  # (m, B, L+1, n)
+        per_seed.append(correct.mean(axis=(0, 1, 3)))
+    per_seed = np.array(per_seed)  # (seeds, L+1)
+    S = per_seed.shape[0]
+    mean = per_seed.mean(axis=0)
+    se = per_seed.std(axis=0, ddof=1) / np.sqrt(S)
+    half = stats.t.ppf(0.5 + level / 2, S - 1) * se
+    return {"k": np.arange(per_seed.shape[1]), "accuracy": mean, "se": se, "low": mean - half, "high": mean + half,
+            "per_seed": per_seed, "seeds": [s.seed for s in systems], "level": level}
+
+
+def write_performance_csv(path: Path, measured: dict[str, Any]) -> Path:
+    """The measured f(k) as CSV ``k,accuracy,se,ci_low,ci_high,seeds`` (``s3t plan --performance`` reads it)."""
+    rows = [[int(k), float(a), float(se), float(lo), float(hi), len(measured["seeds"])]
+            for k, a, se, lo, hi in zip(measured["k"], measured["accuracy"], measured["se"], measured["low"], measured["high"])]
+    return write_text_atomic(path, Table(["k", "accuracy", "se", "ci_low", "ci_high", "seeds"], rows).to_csv())
+
+
+def ensemble_table(systems: list[TrainedSystem], performance: PerformanceModel) -> list[dict[str, Any]]:
+    """Ensemble accuracy for every vector of served prefixes (each shard on its first sequence),
+    grouped by the sorted vector, mean over seeds; beside it the f(k) model ``mean_s f(k_s)``."""
+    m, _, L = systems[0].sequences.shape
+    rows: dict[tuple[int, ...], list[float]] = {}
+    for system in systems:
+        for ks in itertools.product(range(L + 1), repeat=m):
+            prefix = np.array(ks)[None, :]
+            acc = float(ensemble_accuracy(system.logits, system.labels, np.zeros_like(prefix), prefix)[0])
+            rows.setdefault(tuple(sorted(ks)), []).append(acc)
+    out = []
+    for ks, values in sorted(rows.items()):
+        values = np.array(values)
+        out.append({"prefixes": list(ks), "mean_k": float(np.mean(ks)), "ensemble": float(values.mean()),
+                    "se": standard_error(values),
+                    "mean_f": float(performance.aggregate(np.array(ks))), "samples": int(values.size)})
+    return out
+
+
+def standard_error(values: Any) -> float:
+    """Standard error of the mean of ``values``; ``nan`` for fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
