@@ -1,6 +1,6 @@
 """Checking the paper's deletion-rate bounds and its performance-gap formula (spec §2).
 
-Three checks, each built on the simulator (``s3t_sim.simulate``), the exact laws
+Three checks, each built on the simulator (``s3t_sim.montecarlo``), the exact laws
 (``s3t_sim.laws``) and the selection objectives (``s3t_sim.selection``):
 
 1. :func:`deletion_rate_grid` — over a grid of (m, L, B): the exact deletion rate δ, the
@@ -26,22 +26,11 @@ import numpy as np
 from analysis.expression import BoundExpression, parse_bound
 from analysis.fitting import BoundFit, fit_bound
 from analysis.tables import Table
-from s3t_sim.laws import deletion_law
-from s3t_sim.priors import parse_prior
-from s3t_sim.selection import select_sequences, served_prefix_distribution
-from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.laws import BOUND_FORMS, deletion_law, served_prefix_distribution
+from s3t_sim.selection import build_system, select_sequences
+from s3t_sim.montecarlo import simulate_failure_counts
 from s3t_sim.system import S3TSystem
-from s3t_sim.validation import check_choice, check_int
-
-# name -> (expression, which system's exact rate it bounds)
-# MERGE: use s3t_sim.<bound forms> (the one home of the paper's bound formulas, now also
-# s3t_sim.simulate_report.bound_forms) for the expressions of "poster" and "arxiv".
-BOUND_FORMS: dict[str, tuple[str, str]] = {
-    "poster": ("m*L*log(m*L*Bp)", "s3t"),
-    "arxiv": ("m*L*log(m*Bp)", "s3t"),
-    "sisa-poster": ("m*L*log(m*L)", "sisa"),
-    "sisa-arxiv": ("m*L*log(m)", "sisa"),
-}
+from s3t_sim.checks import check_choice, check_int
 
 GRID_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
     "tiny": {"m": (2, 4, 8), "L": (2, 4, 8), "B": (1, 2, 4, 8)},
@@ -105,18 +94,6 @@ def parse_grid(spec: str) -> BoundGrid:
 # ---------------------------------------------------------------------------------------
 # Exact and Monte Carlo deletion rates (all computation delegated to s3t_sim)
 # ---------------------------------------------------------------------------------------
-def build_system(m: int, L: int, B: "int | None", selection: str = "cyclic", prior: str = "uniform", seed: int = 0,
-                 fallback: bool = True) -> tuple[S3TSystem, np.ndarray]:
-    """An ``S3TSystem`` and its prior array ``(m, L)``; ``B=None`` gives SISA (with or without fallback).
-
-    With a non-uniform prior each shard's sequences are chosen for its own renormalised row.
-    """
-    # MERGE: use s3t_sim.selection.build_system(m, L, B, selection, prior, seed, ...)
-    if B is None:
-        return S3TSystem.sisa(m, L, fallback=fallback), parse_prior(prior, m, L, seed=seed)
-    return S3TSystem.with_prior(m, L, B, selection, prior, seed, prior_seed=seed)
-
-
 def exact_deletion_rate(system: S3TSystem, prior: np.ndarray, criterion: str = "all-dead") -> float:
     """δ = E[requests until the criterion holds], exact (:func:`s3t_sim.laws.deletion_law`)."""
     return float(deletion_law(system, prior, criterion).mean())
@@ -163,11 +140,11 @@ def deletion_rate_grid(
     result = GridResult(grid, prior, criterion, selection, runs, seed)
     sisa_cache: dict[tuple[int, int], float] = {}
     for index, (m, L, B) in enumerate(tqdm(grid.points(), desc="bound grid", disable=not progress)):
-        system, p = build_system(m, L, B, selection, prior, seed)
+        system, p = build_system(m, L, B, selection, prior, seed, prior_seed=seed)
         exact = exact_deletion_rate(system, p, criterion)
         mc = simulate_failure_counts(system, p, criterion, runs=runs, seed=seed + index)
         if (m, L) not in sisa_cache:
-            sisa_system, _ = build_system(m, L, None, selection, prior, seed)
+            sisa_system = S3TSystem.sisa(m, L)
             sisa_cache[(m, L)] = exact_deletion_rate(sisa_system, p, criterion)
         mean, se = float(mc.mean), float(mc.se)
         result.rows.append(
@@ -190,8 +167,8 @@ def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> li
     m, L, B = result.column("m"), result.column("L"), result.column("B")
     targets = {"s3t": result.column("exact"), "sisa": result.column("sisa_exact")}
     fits = []
-    for name, (text, target) in BOUND_FORMS.items():
-        fits.append(fit_bound(name, parse_bound(text), m, L, B, targets[target], target))
+    for name, form in BOUND_FORMS.items():
+        fits.append(fit_bound(name, parse_bound(form.expression), m, L, B, targets[form.bounds], form.bounds))
     for i, text in enumerate(user_bounds):
         bound: BoundExpression = parse_bound(text)
         fits.append(fit_bound(f"user-{i + 1}", bound, m, L, B, targets["s3t"], "s3t"))

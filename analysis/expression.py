@@ -22,20 +22,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.special import digamma
+
+from s3t_sim.laws import harmonic
 
 MAX_EXPRESSION_LENGTH = 500
 MAX_CONSTANT_EXPONENT = 16.0
 MAX_NODES = 200
 
 VARIABLES = ("m", "L", "B", "n", "Bp")
-
-
-def harmonic(k: "np.ndarray | float") -> np.ndarray:
-    """Harmonic number ``H_k = sum_{i<=k} 1/i``, extended to real ``k >= 0`` by ``digamma(k+1) + gamma``."""
-    # MERGE: use s3t_sim.laws.coupon.harmonic(K) (int or numpy array), the one harmonic number
-    k = np.asarray(k, dtype=float)
-    return digamma(k + 1.0) + np.euler_gamma
 
 
 def _vector_min(*args: np.ndarray) -> np.ndarray:

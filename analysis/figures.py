@@ -14,17 +14,17 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.bounds import BOUND_FORMS, build_system, closed_form_gap, exact_deletion_rate, performance_gap
+from analysis.bounds import closed_form_gap, exact_deletion_rate, performance_gap
 from analysis.expression import parse_bound
 from analysis.style import OKABE_ITO, SavedFigure, colour, linestyle, marker, new_figure, save_figure
 from analysis.tables import Table
-from s3t_sim.laws import deletion_law
+from s3t_sim.laws import BOUND_FORMS, deletion_law, served_prefix_distribution
 from s3t_sim.performance import saturating_performance
-from s3t_sim.priors import parse_prior
-from s3t_sim.selection import expected_served_prefix, select_sequences, served_prefix_distribution, training_cost
-from s3t_sim.simulate import simulate_failure_counts, simulate_served_prefix
+from s3t_sim.priors import parse_prior, uniform_prior
+from s3t_sim.selection import build_system, expected_served_prefix, select_sequences, training_cost
+from s3t_sim.montecarlo import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.system import S3TSystem
-from s3t_sim.validation import check_choice
+from s3t_sim.checks import check_choice
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
                     markerfacecolor="white", label=f"S3T Monte Carlo ±95% CI, L={L}")
         ax.axvline(L, color=colour(i), linestyle=":", linewidth=1)
         ax.text(L + 0.1, 0.38 - 0.07 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
-    sisa_fallback, prior = build_system(m, 6, None)
-    sisa_plain, _ = build_system(m, 6, None, fallback=False)
+    sisa_fallback, prior = S3TSystem.sisa(m, 6), uniform_prior(m, 6)
+    sisa_plain = S3TSystem.sisa(m, 6, fallback=False)
     for j, (system, label) in enumerate(((sisa_fallback, "SISA with checkpoints (mL·H_m), L=6"), (sisa_plain, "SISA without checkpoints (m·H_m), any L"))):
         value = exact_deletion_rate(system, prior)
         ax.axhline(value, color=OKABE_ITO["black"], linestyle=linestyle(j + 1), linewidth=1.2, label=label)
@@ -108,7 +108,7 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
         ax.plot(x, exact, color=colour(0), marker="o", label="S3T exact (B = L)")
         ax.errorbar(x, mc_mean, yerr=1.96 * np.array(mc_se), fmt="none", ecolor=OKABE_ITO["black"], capsize=3, label="Monte Carlo ±95% CI")
         for i, name in enumerate(("poster", "arxiv")):
-            text, _ = BOUND_FORMS[name]
+            text = BOUND_FORMS[name].expression
             g = parse_bound(text)(np.array(ms), np.array(Ls), np.array(Ls))
             c = float(np.max(exact / g))
             pretty = {"poster": "mL·log(mL·B′) (poster)", "arxiv": "mL·log(m·B′) (arXiv)"}[name]
@@ -131,7 +131,7 @@ def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize =
     """Expected served prefix per shard and modelled accuracy against the number of requests,
     for several budgets and for SISA; exact (enumeration over hit sets) with Monte Carlo points."""
     m, L = 4, 8
-    model = saturating_performance(L, f0=0.5, fL=0.9, tau=2.0)
+    model = saturating_performance(L, 0.5, 0.9, 2.0)
     requests = np.unique(np.round(np.geomspace(1, 40 * m * L / 8, 40)).astype(int))
     check_points = requests[:: max(1, len(requests) // 8)]
     fig, (ax_k, ax_f) = new_figure(ncols=2, width=11.5, height=4.4)

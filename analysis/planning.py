@@ -15,15 +15,16 @@ Model (all exact, no simulation):
   Per shard, P(hit set ⊆ S at time u) = exp(−u q_s (1 − p_s(S))) (q_s the shard's share,
   p_s its renormalised prior); its time average over [0, U] is (1 − e^{−aU})/(aU) with
   a = q_s(1 − p_s(S)), and the Möbius transform over the 2^L slice sets gives the averaged
-  law of the hit set, exactly (L ≤ 14): :func:`s3t_sim.hitsets.time_averaged_hit_set_law`.
+  law of the hit set, exactly (L ≤ 14): :func:`s3t_sim.laws.hitsets.time_averaged_hit_set_law`.
 - **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
 
-The performance model f is given on the fraction of a shard's slices that are active,
-so one model serves every L: ``saturating:f0,fL,tau`` means
-``f(k) = f0 + (fL − f0)(1 − e^{−(k/L)/tau})/(1 − e^{−1/tau})``; a CSV of measured
-``k,accuracy`` at one L is rescaled to k/L by linear interpolation.
+The performance model f (:func:`performance_for`): ``saturating:f0,fmax,scale`` is
+``f(k) = f0 + (fmax − f0)(1 − e^{−k n / scale})`` with ``n = N/(mL)`` examples per slice
+(:func:`s3t_sim.performance.saturating_performance`: accuracy grows with the examples the
+served prefix has seen); a CSV of measured ``k,accuracy`` at one L is rescaled to k/L by
+linear interpolation.
 """
 from __future__ import annotations
 
@@ -34,16 +35,15 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from analysis.bounds import build_system
 from analysis.style import OKABE_ITO, SavedFigure, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.criteria import parse_criterion
-from s3t_sim.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
+from s3t_sim.laws.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
 from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
-from s3t_sim.performance import PerformanceModel, linear_performance, performance_from_csv
-from s3t_sim.selection import METHODS, training_cost
+from s3t_sim.performance import PerformanceModel, parse_performance, performance_from_csv
+from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
-from s3t_sim.validation import check_choice, check_int, check_real
+from s3t_sim.checks import check_choice, check_int, check_real
 
 RANK_KEYS = ("cost", "stop", "performance")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
@@ -130,27 +130,10 @@ def performance_for(spec: str, L: int, samples_per_slice: float = 1.0) -> Perfor
     >>> round(float(performance_for("saturating:0.5,0.9,100", 2, 100).values[2]), 4)  # 0.5 + 0.4 (1 - e^-2)
     0.8459
     """
-    # MERGE: use s3t_sim.performance.parse_performance (one parser of 'saturating:'/'linear:'/CSV;
-    # here the third saturating parameter is a scale in samples seen, and a CSV is rescaled to k/L).
     L = check_int("L", L, 1)
     samples_per_slice = check_real("samples_per_slice", samples_per_slice, 0.0, None, low_inclusive=False)
-    kind, _, params = spec.partition(":")
-    if kind in ("saturating", "linear"):
-        try:
-            values = [float(v) for v in params.split(",")] if params else []
-        except ValueError:
-            raise ValueError(f"performance parameters in {spec!r} must be numbers; got {params!r}") from None
-        defaults = [0.5, 0.9, 5000.0] if kind == "saturating" else [0.0, 1.0]
-        if len(values) > len(defaults):
-            raise ValueError(f"performance {spec!r} takes at most {len(defaults)} parameters")
-        values += defaults[len(values):]
-        if kind == "linear":
-            return linear_performance(L, values[0], values[1])
-        f0, fmax, scale = values
-        check_real("performance fmax", fmax, f0)
-        check_real("performance scale", scale, 0.0, None, low_inclusive=False)
-        seen = np.arange(L + 1) * samples_per_slice
-        return PerformanceModel(f0 + (fmax - f0) * -np.expm1(-seen / scale), f"saturating({f0:g},{fmax:g},{scale:g})")
+    if spec.split(":")[0] in ("saturating", "linear"):
+        return parse_performance(spec, L, samples_per_slice)
     path = Path(spec)
     if path.suffix.lower() != ".csv" and not path.exists():
         raise ValueError(
@@ -241,8 +224,7 @@ def _binding_constraints(rows: list[PlanRow]) -> str:
 # ---------------------------------------------------------------------------------------
 def setting_system(config: PlanConfig, m: int, L: int, B: int, selection: str) -> tuple[S3TSystem, np.ndarray]:
     """The system of one candidate setting and its prior (``config.prior`` and ``config.seed``)."""
-    # MERGE: use s3t_sim.selection.build_system(m, L, B, selection, config.prior, config.seed)
-    return build_system(m, L, B, selection, config.prior, config.seed)
+    return build_system(m, L, B, selection, config.prior, config.seed, prior_seed=config.seed)
 
 
 def _law_key(config: PlanConfig, system: S3TSystem, prior: np.ndarray) -> tuple:

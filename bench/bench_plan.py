@@ -18,7 +18,7 @@ from pathlib import Path
 from analysis.planning import PlanConfig, plan, setting_system
 from analysis.tables import Table
 from s3t_sim.output import write_json_atomic
-from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.montecarlo import simulate_failure_counts
 
 
 def naive_plan(config: PlanConfig, runs: int, seed: int) -> dict:

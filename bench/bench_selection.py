@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from analysis.output import Table, write_json_atomic
+from analysis.tables import Table
+from s3t_sim.output import write_json_atomic
 from s3t_sim.selection import bipartite_matching_selection, expected_served_prefix
 from s3t_sim.selection.experiments import ranked_shard_prior, selection_report
 

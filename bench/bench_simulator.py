@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.output import write_json_atomic
+from s3t_sim.output import write_json_atomic
 from s3t_sim.laws import PoissonEmbeddingLaw, all_dead_law
 from s3t_sim.montecarlo import naive_failure_counts, simulate_failure_counts
 from s3t_sim.selection import build_system

@@ -5,7 +5,8 @@ default chance accuracy). The system's aggregate performance is the mean over sh
 ``(1/m) * sum_s f(k_s)`` — the accuracy of an ensemble that weighs shards equally,
 counting dead shards at ``f(0)``.
 
-- :func:`saturating_performance` — ``f(k) = f0 + (fL - f0) (1 - e^{-k/tau}) / (1 - e^{-L/tau})``;
+- :func:`saturating_performance` — ``f(k) = f0 + (fmax - f0) (1 - e^{-k n / scale})``, ``n`` the
+  examples per slice (1 where no data size is known: then ``scale`` counts slices);
 - :func:`linear_performance` — ``f(k) = f0 + (fL - f0) k / L``;
 - :func:`performance_from_csv` — a measured table with columns ``k,accuracy`` (the training
   backend writes one); missing ``k`` are linearly interpolated, ``k = 0`` defaults to ``f0``.
@@ -49,21 +50,28 @@ class PerformanceModel:
         return self(prefixes).mean(axis=-1)
 
 
-def saturating_performance(L: int, f0: float = 0.5, fL: float = 0.9, tau: float = 2.0) -> PerformanceModel:
-    """Saturating curve ``f(k) = f0 + (fL - f0) (1 - exp(-k/tau)) / (1 - exp(-L/tau))``.
+def saturating_performance(
+    L: int, f0: float = 0.5, fmax: float = 0.9, scale: float = 2.0, samples_per_slice: float = 1.0
+) -> PerformanceModel:
+    """Saturating curve ``f(k) = f0 + (fmax - f0) (1 - exp(-k * samples_per_slice / scale))``.
+
+    ``f0`` is a dead shard's accuracy, ``fmax`` the limit with unlimited data, ``scale`` the
+    number of training examples a served prefix must have seen to close the gap by ``1/e``.
+    Where no data size is known (``samples_per_slice = 1``) ``scale`` counts slices.
 
     Examples
     --------
     >>> f = saturating_performance(4, 0.5, 0.9, 2.0)
-    >>> round(float(f(0)), 3), round(float(f(4)), 3)
-    (0.5, 0.9)
+    >>> round(float(f(0)), 3), round(float(f(4)), 4)  # 0.5 + 0.4 (1 - e^-2)
+    (0.5, 0.8459)
     """
     L = check_int("L", L, 1)
     f0 = check_real("f0", f0)
-    fL = check_real("fL", fL, f0)
-    tau = check_real("tau", tau, 0.0, None, low_inclusive=False)
-    k = np.arange(L + 1)
-    return PerformanceModel(f0 + (fL - f0) * np.expm1(-k / tau) / np.expm1(-L / tau), f"saturating(tau={tau:g})")
+    fmax = check_real("fmax", fmax, f0)
+    scale = check_real("scale", scale, 0.0, None, low_inclusive=False)
+    samples_per_slice = check_real("samples_per_slice", samples_per_slice, 0.0, None, low_inclusive=False)
+    seen = np.arange(L + 1) * samples_per_slice
+    return PerformanceModel(f0 + (fmax - f0) * -np.expm1(-seen / scale), f"saturating({f0:g},{fmax:g},{scale:g})")
 
 
 def linear_performance(L: int, f0: float = 0.0, fL: float = 1.0) -> PerformanceModel:
@@ -107,8 +115,11 @@ def performance_from_csv(path: "str | Path", L: int | None = None, f0: float | N
     return PerformanceModel(np.maximum.accumulate(values), f"measured({path.name})")
 
 
-def parse_performance(spec: "str | PerformanceModel", L: int) -> PerformanceModel:
-    """Model from ``saturating[:f0,fL,tau]``, ``linear[:f0,fL]`` or a CSV path with columns ``k,accuracy``.
+def parse_performance(spec: "str | PerformanceModel", L: int, samples_per_slice: float = 1.0) -> PerformanceModel:
+    """Model from ``saturating[:f0,fmax,scale]``, ``linear[:f0,fL]`` or a CSV path with columns ``k,accuracy``.
+
+    ``samples_per_slice`` gives the saturating curve's ``scale`` its unit (examples; slices
+    when it is 1), see :func:`saturating_performance`.
 
     Examples
     --------
@@ -126,7 +137,9 @@ def parse_performance(spec: "str | PerformanceModel", L: int) -> PerformanceMode
         most = 3 if name == "saturating" else 2
         if len(values) > most:
             raise ValueError(f"performance {name} takes at most {most} parameters; got {len(values)} in {spec!r}")
-        return saturating_performance(L, *values) if name == "saturating" else linear_performance(L, *values)
+        if name == "linear":
+            return linear_performance(L, *values)
+        return saturating_performance(L, *values, samples_per_slice=samples_per_slice)
     if Path(spec).suffix.lower() == ".csv" or Path(spec).exists():
         return performance_from_csv(spec, L)
-    raise ValueError(f"performance must be 'saturating[:f0,fL,tau]', 'linear[:f0,fL]' or a CSV file; got {spec!r}")
+    raise ValueError(f"performance must be 'saturating[:f0,fmax,scale]', 'linear[:f0,fL]' or a CSV file; got {spec!r}")

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.expression import harmonic, parse_bound
+from analysis.expression import parse_bound
+from s3t_sim.laws import harmonic
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 from analysis.cli import main
 from s3t_sim.prefix import best_sequence, served_prefix, sequence_prefixes
 from s3t_sim.selection.cyclic import cyclic_rotations
-from s3t_sim.validation import check_budget, check_int, check_probabilities, check_sequences
+from s3t_sim.checks import check_budget, check_int, check_probabilities, check_sequences
 
 
 def test_served_prefix_matches_definition_by_brute_force():

@@ -71,11 +71,13 @@ def test_slice_prior_checks_size_and_sum():
 
 def test_performance_models():
     f = saturating_performance(8, 0.5, 0.9, 2.0)
-    assert f(0) == pytest.approx(0.5) and f(8) == pytest.approx(0.9) and np.all(np.diff(f.values) > 0)
+    assert f(0) == pytest.approx(0.5) and f(8) == pytest.approx(0.5 + 0.4 * (1 - np.exp(-4))) and np.all(np.diff(f.values) > 0)
+    # the scale is in examples seen: 50 per slice and a scale of 100 equals 1 per slice and a scale of 2
+    assert saturating_performance(8, 0.5, 0.9, 100, samples_per_slice=50).values == pytest.approx(f.values)
     assert linear_performance(4).values.tolist() == [0, 0.25, 0.5, 0.75, 1.0]
-    assert f.aggregate(np.array([[8, 0]])) == pytest.approx([0.7])
+    assert f.aggregate(np.array([[8, 0]])) == pytest.approx([(f(8) + 0.5) / 2])
     assert parse_performance("saturating:0.5,0.9,2", 8).values == pytest.approx(f.values)
-    with pytest.raises(ValueError, match="fL must be"):
+    with pytest.raises(ValueError, match="fmax must be"):
         saturating_performance(4, 0.9, 0.5)
 
 

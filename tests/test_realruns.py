@@ -15,11 +15,10 @@ from analysis.realruns.bands import (
     predict_accuracy_band,
     sample_point_streams,
     sample_request_streams,
-    served_states,
     stream_accuracy_band,
 )
 from s3t_sim.performance import PerformanceModel
-from s3t_sim.prefix import best_sequence
+from s3t_sim.prefix import best_sequence, served_states_after
 from s3t_sim.system import S3TSystem
 
 
@@ -61,7 +60,7 @@ def test_slice_streams_with_replacement_follow_the_slice_prior():
 def test_served_states_agree_with_best_sequence():
     sequences = np.array([[[0, 1, 2], [1, 2, 0]], [[2, 0, 1], [0, 1, 2]]])  # (m=2, B=2, L=3)
     streams = np.array([[0, 4, 3, 1]])  # flat slices: shard*3 + slice
-    index, prefix = served_states(sequences, streams, [0, 1, 2, 4])
+    index, prefix = served_states_after(sequences, streams, [0, 1, 2, 4])
     deleted = np.zeros((2, 3), bool)
     expected = []
     hits = [0, 4, 3, 1]
@@ -101,7 +100,7 @@ def test_point_model_band_covers_fresh_streams_of_the_same_law():
     counts = [0, 2, 4, 6]
     band = stream_accuracy_band(logits, labels, sequences, slice_of_point, weights, counts, runs=3000, seed=1)
     streams = sample_request_streams(slice_of_point, weights, 6, 600, seed=99)
-    index, prefix = served_states(sequences, streams, counts)
+    index, prefix = served_states_after(sequences, streams, counts)
     fresh = ensemble_accuracy(logits, labels, index, prefix)  # (600, 4)
     inside = (fresh >= band.lower) & (fresh <= band.upper)
     share = inside.mean(axis=0)

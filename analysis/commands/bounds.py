@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis import bounds
     from analysis.expression import parse_bound
     from s3t_sim.output import print_result, write_text_atomic
-    from s3t_sim.validation import check_int
+    from s3t_sim.checks import check_int
 
     check_int("runs", args.runs, 2)
     check_int("seed", args.seed, 0)

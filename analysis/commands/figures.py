@@ -24,7 +24,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw the chosen figures and print where each went."""
     from analysis.figures import make_figures
-    from s3t_sim.validation import check_int
+    from s3t_sim.checks import check_int
 
     check_int("seed", args.seed, 0)
     for saved in make_figures(args.out, list(args.only), args.size, args.seed, progress=show_progress(args)):

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Search, rank, draw the Pareto front (``--figure``) and print JSON or text."""
     from analysis import planning
     from s3t_sim.output import print_result
-    from s3t_sim.validation import check_int
+    from s3t_sim.checks import check_int
 
     top = check_int("top", args.top, 1)
     config = planning.PlanConfig(

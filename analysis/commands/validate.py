@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.realruns.experiment import VALIDATION_SIZES, ValidationConfig
     from analysis.realruns.figures import write_validation_outputs
     from s3t_sim.output import print_result
-    from s3t_sim.validation import check_int
+    from s3t_sim.checks import check_int
 
     overrides = {}
     if args.data_dir is not None:

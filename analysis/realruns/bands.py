@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from s3t_sim.prefix import sequence_prefixes
-from s3t_sim.simulate import simulate_served_prefix
+from s3t_sim.prefix import served_states_after
+from s3t_sim.montecarlo import simulate_served_prefix
 from s3t_sim.system import S3TSystem
-from s3t_sim.validation import check_int, check_real
+from s3t_sim.checks import check_int, check_real, check_request_counts
 
 SeedLike = "int | np.random.Generator | None"
 
@@ -52,15 +52,6 @@ class AccuracyBand:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
-
-
-def _check_counts(request_counts: Any) -> np.ndarray:
-    counts = np.asarray(request_counts)
-    if counts.ndim != 1 or counts.size == 0 or not np.issubdtype(counts.dtype, np.integer):
-        raise ValueError(f"request_counts must be a non-empty 1-D array of integers; got {request_counts!r}")
-    if np.any(counts < 0) or np.any(np.diff(counts) < 0):
-        raise ValueError("request_counts must be non-negative and non-decreasing")
-    return counts.astype(np.int64)
 
 
 def band_from_samples(samples: np.ndarray, requests: np.ndarray, level: float, seed: Any, predictor: str) -> AccuracyBand:
@@ -94,15 +85,15 @@ def predict_accuracy_band(
 
     Example
     -------
-    >>> from s3t_sim.system import S3TSystem
+    >>> from s3t_sim.selection import build_system
     >>> from s3t_sim.performance import linear_performance
     >>> from s3t_sim.priors import uniform_prior
-    >>> band = predict_accuracy_band(S3TSystem.from_selection(2, 3, 2), uniform_prior(2, 3),
+    >>> band = predict_accuracy_band(build_system(2, 3, 2)[0], uniform_prior(2, 3),
     ...                              linear_performance(3, 0.5, 0.9), [0, 6], runs=500, seed=1)
     >>> round(float(band.mean[0]), 9)
     0.9
     """
-    counts = _check_counts(request_counts)
+    counts = check_request_counts(request_counts)
     runs = check_int("runs", runs, 2)
     prefixes = np.asarray(simulate_served_prefix(system, prior, counts, runs, seed))  # (runs, R, m)
     aggregate = performance.aggregate if aggregate is None else aggregate
@@ -189,36 +180,6 @@ def sample_point_streams(point_weights: np.ndarray, length: int, runs: int, seed
     return np.argsort(keys, axis=1, kind="stable")[:, :length]
 
 
-def served_states(sequences: np.ndarray, streams: np.ndarray, request_counts: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Served sequence and prefix of every shard after each request count.
-
-    ``sequences`` (m, B, L); ``streams`` (runs, R) flat slice indices. Returns
-    ``(sequence_index, prefix)``, two int arrays (runs, len(request_counts), m); the served
-    sequence is the one with the longest clean prefix, ties to the lowest index
-    (``s3t_sim.prefix.best_sequence``).
-    """
-    sequences = np.asarray(sequences)
-    m, _, L = sequences.shape
-    counts = _check_counts(request_counts)
-    streams = np.asarray(streams, dtype=np.int64)
-    runs, R = streams.shape
-    if counts[-1] > R:
-        raise ValueError(f"request_counts go up to {counts[-1]} but the streams hold {R} requests")
-    # first_hit[run, slice] = index of the first request on the slice (R if never hit).
-    first_hit = np.full((runs, m * L), R, dtype=np.int64)
-    positions = np.broadcast_to(np.arange(R), (runs, R))
-    np.minimum.at(first_hit, (np.repeat(np.arange(runs), R), streams.ravel()), positions.ravel())
-    deleted = first_hit[:, None, :] < counts[None, :, None]  # (runs, C, m*L)
-    deleted = deleted.reshape(runs, counts.size, m, L)
-    index = np.empty((runs, counts.size, m), dtype=np.int64)
-    prefix = np.empty_like(index)
-    for s in range(m):
-        per_sequence = sequence_prefixes(sequences[s], deleted[:, :, s, :])  # (runs, C, B)
-        index[..., s] = per_sequence.argmax(axis=-1)
-        prefix[..., s] = per_sequence.max(axis=-1)
-    return index, prefix
-
-
 def ensemble_accuracy(
     logits: np.ndarray, labels: np.ndarray, sequence_index: np.ndarray, prefix: np.ndarray, chance: float | None = None
 ) -> np.ndarray:
@@ -260,9 +221,9 @@ def stream_accuracy_band(
     replacement: bool = False,
 ) -> AccuracyBand:
     """Predictors 2 and 3: the band of the trained ensemble's accuracy over random request streams."""
-    counts = _check_counts(request_counts)
+    counts = check_request_counts(request_counts)
     streams = sample_request_streams(slice_of_point, point_weights, int(counts[-1]), runs, seed, replacement)
-    index, prefix = served_states(sequences, streams, counts)
+    index, prefix = served_states_after(sequences, streams, counts)
     accuracy = ensemble_accuracy(logits, labels, index, prefix)
     name = "ensemble table, slice model" if replacement else "ensemble table, point model"
     return band_from_samples(accuracy, counts, level, seed, name)

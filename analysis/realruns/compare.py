@@ -20,7 +20,6 @@ from analysis.realruns.bands import (
     inside_band,
     predict_accuracy_band,
     sample_point_streams,
-    served_states,
     stream_accuracy_band,
 )
 from analysis.realruns.experiment import (
@@ -36,7 +35,8 @@ from analysis.realruns.experiment import (
 )
 from s3t_sim.performance import PerformanceModel, performance_from_csv
 from s3t_sim.selection import select_sequences, training_cost
-from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.montecarlo import simulate_failure_counts
+from s3t_sim.prefix import served_states_after
 from s3t_sim.system import S3TSystem
 from s3t_train.ray_executor import LocalTreeExecutor
 
@@ -79,7 +79,7 @@ def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str,
         sequences = system.sequences[:, :B]
         if not np.array_equal(sequences[0], select_sequences("cyclic", L, B)):
             raise RuntimeError(f"cyclic selection for B={B} is not the first B rotations; train it separately")
-        index, prefix = served_states(sequences, streams, counts)
+        index, prefix = served_states_after(sequences, streams, counts)
         measured = ensemble_accuracy(system.logits[:, :B], system.labels, index, prefix)  # (streams, checkpoints)
         if B == Bmax:
             _check_serving(system, replays, sequences, index, prefix, measured, counts, result)
@@ -89,7 +89,7 @@ def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str,
                                         "requests": int(r), "accuracy": float(measured[j, c]), "served_prefix": prefix[j, c].tolist()})
         sub = S3TSystem(sequences)
         if prior == "uniform":
-            _, every = served_states(sequences, streams, np.arange(streams.shape[1] + 1))
+            _, every = served_states_after(sequences, streams, np.arange(streams.shape[1] + 1))
             dead = (every == 0).any(axis=-1)  # first shard death; censored at the stream length + 1
             key = (system.dataset, B)
             result.deaths.setdefault(key, []).extend(int(np.argmax(row)) if row.any() else streams.shape[1] + 1 for row in dead)

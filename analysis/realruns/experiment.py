@@ -31,7 +31,7 @@ from analysis.tables import Table
 from s3t_sim.output import write_text_atomic
 from s3t_sim.performance import PerformanceModel
 from s3t_sim.priors import point_weights
-from s3t_sim.validation import check_int, check_real
+from s3t_sim.checks import check_int, check_real
 from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
 from s3t_train.ray_executor import train_with_backend
 from s3t_train.system import S3TRun

@@ -27,7 +27,7 @@ from analysis.report.document import Check, ReportContext, Section, render_html,
 from analysis.report.sections import REPORT_SIZES, THEORY_SECTIONS
 from analysis.tables import Table
 from s3t_sim.output import write_text_atomic
-from s3t_sim.validation import check_choice, check_int
+from s3t_sim.checks import check_choice, check_int
 
 
 @dataclass

@@ -16,9 +16,10 @@ from scipy import stats
 from analysis import bounds, figures, planning
 from analysis.report.document import Check, ReportContext, Section
 from analysis.tables import Table
-from s3t_sim.laws import deletion_law
+from s3t_sim.laws import deletion_law, harmonic
 from s3t_sim.output import write_json_atomic
-from s3t_sim.simulate import simulate_failure_counts
+from s3t_sim.montecarlo import simulate_failure_counts
+from s3t_sim.selection import build_system
 
 # The S3T authors' simulator, m = 5, L = 6, 2000 runs per budget (spec §2), quoted for comparison.
 AUTHORS_MEANS = {1: 67.5, 2: 88.8, 3: 99.4, 4: 109.0, 5: 114.2, 6: 119.2}
@@ -52,14 +53,14 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
     rows, checks = [], []
     worst_z = 0.0
     for B in range(1, 7):
-        system, prior = bounds.build_system(5, 6, B)
+        system, prior = build_system(5, 6, B)
         law = deletion_law(system, prior)
         exact = float(law.mean())
         mc = simulate_failure_counts(system, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed + B)
         z = (mc.mean - exact) / mc.se
         worst_z = max(worst_z, abs(z))
         authors_z = (AUTHORS_MEANS[B] - exact) / (law.std() / math.sqrt(AUTHORS_RUNS))
-        rows.append([B, exact, 30 * _harmonic(5 * B), mc.mean, mc.se, z, AUTHORS_MEANS[B], authors_z, ctx.seed + B])
+        rows.append([B, exact, 30 * harmonic(5 * B), mc.mean, mc.se, z, AUTHORS_MEANS[B], authors_z, ctx.seed + B])
     sisa, prior = bounds.build_system(5, 6, None, fallback=False)
     sisa_exact = bounds.exact_deletion_rate(sisa, prior)
     sisa_mc = simulate_failure_counts(sisa, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed)
@@ -72,12 +73,12 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
     checks.append(Check(f"the authors' simulator means ({AUTHORS_RUNS} runs) agree with the exact means within 4 SE",
                         authors_z < 4, f"largest |z| = {authors_z:.2f}, SE = exact sd / sqrt({AUTHORS_RUNS})"))
     sisa_z = (sisa_mc.mean - sisa_exact) / sisa_mc.se
-    checks.append(Check("SISA without fallback: exact m·H_m = 5·H_5 and Monte Carlo agree", abs(sisa_z) < 4 and abs(sisa_exact - 5 * _harmonic(5)) < 1e-9,
+    checks.append(Check("SISA without fallback: exact m·H_m = 5·H_5 and Monte Carlo agree", abs(sisa_z) < 4 and abs(sisa_exact - 5 * harmonic(5)) < 1e-9,
                         f"exact {sisa_exact:.4f}, MC {sisa_mc.mean:.3f} ± {sisa_mc.se:.3f}, authors {AUTHORS_SISA_NO_FALLBACK_M5}"))
     table = Table(["B", "exact (laws)", "mL·H_{m·min(B,L)}", "MC mean", "MC SE", "z", "authors' simulator", "authors' z", "seed"], rows,
                   f"m = 5, L = 6, all shards dead, cyclic rotations ({size.spec_runs} Monte Carlo runs per budget)")
     return Section("Exact deletion rates against Monte Carlo and the authors' simulator",
-                   paragraphs=["The exact law (s3t_sim.laws) is compared with the vectorised simulator (s3t_sim.simulate) "
+                   paragraphs=["The exact law (s3t_sim.laws) is compared with the vectorised simulator (s3t_sim.montecarlo) "
                                "and with the means the authors' per-request simulator gave (quoted from the spec)."],
                    checks=checks, tables=[table])
 
@@ -268,11 +269,6 @@ def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.
     return Section("Planning example", paragraphs=[result.recommendation()], tables=[inputs, result.table(limit=10)], figures=[fig],
                    checks=[Check("the whole planning search takes at most 10 s", result.seconds <= 10,
                                  f"{len(result.rows)} settings in {result.seconds:.2f} s")])
-
-
-def _harmonic(k: int) -> float:
-    # MERGE: use s3t_sim.laws.coupon.harmonic(k), the one harmonic number
-    return math.fsum(1.0 / i for i in range(1, k + 1))
 
 
 SectionFunction = Callable[[ReportContext, ReportSize, figures.FigureSize], Section]
