@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from s3t_train.checkpoints import load_node
     from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
-    from s3t_train.ray_executor import RayTreeExecutor, train_run_ray
-    from s3t_train.training import create_run, train_run
+    from s3t_train.driver import train_run, train_run_ray
+    from s3t_train.ray_executor import RayTreeExecutor
+    from s3t_train.run_folder import create_run
 
     config = RunConfig(
         data=DataConfig(args.data, limit=args.n, split_seed=args.seed),

@@ -42,8 +42,11 @@ def _config(args, shards: int, slices: int, budget: int, cache: bool = True, lim
 
 
 def bench_stage_throughput(args, workdir: Path) -> list[dict]:
-    from s3t_train.checkpoints import load_node, node_path
-    from s3t_train.training import ActivationCache, create_run, train_node
+    from s3t_train.cache import ActivationCache
+    from s3t_train.checkpoints import load_node
+    from s3t_train.layout import node_path
+    from s3t_train.run_folder import create_run
+    from s3t_train.training import train_node
 
     config = _config(args, 1, args.slices, 1)
     rows = []
@@ -86,7 +89,8 @@ def bench_stage_throughput(args, workdir: Path) -> list[dict]:
 
 
 def bench_whole_run(args, workdir: Path) -> list[dict]:
-    from s3t_train.training import create_run, train_run
+    from s3t_train.driver import train_run
+    from s3t_train.run_folder import create_run
 
     rows = []
     for cache in (False, True):
@@ -102,7 +106,8 @@ def bench_whole_run(args, workdir: Path) -> list[dict]:
 def bench_deletion(args, workdir: Path) -> list[dict]:
     import numpy as np
 
-    from s3t_train.system import S3TRun
+    from s3t_train.run import S3TRun
+    from s3t_train.serving import predict_logits
     from s3t_train.training import train_node
 
     run_dir = workdir / "run-cache-True"
@@ -110,11 +115,11 @@ def bench_deletion(args, workdir: Path) -> list[dict]:
     rng = np.random.default_rng(args.seed)
     candidates = [i for s in range(run.m) for j in range(run.L) for i in run.store.slice_ids(s, j)]
     victims = rng.choice(candidates, size=min(args.deletions, len(candidates)), replace=False).tolist()
-    run.predict_logits(["warm up the serving model"])
+    predict_logits(run, ["warm up the serving model"])
     reports = []
     sisa_seconds = []
     for victim in victims:
-        report = run.delete(int(victim))
+        report = run.deletions.delete(int(victim))
         reports.append(report)
     # SISA's answer to the first request: retrain its shard from the checkpoint before the hit slice
     first = reports[0]
@@ -148,7 +153,8 @@ def bench_deletion(args, workdir: Path) -> list[dict]:
 
 def bench_tree_cost(args, workdir: Path) -> list[dict]:
     from s3t_sim.selection import training_cost
-    from s3t_train.training import RunInfo, create_run, train_run
+    from s3t_train.driver import train_run
+    from s3t_train.run_folder import RunInfo, create_run
 
     L, B = 3, 6  # every order of 3 slices
     run_dir = workdir / "tree"
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from s3t_train.training import configure_torch
+    from s3t_train.stage_model import configure_torch
 
     torch.set_num_threads(args.threads)
     configure_torch()

@@ -1,15 +1,20 @@
 """Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
-``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``."""
+``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``.
+
+The modules that import torch are imported inside the command functions, so that
+``s3t --help`` stays fast.
+"""
 from __future__ import annotations
 
 import argparse
-import json
+
+from s3t_sim.output import print_result
+from s3t_train.backends import add_backend_arguments, executor_from_args
+from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's sub-commands to the ``s3t`` parser."""
-    from s3t_train.ray_executor import add_backend_arguments
-
     p = subparsers.add_parser("train", help="train an S3T system (LoRA stages per slice) on a text-classification set")
     p.add_argument("--data", required=True, help="TSV/CSV/JSONL file, a folder with train.tsv (+ dev.tsv/test.tsv), or a hub dataset name")
     p.add_argument("--out", required=True, help="run folder (re-running with the same settings resumes)")
@@ -79,9 +84,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
-    from s3t_train.ray_executor import executor_from_args, train_with_backend
-    from s3t_train.training import create_run
+    import torch
+
+    from s3t_train.driver import train_with_backend
+    from s3t_train.run_folder import create_run
+    from s3t_train.stage_model import model_for
 
     config = RunConfig(
         data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights),
@@ -89,13 +96,8 @@ def run_train(args: argparse.Namespace) -> int:
         training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
     )
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("device must be 'cpu' here: torch sees no CUDA device")
-    from s3t_train.training import model_for
-
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device must be 'cpu' here: torch sees no CUDA device")
     model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
     create_run(config, args.out)
     with executor_from_args(args) as executor:
@@ -108,67 +110,73 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(run_dir: str):
-    from s3t_train.system import S3TRun
-
-    return S3TRun(run_dir)
+def _deletion_line(r: dict) -> str:
+    state = "already deleted" if r["already_deleted"] else f"deactivated {len(r['deactivated'])} stage(s), response {r['response_seconds'] * 1000:.1f} ms"
+    return f"id {r['example_id']} (shard {r['shard']}, slice {r['slice']}): {state}; served prefix {r['served_prefix']}; dead shards {r['dead_shards']}"
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    run = _open(args.run)
-    reports = [run.delete(i).to_dict() for i in args.id]
-    if args.json:
-        print(json.dumps(reports, indent=2))
-    else:
-        for r in reports:
-            state = "already deleted" if r["already_deleted"] else f"deactivated {len(r['deactivated'])} stage(s), response {r['response_seconds'] * 1000:.1f} ms"
-            print(f"id {r['example_id']} (shard {r['shard']}, slice {r['slice']}): {state}; served prefix {r['served_prefix']}; dead shards {r['dead_shards']}")
+    from s3t_train.run import S3TRun
+
+    run = S3TRun(args.run)
+    reports = [run.deletions.delete(i).to_dict() for i in args.id]
+    print_result(reports, args.json, lambda rs: "\n".join(_deletion_line(r) for r in rs))
     run.close()
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    run = _open(args.run)
-    logits = run.predict_logits(args.text, args.vote)
+    from s3t_train.run import S3TRun
+    from s3t_train.serving import predict_logits
+
+    run = S3TRun(args.run)
+    logits = predict_logits(run, args.text, args.vote)
     labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
-    if args.json:
-        print(json.dumps([{"text": t, "label": y, "scores": s} for t, y, s in zip(args.text, labels, logits.tolist())], indent=2))
-    else:
-        for t, y in zip(args.text, labels):
-            print(f"{y}\t{t}")
+    rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(args.text, labels, logits.tolist())]
+    print_result(rows, args.json, lambda rs: "\n".join(f"{r['label']}\t{r['text']}" for r in rs))
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    result = _open(args.run).evaluate(vote=args.vote, limit=args.limit)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"accuracy {result['accuracy']:.4f} ± {result['accuracy_se']:.4f} (SE, n={result['examples']}); served prefix {result['served_prefix']}; dead shards {result['dead_shards']}; deleted {result['deleted']}")
+    from s3t_train.evaluation import evaluate
+    from s3t_train.run import S3TRun
+
+    result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit)
+    print_result(result, args.json, lambda r: (
+        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); served prefix {r['served_prefix']}; "
+        f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
+    ))
     return 0
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    result = _open(args.run).audit()
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        verdict = "OK" if result["ok"] else "FAILED"
-        print(f"audit {verdict}: {result['active_stages_checked']} active stages checked against {result['deleted']} deleted ids; violations {result['violations']}; deleted ids left in store {result['deleted_in_store']}")
+    from s3t_train.audit import audit
+    from s3t_train.run import S3TRun
+
+    result = audit(S3TRun(args.run))
+    print_result(result, args.json, lambda r: (
+        f"audit {'OK' if r['ok'] else 'FAILED'}: {r['active_stages_checked']} active stages checked against {r['deleted']} deleted ids; "
+        f"violations {r['violations']}; deleted ids left in store {r['deleted_in_store']}"
+    ))
     return 0 if result["ok"] else 1
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    result = _open(args.run).retrain(args.shard, progress=True if args.progress else None)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"shard {result['shard']}: retrained {len(result['stages_retrained'])} stage(s) in {result['seconds']:.1f} s; served prefix {result['served_prefix']}")
+    from s3t_train.retraining import retrain
+    from s3t_train.run import S3TRun
+
+    result = retrain(S3TRun(args.run), args.shard, progress=True if args.progress else None)
+    print_result(result, args.json, lambda r: (
+        f"shard {r['shard']}: retrained {len(r['stages_retrained'])} stage(s) in {r['seconds']:.1f} s; served prefix {r['served_prefix']}"
+    ))
     return 0
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    rows = _open(args.run).performance_profile(args.shard, path=args.out, limit=args.limit)
+    from s3t_train.evaluation import performance_profile
+    from s3t_train.run import S3TRun
+
+    rows = performance_profile(S3TRun(args.run), args.shard, path=args.out, limit=args.limit)
     for k, acc in rows:
         print(f"k={k}\taccuracy={acc:.4f}")
     print(f"wrote {args.out}")

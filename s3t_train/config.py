@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3t_sim.validation import check_choice, check_int, check_real
+from s3t_sim.validation import check_budget, check_choice, check_int, check_real
 
 GROUP_ORDERS = ("top-down", "bottom-up")
 DEVICES = ("cpu", "cuda")
@@ -106,8 +106,6 @@ class SystemConfig:
     horizon: float = 100.0
 
     def __post_init__(self) -> None:
-        from s3t_sim.validation import check_budget
-
         self.shards = check_int("shards", self.shards, 1)
         self.slices = check_int("slices", self.slices, 1)
         self.budget = check_budget(self.budget, self.slices)

@@ -1,16 +1,12 @@
-"""Text-classification data: loading, the seeded shard/slice split, and the data store.
+"""Text-classification data: loading examples, the seeded shard/slice split, deletion weights.
 
 Every example has a stable id: for a local file, its 0-based row number with the header
-excluded. The :class:`DataStore` (an SQLite file in the run folder, ``secure_delete`` on)
-holds the training examples and their (shard, slice); deleting an example really removes
-its row (SQLite overwrites freed pages) and records the id as deleted, so no later
-training or retraining can read it.
+excluded. The training examples of a run are kept in :class:`s3t_train.store.DataStore`.
 """
 from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,99 +204,3 @@ def read_deletion_weights(path: str | Path, ids: np.ndarray) -> np.ndarray:
                 continue  # header or blank line
             weights[int(row[0])] = float(row[1])
     return np.array([weights.get(int(i), 0.0) for i in ids])
-
-
-class DataStore:
-    """The training examples of a run, from which deleted examples are really removed.
-
-    An SQLite file with ``secure_delete`` (freed pages are zeroed) and full synchronous
-    commits. ``remove(id)`` deletes the row and records ``(id, shard, slice)`` in the
-    ``deleted`` table in one transaction; it is idempotent.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"data store not found: {self.path}")
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA secure_delete = ON")
-        self._db.execute("PRAGMA synchronous = FULL")
-
-    @classmethod
-    def create(cls, path: str | Path, dataset: TextDataset, shard_of: np.ndarray, slice_of: np.ndarray) -> "DataStore":
-        """Write a new store atomically (temp file + ``os.replace``)."""
-        import os
-
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        db = sqlite3.connect(tmp)
-        db.executescript(
-            "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, label INTEGER NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
-            "CREATE INDEX examples_slice ON examples (shard, slice);"
-            "CREATE TABLE deleted (id INTEGER PRIMARY KEY, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        )
-        db.executemany(
-            "INSERT INTO examples VALUES (?, ?, ?, ?, ?)",
-            ((int(i), t, int(y), int(s), int(j)) for i, t, y, s, j in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of)),
-        )
-        db.execute("INSERT INTO meta VALUES ('label_names', ?)", (json.dumps(dataset.label_names),))
-        db.commit()
-        db.close()
-        os.replace(tmp, path)
-        return cls(path)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @property
-    def label_names(self) -> list[str]:
-        return json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'label_names'").fetchone()[0])
-
-    def slice_ids(self, shard: int, slice_: int) -> list[int]:
-        """Ids currently in ``(shard, slice_)``, ascending."""
-        rows = self._db.execute("SELECT id FROM examples WHERE shard = ? AND slice = ? ORDER BY id", (shard, slice_))
-        return [r[0] for r in rows]
-
-    def membership(self, shard: int, slices: int) -> list[list[int]]:
-        """Ids of each slice of ``shard``."""
-        return [self.slice_ids(shard, j) for j in range(slices)]
-
-    def get(self, ids: list[int]) -> tuple[list[str], list[int]]:
-        """Texts and labels of ``ids`` (raises ``KeyError`` naming a deleted or unknown id)."""
-        found = {}
-        for start in range(0, len(ids), 900):
-            chunk = [int(i) for i in ids[start : start + 900]]
-            q = f"SELECT id, text, label FROM examples WHERE id IN ({','.join('?' * len(chunk))})"
-            found.update({r[0]: (r[1], r[2]) for r in self._db.execute(q, chunk)})
-        missing = [i for i in ids if int(i) not in found]
-        if missing:
-            raise KeyError(f"example ids {missing[:5]} are not in the store (deleted or unknown)")
-        return [found[int(i)][0] for i in ids], [found[int(i)][1] for i in ids]
-
-    def location(self, example_id: int) -> tuple[int, int] | None:
-        """``(shard, slice)`` of a present or deleted example; ``None`` if unknown."""
-        row = self._db.execute("SELECT shard, slice FROM examples WHERE id = ?", (int(example_id),)).fetchone()
-        row = row or self._db.execute("SELECT shard, slice FROM deleted WHERE id = ?", (int(example_id),)).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]))
-
-    def remove(self, example_id: int) -> tuple[int, int] | None:
-        """Delete the example's row and record it as deleted; returns its (shard, slice)."""
-        example_id = int(example_id)
-        with self._db:
-            row = self._db.execute("SELECT shard, slice FROM examples WHERE id = ?", (example_id,)).fetchone()
-            if row is None:
-                return self.location(example_id)
-            self._db.execute("DELETE FROM examples WHERE id = ?", (example_id,))
-            self._db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?)", (example_id, row[0], row[1]))
-        return int(row[0]), int(row[1])
-
-    def deleted_ids(self) -> set[int]:
-        return {r[0] for r in self._db.execute("SELECT id FROM deleted")}
-
-    def __contains__(self, example_id: int) -> bool:
-        return self._db.execute("SELECT 1 FROM examples WHERE id = ?", (int(example_id),)).fetchone() is not None
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0]

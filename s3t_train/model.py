@@ -16,7 +16,7 @@ groups that have not been trained yet are the identity and a prefix model is wel
 For BERT-family encoders (``embeddings``, ``encoder.layer``, optional ``pooler``,
 ``classifier``) the model also runs *padding-free* and *from a layer*: a batch's real tokens
 are packed into one ``(total_tokens, hidden)`` tensor (:class:`PackedBatch`), each layer runs
-on them with :func:`packed_bert_layer` (attention per example on its own tokens), and
+on them with :func:`s3t_train.packed.packed_bert_layer` (attention per example on its own tokens), and
 :meth:`GroupedLoRAModel.logits_from_layer` takes the packed hidden states entering layer ``i``
 and runs only layers ``i..n-1`` and the head on the [CLS] tokens. This is what the trainer of
 :mod:`s3t_train.training` uses (with short sentences most positions of a padded batch are
@@ -27,17 +27,16 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from s3t_sim.validation import check_int
 from s3t_train.config import GroupLoRAConfig
+from s3t_train.packed import PackedBatch, packed_bert_layer
 
 TINY_MODEL = "tiny"
 DEFAULT_MODEL = "minilm"
@@ -232,7 +231,7 @@ class GroupedLoRAModel:
     def _base(self) -> nn.Module:
         return getattr(self.model, self.model.base_model_prefix)
 
-    def embed(self, token_rows: list[torch.Tensor], device: str = "cpu") -> tuple[torch.Tensor, "PackedBatch"]:
+    def embed(self, token_rows: list[torch.Tensor], device: str = "cpu") -> tuple[torch.Tensor, PackedBatch]:
         """Packed embeddings ``(total_tokens, hidden)`` of ``(1, length)`` token-id rows, and their layout."""
         batch = PackedBatch.of_lengths([r.shape[1] for r in token_rows], device)
         input_ids = torch.zeros(batch.size, batch.longest, dtype=torch.long)
@@ -249,7 +248,7 @@ class GroupedLoRAModel:
                 hidden = packed_bert_layer(block, hidden, batch)
         return batch.split(hidden)
 
-    def logits_from_layer(self, hidden: torch.Tensor, batch: "PackedBatch", start: int) -> torch.Tensor:
+    def logits_from_layer(self, hidden: torch.Tensor, batch: PackedBatch, start: int) -> torch.Tensor:
         """Run layers ``start..n-1`` and the head on the packed hidden states entering layer ``start``.
 
         ``hidden`` is ``(total_tokens, hidden)`` laid out as ``batch``; equal to the padded
@@ -267,70 +266,6 @@ class GroupedLoRAModel:
         """Padding-free forward of the whole model on ``(1, length)`` token-id rows."""
         hidden, batch = self.embed(token_rows, device)
         return self.logits_from_layer(hidden, batch, 0)
-
-
-@dataclass(frozen=True)
-class PackedBatch:
-    """Layout of a batch whose real tokens are packed into one ``(total_tokens, hidden)`` tensor.
-
-    Example ``b`` occupies rows ``offset_b .. offset_b + length_b - 1``; :meth:`unpad`
-    packs a right-padded ``(B, longest, ...)`` tensor, :meth:`split` cuts a packed one.
-
-    >>> batch = PackedBatch.of_lengths([2, 3])
-    >>> batch.first_token.tolist(), batch.token_index.tolist()
-    ([0, 2], [0, 1, 3, 4, 5])
-    """
-
-    lengths: tuple[int, ...]
-    token_index: torch.Tensor  # (total_tokens,) flat padded position b * longest + t of each real token
-    first_token: torch.Tensor  # (B,) packed row of each example's first token
-
-    @classmethod
-    def of_lengths(cls, lengths: Iterable[int], device: str = "cpu") -> "PackedBatch":
-        lengths = tuple(int(n) for n in lengths)
-        if not lengths or min(lengths) < 1:
-            raise ValueError(f"lengths must be a non-empty list of integers >= 1; got {list(lengths)}")
-        real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
-        offsets = torch.tensor((0, *lengths[:-1])).cumsum(0)
-        return cls(lengths, real.flatten().nonzero()[:, 0].to(device), offsets.to(device))
-
-    @property
-    def size(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def longest(self) -> int:
-        return max(self.lengths)
-
-    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
-        """``(B, longest, ...)`` -> ``(total_tokens, ...)``: the real tokens only."""
-        return padded.reshape(self.size * self.longest, *padded.shape[2:]).index_select(0, self.token_index)
-
-    def split(self, packed: torch.Tensor) -> list[torch.Tensor]:
-        """One ``(1, length, ...)`` tensor per example."""
-        return [part.unsqueeze(0) for part in packed.split(list(self.lengths))]
-
-
-def packed_bert_layer(layer: nn.Module, hidden: torch.Tensor, batch: PackedBatch) -> torch.Tensor:
-    """One ``transformers`` ``BertLayer`` (encoder, dropout off) on packed tokens ``(total_tokens, hidden)``.
-
-    The linear maps, GELU, residuals and LayerNorms act token by token, so they run on the
-    real tokens only; self-attention ``softmax(Q K^T / sqrt(d)) V`` runs per example on its
-    own tokens, which is what the padding mask achieves in the padded model. The
-    (LoRA-wrapped) sub-modules are the layer's own, so the adapters take part as usual.
-    """
-    attention = layer.attention.self
-    heads, head_size = attention.num_attention_heads, attention.attention_head_size
-
-    def by_example(projected: torch.Tensor) -> tuple[torch.Tensor, ...]:  # (1, heads, length, head_size) each
-        return tuple(part.transpose(0, 1).unsqueeze(0) for part in projected.view(-1, heads, head_size).split(batch.lengths))
-
-    queries, keys, values = by_example(attention.query(hidden)), by_example(attention.key(hidden)), by_example(attention.value(hidden))
-    context = torch.cat([
-        F.scaled_dot_product_attention(q, k, v, scale=attention.scaling)[0].transpose(0, 1) for q, k, v in zip(queries, keys, values)
-    ]).reshape(hidden.shape[0], heads * head_size)
-    attended = layer.attention.output(context, hidden)  # dense, LayerNorm(. + hidden)
-    return layer.output(layer.intermediate(attended), attended)  # dense, GELU, dense, LayerNorm(. + attended)
 
 
 def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:

@@ -12,13 +12,9 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from s3t_train.ray_executor import (
-    LocalTreeExecutor,
-    RayTreeExecutor,
-    add_backend_arguments,
-    executor_from_args,
-    run_tree_sequential,
-)
+from s3t_train.backends import add_backend_arguments, executor_from_args
+from s3t_train.executors import LocalTreeExecutor, run_tree_sequential
+from s3t_train.ray_executor import RayTreeExecutor
 
 pytestmark = pytest.mark.ray
 
@@ -97,8 +93,8 @@ def test_ray_training_equals_local_training(ray_executor, shared_data, tmp_path,
 
     from s3t_train.checkpoints import load_node, read_node_metadata
     from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
-    from s3t_train.ray_executor import train_run_ray
-    from s3t_train.training import create_run, train_run
+    from s3t_train.driver import train_run, train_run_ray
+    from s3t_train.run_folder import create_run
 
     config = RunConfig(
         data=DataConfig(source=str(shared_data / "sst2"), limit=48, split_seed=3),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,12 +12,22 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from s3t_train.checkpoints import load_node, node_path  # noqa: E402
+from s3t_train.audit import audit  # noqa: E402
+from s3t_train.cache import ActivationCache  # noqa: E402
+from s3t_train.checkpoints import load_node  # noqa: E402
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig, config_mismatches  # noqa: E402
-from s3t_train.data import DataStore, load_examples, split_shards_slices  # noqa: E402
-from s3t_train.model import PackedBatch, layer_groups, load_grouped_model  # noqa: E402
-from s3t_train.system import S3TRun  # noqa: E402
-from s3t_train.training import ActivationCache, create_run, pad_batch, train_node, train_run  # noqa: E402
+from s3t_train.data import load_examples, split_shards_slices  # noqa: E402
+from s3t_train.driver import train_run  # noqa: E402
+from s3t_train.evaluation import eval_dataset, performance_profile  # noqa: E402
+from s3t_train.layout import node_path  # noqa: E402
+from s3t_train.model import layer_groups, load_grouped_model  # noqa: E402
+from s3t_train.packed import PackedBatch, pad_batch  # noqa: E402
+from s3t_train.retraining import retrain  # noqa: E402
+from s3t_train.run import S3TRun  # noqa: E402
+from s3t_train.run_folder import create_run  # noqa: E402
+from s3t_train.serving import predict, predict_logits, shard_logits, stage_logits  # noqa: E402
+from s3t_train.store import DataStore  # noqa: E402
+from s3t_train.training import train_node  # noqa: E402
 
 
 
@@ -108,6 +119,22 @@ def test_store_really_removes_and_is_idempotent(tmp_path, shared_data):
         store.get([victim])
     store.close()
     assert ds.texts[3].encode() not in (tmp_path / "s.sqlite").read_bytes()  # secure_delete overwrote it
+
+
+def test_store_creation_is_atomic_and_cleans_up(tmp_path, shared_data):
+    ds = load_examples(shared_data / "sst2", limit=12, seed=0)
+    shard_of, slice_of = split_shards_slices(ds.ids, 2, 2, seed=0)
+    with pytest.raises(ValueError):
+        DataStore.create(tmp_path / "s.sqlite", ds, shard_of[:3].astype(float) * np.nan, slice_of)  # fails mid-write
+    assert list(tmp_path.iterdir()) == []  # neither the store nor its temporary file
+
+
+def test_run_files_are_readable_by_all(trained_run):
+    modes = {p.relative_to(trained_run): p.stat().st_mode & 0o777 for p in trained_run.rglob("*") if p.is_file()}
+    assert any(p.suffix == ".safetensors" for p in modes) and (Path("store.sqlite") in modes)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert set(modes.values()) == {0o644 & ~umask}, modes
 
 
 # --- configuration and model ----------------------------------------------------------
@@ -252,16 +279,16 @@ def test_interrupted_train_resumes_and_foreign_config_is_refused(run_copy, share
 def test_delete_is_exact_bitwise(run_copy, shared_data, tmp_path):
     """After a deletion the served model equals one trained from scratch on the clean prefix."""
     run = S3TRun(run_copy)
-    texts = run.eval_dataset(limit=16, seed=2).texts
+    texts = eval_dataset(run, limit=16, seed=2).texts
     first, second = (int(s) for s in run.sequences[0][0][:2])
     victim = run.store.slice_ids(0, second)[0]
-    report = run.delete(victim)
+    report = run.deletions.delete(victim)
     assert (report.shard, report.slice) == (0, second)
-    served = run.served_stages()[0]
+    served = run.deletions.served_stages()[0]
     assert len(served) == 2 and second not in served  # another rotation keeps 2 clean slices
-    assert report.served_prefix == run.served_prefix() == [2, 3]
-    assert report.deactivated == [p for p in run.stages[0] if second in p]
-    served_logits = run.shard_logits(0, texts)
+    assert report.served_prefix == run.deletions.served_prefix() == [2, 3]
+    assert report.deactivated == [p for p in run.deletions.stages[0] if second in p]
+    served_logits = shard_logits(run, 0, texts)
 
     scratch = tmp_path / "scratch"
     create_run(run.config, scratch)
@@ -270,25 +297,25 @@ def test_delete_is_exact_bitwise(run_copy, shared_data, tmp_path):
     store.close()
     for k in range(1, len(served) + 1):
         train_node(scratch, 0, served[:k])
-    assert torch.equal(S3TRun(scratch).stage_logits(0, served, texts), served_logits)
-    assert run.audit()["ok"]
+    assert torch.equal(stage_logits(S3TRun(scratch), 0, served, texts), served_logits)
+    assert audit(run)["ok"]
 
 
 def test_delete_removes_cached_activations_and_is_idempotent(run_copy):
     run = S3TRun(run_copy)
     retrained_ids = run.store.slice_ids(1, 0)
     victim = retrained_ids[0]
-    run.delete(victim)
-    run.retrain(1)  # fills the cache with the shard's (clean) examples
+    run.deletions.delete(victim)
+    retrain(run, 1)  # fills the cache with the shard's (clean) examples
     assert set(retrained_ids[1:]) <= run.cache.example_ids() and victim not in run.cache.example_ids()
     victim2 = retrained_ids[1]
-    report = run.delete(victim2)
+    report = run.deletions.delete(victim2)
     assert victim2 not in run.cache.example_ids() and victim2 not in run.store
-    again = run.delete(victim2)
+    again = run.deletions.delete(victim2)
     assert again.already_deleted and again.served_prefix == report.served_prefix
-    assert run.journal.entries() == [victim, victim2]
+    assert run.deletions.journal.entries() == [victim, victim2]
     with pytest.raises(ValueError, match="id must be the id of a training example"):
-        run.delete(10**9)
+        run.deletions.delete(10**9)
 
 
 def test_journal_replay_after_crash_gives_same_state(run_copy, tmp_path):
@@ -296,58 +323,58 @@ def test_journal_replay_after_crash_gives_same_state(run_copy, tmp_path):
     shutil.copytree(run_copy, twin)
     run = S3TRun(run_copy)
     victim = run.store.slice_ids(1, 1)[2]
-    run.delete(victim)
+    run.deletions.delete(victim)
     crashed = S3TRun(twin)
-    crashed.journal.append(victim)  # journal written, then the process died before acting
+    crashed.deletions.journal.append(victim)  # journal written, then the process died before acting
     del crashed
     replayed = S3TRun(twin)
-    assert victim not in replayed.store and replayed.deleted == run.deleted
-    assert replayed.served_prefix() == run.served_prefix() and replayed.served_stages() == run.served_stages()
+    assert victim not in replayed.store and replayed.deletions.deleted == run.deletions.deleted
+    assert replayed.deletions.served_prefix() == run.deletions.served_prefix() and replayed.deletions.served_stages() == run.deletions.served_stages()
     texts = ["a fine film", "dull and tired"]
-    assert torch.equal(replayed.predict_logits(texts), run.predict_logits(texts))
+    assert torch.equal(predict_logits(replayed, texts), predict_logits(run, texts))
 
 
 def test_dead_shard_is_excluded_then_retrained(run_copy):
     run = S3TRun(run_copy)
     texts = ["a moving story", "not worth it"]
     for slice_ in range(3):  # hit every first slice of shard 0
-        run.delete(run.store.slice_ids(0, slice_)[0])
-    assert run.served_prefix()[0] == 0 and run.dead_shards() == [0]
-    assert torch.equal(run.predict_logits(texts), run.shard_logits(1, texts))
-    majority = run.predict(texts, vote="majority")
-    assert majority == run.predict(texts)  # one live shard: the vote is its argmax
+        run.deletions.delete(run.store.slice_ids(0, slice_)[0])
+    assert run.deletions.served_prefix()[0] == 0 and run.deletions.dead_shards() == [0]
+    assert torch.equal(predict_logits(run, texts), shard_logits(run, 1, texts))
+    majority = predict(run, texts, vote="majority")
+    assert majority == predict(run, texts)  # one live shard: the vote is its argmax
     for slice_ in range(3):
-        run.delete(run.store.slice_ids(1, slice_)[0])
+        run.deletions.delete(run.store.slice_ids(1, slice_)[0])
     with pytest.raises(ValueError, match="every shard is dead"):
-        run.predict(texts)
-    result = run.retrain(0)
+        predict(run, texts)
+    result = retrain(run, 0)
     assert len(result["stages_retrained"]) == 9 and result["served_prefix"] == [3, 0]
-    assert run.audit()["ok"] and run.audit()["active_stages_checked"] == 9
+    assert audit(run)["ok"] and audit(run)["active_stages_checked"] == 9
     reopened = S3TRun(run_copy)
-    assert reopened.served_prefix() == [3, 0]
+    assert reopened.deletions.served_prefix() == [3, 0]
 
 
 def test_retrain_touches_only_stages_that_saw_deleted_data(run_copy):
     run = S3TRun(run_copy)
     last = int(run.sequences[1][0][2])
-    run.delete(run.store.slice_ids(1, last)[0])
-    result = run.retrain(1)
-    assert sorted(map(tuple, result["stages_retrained"])) == sorted(p for p in run.stages[1] if last in p)
-    assert result["served_prefix"] == [3, 3] and run.audit()["ok"]
+    run.deletions.delete(run.store.slice_ids(1, last)[0])
+    result = retrain(run, 1)
+    assert sorted(map(tuple, result["stages_retrained"])) == sorted(p for p in run.deletions.stages[1] if last in p)
+    assert result["served_prefix"] == [3, 3] and audit(run)["ok"]
 
 
 def test_audit_detects_a_stage_that_saw_deleted_data(run_copy):
     run = S3TRun(run_copy)
     victim = run.store.slice_ids(0, 0)[0]
-    run.delete(victim)
-    run.hit[:] = False  # simulate a bug: forget the deactivation
-    report = run.audit()
+    run.deletions.delete(victim)
+    run.deletions.hit[:] = False  # simulate a bug: forget the deactivation
+    report = audit(run)
     assert not report["ok"] and all(victim in v["deleted_ids_seen"] for v in report["violations"])
 
 
 def test_performance_profile_csv(run_copy, tmp_path):
     run = S3TRun(run_copy)
-    rows = run.performance_profile(0, path=tmp_path / "f.csv", limit=20)
+    rows = performance_profile(run, 0, path=tmp_path / "f.csv", limit=20)
     assert [k for k, _ in rows] == [0, 1, 2, 3]
     lines = (tmp_path / "f.csv").read_text().splitlines()
     assert lines[0] == "k,accuracy" and len(lines) == 5

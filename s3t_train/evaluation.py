@@ -1,0 +1,58 @@
+"""Evaluation: accuracy of the served ensemble on held-out data, and the measured f(k)."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from s3t_sim.output import write_text_atomic
+from s3t_sim.validation import check_int
+from s3t_train.data import TextDataset, load_examples
+from s3t_train.run import S3TRun
+from s3t_train.serving import predict_logits, stage_logits
+
+
+def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDataset:
+    """Held-out examples: ``dev``/``test`` file of the data folder (or the data itself if a file)."""
+    d = run.config.data
+    return load_examples(d.source, "eval", d.text_column, d.label_column, label_names=run.label_names, limit=limit, seed=seed)
+
+
+def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None) -> dict:
+    """Accuracy of the served ensemble, with the served prefix of each shard."""
+    dataset = dataset if dataset is not None else eval_dataset(run, limit)
+    predicted = predict_logits(run, dataset.texts, vote).argmax(dim=-1).numpy()
+    correct = predicted == dataset.labels
+    n = len(dataset)
+    accuracy = float(correct.mean())
+    return {
+        "accuracy": accuracy,
+        "accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n)),
+        "examples": n,
+        "served_prefix": run.deletions.served_prefix(),
+        "dead_shards": run.deletions.dead_shards(),
+        "deleted": len(run.deletions.deleted),
+        "train_examples": len(run.store),
+        "vote": vote,
+    }
+
+
+def performance_profile(run: S3TRun, shard: int = 0, dataset: TextDataset | None = None, path: str | Path | None = None, limit: int | None = None) -> list[tuple[int, float]]:
+    """Measured f(k): accuracy of ``shard``'s first sequence with k = 0..L active groups
+    (k = 0: pretrained encoder with the untrained head). Optionally writes CSV ``k,accuracy``."""
+    shard = check_int("shard", shard, 0, run.m - 1)
+    dataset = dataset if dataset is not None else eval_dataset(run, limit)
+    order = tuple(int(s) for s in run.sequences[shard][0])
+    rows = []
+    for k in range(run.L + 1):
+        logits = stage_logits(run, shard, order[:k], dataset.texts)
+        rows.append((k, float((logits.argmax(dim=-1).numpy() == dataset.labels).mean())))
+    if path is not None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["k", "accuracy"])
+        writer.writerows(rows)
+        write_text_atomic(path, buffer.getvalue())
+    return rows

@@ -1,0 +1,166 @@
+"""Deletion by deactivation: which examples are deleted, which slices they hit, what each shard serves.
+
+A deletion (:meth:`DeletionState.delete`) first appends the id to the journal
+(:class:`s3t_train.journal.DeletionJournal`) and fsyncs it, then acts: the slice that held
+the example is marked *hit* in its shard, which deactivates every stage whose prefix
+contains that slice; each shard switches to serving its longest clean prefix
+(:func:`s3t_sim.prefix.best_sequence`); the example is removed from the data store and
+from the activation cache. Replaying the journal when a run is opened takes the same path
+(:meth:`DeletionState.forget`), so the state after a crash equals the state without one.
+Deleting twice is a no-op.
+
+Reference: Chowdhury et al., S3T, ICLR 2025, arXiv:2406.16257 (deactivation, §3).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from s3t_sim.prefix import best_sequence, served_prefix
+from s3t_sim.validation import check_int
+from s3t_train.cache import ActivationCache
+from s3t_train.journal import DeletionJournal
+from s3t_train.layout import JOURNAL_FILE
+from s3t_train.run_folder import read_membership, tree_nodes
+from s3t_train.store import DataStore
+
+
+@dataclass
+class DeletionReport:
+    """What one deletion did, with the time of each step (seconds)."""
+
+    example_id: int
+    shard: int
+    slice: int
+    already_deleted: bool
+    deactivated: list[tuple[int, ...]]  # stages of the shard newly switched off
+    served_prefix: list[int]  # per shard, after the deletion
+    dead_shards: list[int]
+    journal_seconds: float = 0.0
+    switch_seconds: float = 0.0  # deactivation + serving switch
+    store_seconds: float = 0.0  # removal from the data store and the activation cache
+
+    @property
+    def response_seconds(self) -> float:
+        """Journal + deactivation + serving switch: until the served model no longer uses the example."""
+        return self.journal_seconds + self.switch_seconds
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items()}
+        d["deactivated"] = [list(p) for p in self.deactivated]
+        d["response_seconds"] = self.response_seconds
+        return d
+
+
+class DeletionState:
+    """The deletions of a run and what they switch off; replays the journal when created.
+
+    ``trained_location[id]`` is the (shard, slice) an example sat in when its shard's
+    current checkpoints were trained; ``hit[shard, slice]`` is true when that slice saw a
+    deleted example; ``stages[shard]`` lists the shard's prefix-tree nodes, parents first.
+    """
+
+    def __init__(self, run_dir: str | Path, sequences: np.ndarray, store: DataStore, cache: ActivationCache):
+        self.run_dir = Path(run_dir)
+        self.sequences = sequences
+        self.m, _, self.L = sequences.shape
+        self.store = store
+        self.cache = cache
+        self.journal = DeletionJournal(self.run_dir / JOURNAL_FILE)
+        self.stages = [tree_nodes(self.sequences[s]) for s in range(self.m)]
+        self.deleted: set[int] = set()
+        self.refresh()
+        for example_id in self.journal.entries():  # replay: redo what a crash may have cut short
+            self.forget(example_id, self.location(example_id))
+        self.deleted |= self.store.deleted_ids()
+        self._mark_hits()
+
+    # --- state ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read where each example sat when the shards' current checkpoints were trained
+        (after a retrain, too), and which slices saw a deleted example."""
+        self.trained_location: dict[int, tuple[int, int]] = {}
+        for shard in range(self.m):
+            for j, ids in enumerate(read_membership(self.run_dir, shard)):
+                for i in ids:
+                    self.trained_location[int(i)] = (shard, j)
+        self._mark_hits()
+
+    def _mark_hits(self) -> None:
+        self.hit = np.zeros((self.m, self.L), dtype=bool)
+        for i in self.deleted:
+            if i in self.trained_location:
+                self.hit[self.trained_location[i]] = True
+
+    def location(self, example_id: int) -> tuple[int, int] | None:
+        """(shard, slice) of an example the run holds or held; ``None`` if unknown."""
+        return self.trained_location.get(example_id) or self.store.location(example_id)
+
+    def served_prefix(self) -> list[int]:
+        """Active prefix length of each shard (0 = dead), via :func:`s3t_sim.prefix.served_prefix`."""
+        return [int(served_prefix(self.sequences[s], self.hit[s])) for s in range(self.m)]
+
+    def served_stages(self) -> list[tuple[int, ...] | None]:
+        """The prefix each shard serves (``None`` for a dead shard)."""
+        out = []
+        for s in range(self.m):
+            index, k = best_sequence(self.sequences[s], self.hit[s])
+            out.append(tuple(int(x) for x in self.sequences[s][index][:k]) if k > 0 else None)
+        return out
+
+    def dead_shards(self) -> list[int]:
+        return [s for s, k in enumerate(self.served_prefix()) if k == 0]
+
+    def active_stages(self, shard: int) -> list[tuple[int, ...]]:
+        """Stages of ``shard`` whose prefix holds no hit slice."""
+        return [p for p in self.stages[shard] if not self.hit[shard, list(p)].any()]
+
+    # --- deletion -------------------------------------------------------------------
+    def deactivate(self, example_id: int) -> None:
+        """Mark the example deleted and its slice hit: every stage that saw it stops serving."""
+        self.deleted.add(example_id)
+        if example_id in self.trained_location:
+            self.hit[self.trained_location[example_id]] = True
+
+    def remove(self, example_id: int, location: tuple[int, int] | None) -> None:
+        """Remove the example from the data store and its slice's cached activations."""
+        slice_mates = self.store.slice_ids(*location) if location else ()
+        self.store.remove(example_id)
+        self.cache.drop(example_id, slice_mates)
+
+    def forget(self, example_id: int, location: tuple[int, int] | None) -> None:
+        """The action of a deletion after the journal: deactivate, then remove."""
+        self.deactivate(example_id)
+        self.remove(example_id, location)
+
+    def delete(self, example_id: int) -> DeletionReport:
+        """Forget training example ``example_id`` (its 0-based row in the training file)."""
+        example_id = check_int("id", example_id, 0)
+        location = self.location(example_id)
+        if location is None:
+            known = sorted(self.trained_location)
+            held = f"{len(known)} ids from {known[0]} to {known[-1]}, e.g. {known[:5]}" if known else "none trained yet"
+            raise ValueError(
+                f"id must be the id of a training example of this run (a 0-based row of the training file "
+                f"that the run holds: {held}); got {example_id}"
+            )
+        shard, slice_ = location
+        if example_id in self.deleted:
+            return DeletionReport(example_id, shard, slice_, True, [], self.served_prefix(), self.dead_shards())
+        before = set(self.active_stages(shard))
+        t0 = time.perf_counter()
+        self.journal.append(example_id)
+        t1 = time.perf_counter()
+        self.deactivate(example_id)
+        prefixes = self.served_prefix()  # the serving switch
+        t2 = time.perf_counter()
+        self.remove(example_id, location)
+        t3 = time.perf_counter()
+        deactivated = sorted(before - set(self.active_stages(shard)), key=lambda p: (len(p), p))
+        return DeletionReport(
+            example_id, shard, slice_, False, deactivated, prefixes, [s for s, k in enumerate(prefixes) if k == 0],
+            journal_seconds=t1 - t0, switch_seconds=t2 - t1, store_seconds=t3 - t2,
+        )
