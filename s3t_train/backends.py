@@ -5,7 +5,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from s3t_sim.validation import check_choice
+from s3t_sim.checks import check_choice
 from s3t_train.executors import LocalTreeExecutor
 from s3t_train.ray_executor import RayTreeExecutor
 

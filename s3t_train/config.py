@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3t_sim.validation import check_budget, check_choice, check_int, check_real
+from s3t_sim.checks import check_budget, check_choice, check_int, check_real
 
 GROUP_ORDERS = ("top-down", "bottom-up")
 DEVICES = ("cpu", "cuda")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 
 LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
 TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")

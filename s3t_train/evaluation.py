@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.output import write_text_atomic
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 from s3t_train.data import TextDataset, load_examples
 from s3t_train.run import S3TRun
 from s3t_train.serving import predict_logits, stage_logits

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 from s3t_train.config import GroupLoRAConfig
 from s3t_train.packed import PackedBatch, packed_bert_layer
 

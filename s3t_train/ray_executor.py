@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import s3t_sim
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 from s3t_train.executors import NodeFunction, check_tree
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 from s3t_train.checkpoints import read_node_metadata
 from s3t_train.layout import node_path, shard_dir
 from s3t_train.run import S3TRun

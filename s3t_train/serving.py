@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from s3t_sim.validation import check_choice
+from s3t_sim.checks import check_choice
 from s3t_train.model import GroupedLoRAModel, load_tokenizer
 from s3t_train.run import S3TRun
 from s3t_train.stage_model import configure_torch, load_prefix, model_for

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.prefix import best_sequence, served_prefix
-from s3t_sim.validation import check_int
+from s3t_sim.checks import check_int
 from s3t_train.cache import ActivationCache
 from s3t_train.journal import DeletionJournal
 from s3t_train.layout import JOURNAL_FILE

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from analysis.commands.arguments import show_progress
-from s3t_train.ray_executor import add_backend_arguments, executor_from_args
+from s3t_train.backends import add_backend_arguments, executor_from_args
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:

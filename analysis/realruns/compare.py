@@ -38,7 +38,7 @@ from s3t_sim.selection import select_sequences, training_cost
 from s3t_sim.montecarlo import simulate_failure_counts
 from s3t_sim.prefix import served_states_after
 from s3t_sim.system import S3TSystem
-from s3t_train.ray_executor import LocalTreeExecutor
+from s3t_train.executors import LocalTreeExecutor
 
 PREDICTORS = ("simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model")
 

@@ -33,9 +33,11 @@ from s3t_sim.performance import PerformanceModel
 from s3t_sim.priors import point_weights
 from s3t_sim.checks import check_int, check_real
 from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
-from s3t_train.ray_executor import train_with_backend
-from s3t_train.system import S3TRun
-from s3t_train.training import create_run
+from s3t_train.driver import train_with_backend
+from s3t_train.evaluation import eval_dataset, evaluate
+from s3t_train.run import S3TRun
+from s3t_train.run_folder import create_run
+from s3t_train.serving import stage_logits
 
 
 @dataclass
@@ -147,7 +149,7 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
 
     run = S3TRun(s3t_dir)
     try:
-        eval_set = run.eval_dataset(limit=config.eval_limit, seed=config.seed)
+        eval_set = eval_dataset(run, limit=config.eval_limit, seed=config.seed)
         m, B, L = run.sequences.shape
         n, C = len(eval_set), len(run.label_names)
         logits = np.zeros((m, B, L + 1, n, C))
@@ -158,16 +160,17 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
                     prefix = tuple(int(x) for x in run.sequences[s, b, :k])
                     key = (s, prefix) if k else (0, ())  # k = 0 (untrained head) is the same for every shard
                     if key not in node_logits:
-                        node_logits[key] = run.stage_logits(s, prefix, eval_set.texts).numpy().astype(float)
+                        node_logits[key] = stage_logits(run, s, prefix, eval_set.texts).numpy().astype(float)
                     logits[s, b, k] = node_logits[key]
-        ids = np.array(sorted(run.trained_location), dtype=np.int64)
-        slice_of_point = np.array([run.trained_location[i][0] * L + run.trained_location[i][1] for i in ids])
+        location = run.deletions.trained_location
+        ids = np.array(sorted(location), dtype=np.int64)
+        slice_of_point = np.array([location[i][0] * L + location[i][1] for i in ids])
         sequences = np.array(run.sequences)
     finally:
         run.close()
     full = S3TRun(full_dir)
     try:
-        full_accuracy = float(full.evaluate(eval_set)["accuracy"])
+        full_accuracy = float(evaluate(full, eval_set)["accuracy"])
     finally:
         full.close()
     return TrainedSystem(dataset, seed, s3t_dir, sequences, logits, eval_set, np.asarray(eval_set.labels), slice_of_point, ids,
@@ -207,13 +210,13 @@ def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_co
         serving_check = None
         for c, count in enumerate(request_counts):
             while done < count:
-                report = run.delete(int(system.point_ids[point_positions[done]]))
+                report = run.deletions.delete(int(system.point_ids[point_positions[done]]))
                 hits.append(report.shard * L + report.slice)
                 done += 1
-            served.append(run.served_stages())
+            served.append(run.deletions.served_stages())
             switched = c > 0 and served[-1] != served[0] and any(stage is not None for stage in served[-1])
             if check_serving and serving_check is None and switched:
-                serving_check = (c, float(run.evaluate(system.eval_set)["accuracy"]))
+                serving_check = (c, float(evaluate(run, system.eval_set)["accuracy"]))
     finally:
         run.close()
         shutil.rmtree(copy, ignore_errors=True)

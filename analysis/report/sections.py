@@ -19,7 +19,9 @@ from analysis.tables import Table
 from s3t_sim.laws import deletion_law, harmonic
 from s3t_sim.output import write_json_atomic
 from s3t_sim.montecarlo import simulate_failure_counts
+from s3t_sim.priors import uniform_prior
 from s3t_sim.selection import build_system
+from s3t_sim.system import S3TSystem
 
 # The S3T authors' simulator, m = 5, L = 6, 2000 runs per budget (spec §2), quoted for comparison.
 AUTHORS_MEANS = {1: 67.5, 2: 88.8, 3: 99.4, 4: 109.0, 5: 114.2, 6: 119.2}
@@ -61,7 +63,7 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
         worst_z = max(worst_z, abs(z))
         authors_z = (AUTHORS_MEANS[B] - exact) / (law.std() / math.sqrt(AUTHORS_RUNS))
         rows.append([B, exact, 30 * harmonic(5 * B), mc.mean, mc.se, z, AUTHORS_MEANS[B], authors_z, ctx.seed + B])
-    sisa, prior = bounds.build_system(5, 6, None, fallback=False)
+    sisa, prior = S3TSystem.sisa(5, 6, fallback=False), uniform_prior(5, 6)
     sisa_exact = bounds.exact_deletion_rate(sisa, prior)
     sisa_mc = simulate_failure_counts(sisa, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed)
     formula_gap = max(abs(r[1] - r[2]) for r in rows)
