@@ -47,18 +47,6 @@ def run_tree_sequential(tree: nx.DiGraph, node_fn: NodeFunction, root_input: Any
     return results
 
 
-def check_tree(tree: Any) -> None:
-    import networkx as nx
-
-    if not isinstance(tree, nx.DiGraph):
-        raise TypeError(f"tree must be a networkx.DiGraph; got {type(tree).__name__}")
-    if not nx.is_directed_acyclic_graph(tree):
-        raise ValueError("tree must be acyclic (a prefix forest)")
-    multi = [n for n in tree if tree.in_degree(n) > 1]
-    if multi:
-        raise ValueError(f"tree must give every node at most one parent; {multi[0]!r} has {tree.in_degree(multi[0])}")
-
-
 @dataclass
 class LocalTreeExecutor:
     """In-process executor with the same interface as :class:`RayTreeExecutor`."""
