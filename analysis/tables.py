@@ -10,6 +10,7 @@ import html
 import io
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -95,11 +96,11 @@ class Table:
         align = "".join("r" if self.rows and all(_is_number(row[i]) for row in self.rows) else "l" for i in range(len(self.columns)))
         lines = ["\\begin{table}[ht]", "\\centering"]
         if self.title:
-            lines.append(f"\\caption{{{latex_escape(self.title)}}}")
+            lines.append(f"\\caption{{{latex_text(self.title)}}}")
         if label:
             lines.append(f"\\label{{{label}}}")
         lines += [f"\\begin{{tabular}}{{{align}}}", "\\toprule",
-                  " & ".join(latex_escape(str(c)) for c in self.columns) + " \\\\", "\\midrule"]
+                  " & ".join(latex_text(str(c)) for c in self.columns) + " \\\\", "\\midrule"]
         lines += [" & ".join(_latex_cell(v, digits) for v in row) + " \\\\" for row in self.rows]
         lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
         return "\n".join(lines) + "\n"
@@ -128,10 +129,20 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
+def latex_text(text: str) -> str:
+    """``latex_escape`` that keeps ``X_{sub}`` and ``X^{sup}`` as sub- and superscripts."""
+    pieces = re.split(r"([_^])\{([^{}]*)\}", text)
+    out = [latex_escape(pieces[0])]
+    for i in range(1, len(pieces), 3):
+        command = "textsubscript" if pieces[i] == "_" else "textsuperscript"
+        out.append(f"\\{command}{{{latex_escape(pieces[i + 1])}}}{latex_escape(pieces[i + 2])}")
+    return "".join(out)
+
+
 def _latex_cell(value: Any, digits: int) -> str:
     if isinstance(value, (float, np.floating)) and 0 < abs(float(value)) < NOISE:
         return r"$<10^{-9}$" if value > 0 else r"$>-10^{-9}$"
-    return latex_escape(format_value(value, digits))
+    return latex_text(format_value(value, digits))
 
 
 def _is_number(value: Any) -> bool:

@@ -15,7 +15,7 @@ from scipy import stats
 
 from analysis import bounds, figures, planning
 from analysis.report.document import Check, ReportContext, Section
-from analysis.tables import Table
+from analysis.tables import Table, format_value
 from s3t_sim.laws import deletion_law, harmonic
 from s3t_sim.output import write_json_atomic
 from s3t_sim.montecarlo import simulate_failure_counts
@@ -68,7 +68,7 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
     sisa_mc = simulate_failure_counts(sisa, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed)
     formula_gap = max(abs(r[1] - r[2]) for r in rows)
     checks.append(Check("exact law reproduces mL·H_{m·min(B,L)} for m=5, L=6, B=1..6", formula_gap < 1e-6 * 120,
-                        f"largest difference {formula_gap:.2e}"))
+                        f"largest difference {format_value(formula_gap)}"))
     checks.append(Check(f"Monte Carlo agrees with the exact law within 4 SE ({size.spec_runs} runs, seeds {ctx.seed + 1}..{ctx.seed + 6})",
                         worst_z < 4, f"largest |z| = {worst_z:.2f}"))
     authors_z = max(abs(r[7]) for r in rows)
@@ -129,7 +129,7 @@ def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figure
         "Budget beyond L buys no deletion rate",
         paragraphs=["δ is computed from each system's actual sequence set (its distinct first slices), for B = L/2, L, 2L, 4L."],
         checks=[
-            Check("δ at B > L equals δ at B = L (exact)", bool(gains) and max(gains) < 1e-9, f"largest relative gain {max(gains):.1e} over {len(gains)} settings"),
+            Check("δ at B > L equals δ at B = L (exact)", bool(gains) and max(gains) < 1e-9, f"largest relative gain {format_value(max(gains))} over {len(gains)} settings"),
             Check("Monte Carlo agrees with the exact rate within 4 SE", mc_ok, f"{len(table.rows)} settings, {size.saturation_runs} runs each"),
             Check("δ rises with B up to B = L (m = 5)", rising, "exact values of the figure below"),
         ],
@@ -266,7 +266,7 @@ def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.
         ["data set size N", c.dataset_size], ["deletion requests per day", c.deletions_per_day], ["horizon (days)", c.horizon_days],
         ["cost of one epoch on the full set", c.epoch_cost], ["performance model", c.performance], ["prior", c.prior],
         ["retraining stop", c.criterion], ["max P(stop within horizon)", c.max_stop_probability],
-        ["min expected performance", c.min_performance], ["search", f"m ∈ {list(c.shards)}, L ∈ {list(c.slices)}, B ∈ {list(c.budgets)}, {list(c.selections)}"],
+        ["min expected performance", c.min_performance], ["search", f"m ∈ {{{format_value(c.shards)}}}, L ∈ {{{format_value(c.slices)}}}, B ∈ {{{format_value(c.budgets)}}}, selection ∈ {{{format_value(c.selections)}}}"],
     ], "Planning example: inputs (defaults of s3t plan, plus --max-stop-probability 0.05 --min-performance 0.7)")
     return Section("Planning example", paragraphs=[result.recommendation()], tables=[inputs, result.table(limit=10)], figures=[fig],
                    checks=[Check("the whole planning search takes at most 10 s", result.seconds <= 10,
