@@ -76,8 +76,8 @@ def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
         ax.axvline(L, color=colour(i), linestyle=":", linewidth=1)
         ax.text(L + 0.1, 0.38 - 0.07 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
     prior = uniform_prior(m, 6)
-    for j, (system, name, label) in enumerate(((S3TSystem.sisa(m, 6), "sisa", "SISA with checkpoints (mL·H_m), L=6"),
-                                                (S3TSystem.sisa(m, 6, fallback=False), "sisa_no_fallback", "SISA without checkpoints (m·H_m), any L"))):
+    for j, (system, name, label) in enumerate(((S3TSystem.sisa(m, 6), "sisa", r"SISA with checkpoints ($mL\,H_m$), L=6"),
+                                                (S3TSystem.sisa(m, 6, fallback=False), "sisa_no_fallback", r"SISA without checkpoints ($m\,H_m$), any L"))):
         value = exact_deletion_rate(system, prior)
         ax.axhline(value, color=OKABE_ITO["black"], linestyle=linestyle(j + 1), linewidth=1.2, label=label)
         rows.append([name, m, 6, 1, value, float("nan"), float("nan"), 0, seed])
@@ -313,7 +313,10 @@ def training_cost_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
     fig, ax = new_figure()
     for i, (name, _, prior_spec) in enumerate(selections):
         label = f"{name} (prior {prior_spec})" if prior_spec else name
-        ax.plot(budgets, saving[name], color=colour(i), marker=marker(i), markersize=4, linestyle=linestyle(i), label=label)
+        if i and saving[name] == saving[selections[0][0]]:
+            label += f", same as {selections[0][0]}"
+        ax.plot(budgets, saving[name], color=colour(i), marker=marker(i), markersize=4, linestyle=linestyle(i), label=label,
+                linewidth=4 if i == 0 else None, zorder=3 - i / 10 if i else 2)
     ax.axvline(L, color=OKABE_ITO["black"], linestyle=":", linewidth=1)
     ax.text(L + 0.2, 0.5, f"B = L = {L}", transform=ax.get_xaxis_transform(), fontsize=9)
     at_end = ", ".join(f"{name} {saving[name][-1]:.1f}%" for name in saving)
