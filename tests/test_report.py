@@ -153,6 +153,7 @@ def test_markdown_has_every_section_and_figure(report_dir):
         assert f"## {title}" in text, title
     for name in FIGURES:
         assert f"({name}.png)" in text and f"({name}.csv)" in text
+    assert "H<sub>m·min(B,L)</sub>" in text and "_{" not in text and "^{" not in text
 
 
 def test_plan_json_and_recommendation(report_dir):

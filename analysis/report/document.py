@@ -157,7 +157,8 @@ def _figure_html(figure: SavedFigure) -> str:
 
 
 def render_markdown(title: str, meta: dict[str, str], sections: list[Section]) -> str:
-    """The same report as Markdown; figures are linked (they sit beside ``report.md``)."""
+    """The same report as Markdown (maths as ``<sub>``/``<sup>``, failed checks in bold); figures
+    are linked (they sit beside ``report.md``)."""
     lines = [f"# {title}", ""]
     lines += [f"- **{k}**: {v}" for k, v in meta.items()]
     for section in sections:
@@ -169,7 +170,7 @@ def render_markdown(title: str, meta: dict[str, str], sections: list[Section]) -
             lines += [
                 "| claim | result | detail |",
                 "| --- | --- | --- |",
-                *[f"| {c.claim} | {'held' if c.held else 'did not hold'} | {c.detail} |" for c in section.checks],
+                *[f"| {c.claim} | {'held' if c.held else '**did not hold**'} | {c.detail} |" for c in section.checks],
                 "",
             ]
         for table in section.tables:
@@ -178,7 +179,9 @@ def render_markdown(title: str, meta: dict[str, str], sections: list[Section]) -
             lines += [table.to_markdown(), ""]
         for figure in section.figures:
             lines += [f"![{figure.title or figure.name}]({figure.name}.png)", "", f"*{figure.caption}* ([PDF]({figure.name}.pdf), [CSV]({figure.name}.csv))", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    tag = {"_": "sub", "^": "sup"}
+    text = _BRACED.sub(lambda m: f"<{tag[m.group(1)]}>{m.group(2)}</{tag[m.group(1)]}>", "\n".join(lines))
+    return text.rstrip() + "\n"
 
 
 def summary_section(sections: list[Section]) -> Section:
