@@ -8,7 +8,7 @@ objectives), draws one figure, and writes ``<name>.png``, ``<name>.pdf`` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from analysis.bounds import closed_form_gap, exact_deletion_rate, performance_gap
 from analysis.expression import parse_bound
-from analysis.style import OKABE_ITO, SavedFigure, colour, linestyle, marker, new_figure, save_figure
+from analysis.style import DEFAULT_FORMATS, OKABE_ITO, SavedFigure, check_formats, colour, linestyle, marker, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.laws import BOUND_FORMS, deletion_law, served_prefix_distribution
 from s3t_sim.performance import saturating_performance
@@ -25,15 +25,18 @@ from s3t_sim.selection import build_system, expected_served_prefix, select_seque
 from s3t_sim.montecarlo import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice
+from s3t_sim.output import write_json_atomic, write_text_atomic
 
 
 @dataclass(frozen=True)
 class FigureSize:
-    """How much work a figure run does: Monte Carlo runs per point and grid extents."""
+    """How much work a figure run does (Monte Carlo runs per point, grid extents) and the file
+    formats it writes beside PNG and PDF (:data:`analysis.style.FORMATS`)."""
 
     runs: int
     max_shards: int
     max_slices: int
+    formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
 SIZES = {
@@ -41,14 +44,21 @@ SIZES = {
     "default": FigureSize(runs=20_000, max_shards=64, max_slices=16),
 }
 
+# Meanings of the columns several figures' CSVs share (the data dictionary).
+_COMMON = {
+    "m": "shards", "L": "slices per shard", "B": "budget: sequences (slice orders) trained per shard",
+    "runs": "Monte Carlo runs behind the row (0: exact value only)", "seed": "seed of the row's Monte Carlo run or random draw",
+}
+
 
 # ---------------------------------------------------------------------------------------
 def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
     """δ against B for the spec's m = 5, L = 6 (and m = 5, L = 4): exact curve, Monte Carlo
-    points with 95% intervals, SISA's two variants as horizontal lines, B = L marked."""
+    points (the size of their 95% intervals stated), SISA's two variants as horizontal lines, B = L marked."""
     fig, ax = new_figure()
     rows = []
     m = 5
+    half_width = 0.0
     for i, L in enumerate((6, 4)):
         budgets = np.arange(1, 2 * L + 1)
         exact, mc_mean, mc_se = [], [], []
@@ -58,27 +68,33 @@ def deletion_rate_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZ
             mc = simulate_failure_counts(system, prior, "all-dead", runs=size.runs, seed=seed + 100 * L + int(B))
             mc_mean.append(mc.mean)
             mc_se.append(mc.se)
-            rows.append([m, L, int(B), exact[-1], mc.mean, mc.se, size.runs, seed + 100 * L + int(B)])
-        mc_mean, mc_se = np.array(mc_mean), np.array(mc_se)
+            half_width = max(half_width, 1.96 * mc.se)
+            rows.append(["s3t", m, L, int(B), exact[-1], mc.mean, mc.se, size.runs, seed + 100 * L + int(B)])
         ax.plot(budgets, exact, color=colour(i), linestyle=linestyle(0), label=f"S3T exact, L={L}")
-        ax.errorbar(budgets, mc_mean, yerr=1.96 * mc_se, fmt=marker(i), color=colour(i), capsize=3,
-                    markerfacecolor="white", label=f"S3T Monte Carlo ±95% CI, L={L}")
+        ax.errorbar(budgets, mc_mean, yerr=1.96 * np.array(mc_se), fmt=marker(i), color=colour(i), capsize=3, markerfacecolor="white",
+                    label=f"S3T Monte Carlo mean ± 95% CI, L={L}")
         ax.axvline(L, color=colour(i), linestyle=":", linewidth=1)
         ax.text(L + 0.1, 0.38 - 0.07 * i, f"B = L = {L}", transform=ax.get_xaxis_transform(), color=colour(i), fontsize=8)
-    sisa_fallback, prior = S3TSystem.sisa(m, 6), uniform_prior(m, 6)
-    sisa_plain = S3TSystem.sisa(m, 6, fallback=False)
-    for j, (system, label) in enumerate(((sisa_fallback, "SISA with checkpoints (mL·H_m), L=6"), (sisa_plain, "SISA without checkpoints (m·H_m), any L"))):
+    prior = uniform_prior(m, 6)
+    for j, (system, name, label) in enumerate(((S3TSystem.sisa(m, 6), "sisa", r"SISA with checkpoints ($mL\,H_m$), L=6"),
+                                                (S3TSystem.sisa(m, 6, fallback=False), "sisa_no_fallback", r"SISA without checkpoints ($m\,H_m$), any L"))):
         value = exact_deletion_rate(system, prior)
         ax.axhline(value, color=OKABE_ITO["black"], linestyle=linestyle(j + 1), linewidth=1.2, label=label)
-        rows.append([m, 6, "sisa" if j == 0 else "sisa-no-fallback", value, float("nan"), float("nan"), 0, seed])
+        rows.append([name, m, 6, 1, value, float("nan"), float("nan"), 0, seed])
     ax.set_xlabel("budget B (sequences per shard)")
     ax.set_ylabel("deletion rate δ (expected requests to retraining)")
     ax.set_title(f"Deletion rate vs budget, m = {m} shards, all shards dead")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    table = Table(["m", "L", "B", "exact", "mc_mean", "mc_se", "runs", "seed"], rows, "Deletion rate vs budget")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              title=f"Monte Carlo: {size.runs} runs per point, 95% CI half-width ≤ {half_width:.2g} requests")
+    table = Table(["system", "m", "L", "B", "delta_exact", "delta_mc_mean", "delta_mc_se", "runs", "seed"], rows, "Deletion rate vs budget",
+                  {"system": "s3t (cyclic rotations), sisa (with checkpoints) or sisa_no_fallback", **_COMMON,
+                   "delta_exact": "exact deletion rate: expected requests until every shard is dead (requests)",
+                   "delta_mc_mean": "Monte Carlo mean of the same count (requests; nan for exact-only rows)",
+                   "delta_mc_se": "standard error of delta_mc_mean (requests)"})
     return save_figure(fig, out_dir, "deletion_rate_vs_budget", table, "Deletion rate vs budget B",
-                       "Exact curve (coupon collector over the distinct first slices), Monte Carlo means with 95% intervals, "
-                       "SISA's two variants; δ stops rising at B = L.")
+                       f"Exact curve (coupon collector over the distinct first slices), Monte Carlo means ({size.runs} runs per point; "
+                       f"95% intervals at most ±{half_width:.2g} requests), SISA's two variants; "
+                       "δ stops rising at B = L.", formats=size.formats)
 
 
 def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
@@ -129,49 +145,59 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
 
 def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
     """Expected served prefix per shard and modelled accuracy against the number of requests,
-    for several budgets and for SISA; exact (enumeration over hit sets) with Monte Carlo points."""
+    for several budgets and for SISA; exact (enumeration over hit sets) with Monte Carlo points
+    and their 95% intervals (the largest half-width noted in each panel)."""
     m, L = 4, 8
     model = saturating_performance(L, 0.5, 0.9, 2.0)
     requests = np.unique(np.round(np.geomspace(1, 40 * m * L / 8, 40)).astype(int))
     check_points = requests[:: max(1, len(requests) // 8)]
-    fig, (ax_k, ax_f) = new_figure(ncols=2, width=11.5, height=4.4)
+    fig, (ax_k, ax_f) = new_figure(ncols=2, width=11.5, height=4.6)
     rows = []
-    settings = [("SISA (B = 1)", select_sequences("sisa", L, 1))] + [
-        (f"S3T B = {B}", select_sequences("cyclic", L, B)) for B in (2, 4, 8)
-    ]
-    for i, (label, seqs) in enumerate(settings):
+    half_width = {ax_k: 0.0, ax_f: 0.0}
+    settings = [("sisa", 1, "SISA (B = 1)")] + [("cyclic", B, f"S3T B = {B}") for B in (2, 4, 8)]
+    for i, (selection, B, label) in enumerate(settings):
+        seqs = select_sequences(selection, L, B)
         pmfs = np.array([served_prefix_distribution(seqs, None, int(r), shard_share=1.0 / m) for r in requests])
-        mean_k = pmfs @ np.arange(L + 1)
-        mean_f = pmfs @ model.values
+        mean_k, mean_f = pmfs @ np.arange(L + 1), pmfs @ model.values
         ax_k.plot(requests, mean_k, color=colour(i), linestyle=linestyle(i), label=label)
         ax_f.plot(requests, mean_f, color=colour(i), linestyle=linestyle(i), label=label)
-        system = S3TSystem(np.broadcast_to(seqs, (m,) + seqs.shape))
         run_seed = seed + 31 * i
-        sim = simulate_served_prefix(system, None, check_points, size.runs, run_seed)
-        k_runs = sim.mean(axis=2)  # per run, mean over shards
-        f_runs = model.values[sim].mean(axis=2)
-        for arr, ax in ((k_runs, ax_k), (f_runs, ax_f)):
-            ax.errorbar(check_points, arr.mean(axis=0), yerr=1.96 * arr.std(axis=0, ddof=1) / math.sqrt(size.runs),
-                        fmt=marker(i), color=colour(i), markersize=4, capsize=2, linestyle="none")
+        sim = simulate_served_prefix(S3TSystem(np.broadcast_to(seqs, (m,) + seqs.shape)), None, check_points, size.runs, run_seed)
+        k_runs, f_runs = sim.mean(axis=2), model.values[sim].mean(axis=2)  # per run, mean over shards
+        k_se, f_se = (arr.std(axis=0, ddof=1) / math.sqrt(size.runs) for arr in (k_runs, f_runs))
+        for arr, se, ax in ((k_runs, k_se, ax_k), (f_runs, f_se, ax_f)):
+            ax.errorbar(check_points, arr.mean(axis=0), yerr=1.96 * se, fmt=marker(i), color=colour(i), markersize=4, capsize=2, linestyle="none")
+            half_width[ax] = max(half_width[ax], float(1.96 * se.max()))
         for r, k, f in zip(requests, mean_k, mean_f):
-            rows.append([label, int(r), float(k), float(f), "exact", 0, seed])
+            rows.append([selection, B, int(r), "exact", float(k), float("nan"), float(f), float("nan"), 0, seed])
         for c, r in enumerate(check_points):
-            rows.append([label, int(r), float(k_runs[:, c].mean()), float(f_runs[:, c].mean()), "mc", size.runs, run_seed])
+            rows.append([selection, B, int(r), "monte_carlo", float(k_runs[:, c].mean()), float(k_se[c]),
+                         float(f_runs[:, c].mean()), float(f_se[c]), size.runs, run_seed])
     ax_k.plot([], [], color=OKABE_ITO["black"], label="lines: exact law")
     ax_k.errorbar([], [], yerr=[], fmt="o", color=OKABE_ITO["black"], markersize=4, capsize=2,
-                  label=f"markers: Monte Carlo ±95% CI ({size.runs} runs)")
-    for ax, ylabel in ((ax_k, "expected served prefix per shard (stages)"), (ax_f, "modelled accuracy (mean over shards)")):
+                  label=f"markers: Monte Carlo mean ± 95% CI ({size.runs} runs)")
+    for ax, ylabel, unit in ((ax_k, "expected served prefix per shard (stages)", "stages"), (ax_f, "modelled accuracy (mean over shards)", "")):
         ax.set_xscale("log")
         ax.set_xlabel("deletion requests to the system")
         ax.set_ylabel(ylabel)
+        ax.text(0.02, 0.03, f"95% CI half-width ≤ {half_width[ax]:.2g} {unit}".rstrip(), transform=ax.transAxes, fontsize=9)
     handles, labels = ax_k.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=10)
     ax_k.set_title(f"Served prefix, m = {m}, L = {L}")
     ax_f.set_title(f"Accuracy with {model.name}, f(0)=0.5, f(L)=0.9")
-    table = Table(["setting", "requests", "mean served prefix", "mean accuracy", "method", "runs", "seed"], rows,
-                  "Served prefix and accuracy vs requests")
+    table = Table(["selection", "B", "requests", "method", "served_prefix_mean_stages", "served_prefix_se_stages",
+                   "accuracy_mean", "accuracy_se", "runs", "seed"], rows, "Served prefix and accuracy vs requests",
+                  {"selection": "sisa (one sequence per shard) or cyclic (rotations)", "B": _COMMON["B"],
+                   "requests": "deletion requests to the system (uniform over the data)",
+                   "method": "exact (enumeration over hit sets) or monte_carlo",
+                   "served_prefix_mean_stages": f"expected served prefix per shard (stages, 0..{L})",
+                   "served_prefix_se_stages": "standard error of the Monte Carlo mean (stages; nan for exact rows)",
+                   "accuracy_mean": f"modelled accuracy, mean over the {m} shards, with {model.name} (fraction)",
+                   "accuracy_se": "standard error of the Monte Carlo accuracy (fraction; nan for exact rows)",
+                   "runs": _COMMON["runs"], "seed": _COMMON["seed"]})
     return save_figure(fig, out_dir, "served_prefix_vs_requests", table, "Served prefix and accuracy vs number of requests",
-                       "Lines: exact law (enumeration over hit sets); markers: Monte Carlo means with 95% intervals.")
+                       f"Lines: exact law (enumeration over hit sets); markers: Monte Carlo means ({size.runs} runs) with 95% intervals, "
+                       f"at most ±{half_width[ax_k]:.2g} stages and ±{half_width[ax_f]:.2g} in accuracy.", formats=size.formats)
 
 
 def selection_under_skew(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
@@ -192,7 +218,7 @@ def selection_under_skew(out_dir: Path, seed: int = 0, size: FigureSize = SIZES[
                 for d in range(draws)
             ]))
             values[meth].append(value)
-            rows.append([s, meth, value, seed])
+            rows.append([s, meth, L, B, R, value, draws, seed])
     fig, ax = new_figure()
     for i, meth in enumerate(methods):
         style = dict(color=OKABE_ITO["black"], linewidth=2.4) if meth == "optimal" else dict(color=colour(i - 1))
@@ -201,10 +227,15 @@ def selection_under_skew(out_dir: Path, seed: int = 0, size: FigureSize = SIZES[
     ax.set_ylabel(f"expected served prefix, averaged over r ≤ {R}")
     ax.set_title(f"Selection methods under skewed priors (one shard, L = {L}, B = {B})")
     ax.legend(loc="best")
-    table = Table(["zipf exponent", "method", "expected served prefix (avg r<=R)", "seed"], rows, "Selection under skew")
+    table = Table(["zipf_exponent", "method", "L", "B", "horizon_requests", "served_prefix_avg_stages", "draws", "seed"], rows,
+                  "Selection under skew",
+                  {"zipf_exponent": "exponent s of the Zipf prior over slices (0: uniform)", "method": "selection method (s3t select --method)",
+                   "L": _COMMON["L"], "B": _COMMON["B"], "horizon_requests": "R: the objective averages over r = 1..R requests",
+                   "served_prefix_avg_stages": "exact expected served prefix, averaged over r = 1..R (stages)",
+                   "draws": "seeded selections averaged (random: 10, others: 1)", "seed": _COMMON["seed"]})
     return save_figure(fig, out_dir, "selection_under_skew", table, "Selection methods under skewed priors",
                        f"Exact objective (enumeration); 'optimal' is the exhaustive optimum of the same objective; "
-                       f"'random' is the mean over 10 seeded draws; slices sorted by popularity, R = {R}.")
+                       f"'random' is the mean over 10 seeded draws; slices sorted by popularity, R = {R}.", formats=size.formats)
 
 
 def failure_count_distribution(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
@@ -217,21 +248,25 @@ def failure_count_distribution(out_dir: Path, seed: int = 0, size: FigureSize = 
     top = int(mc.values.max())  # every run falls in a bin; the exact pmf beyond holds the rest of the mass
     r = np.arange(0, top + 1)
     pmf = np.asarray(law.pmf(r), dtype=float)
-    counts = np.bincount(mc.values, minlength=top + 1)
+    freq = np.bincount(mc.values, minlength=top + 1) / runs
     fig, ax = new_figure()
-    ax.bar(r, counts / runs, width=1.0, color=colour(4), alpha=0.7, label=f"Monte Carlo, {runs} runs (seed {seed})")
+    ax.bar(r, freq, width=1.0, color=colour(4), alpha=0.7, label=f"Monte Carlo, {runs} runs (seed {seed})")
     ax.plot(r, pmf, color=colour(3), linewidth=1.6, label="exact pmf")
     ax.axvline(law.mean(), color=OKABE_ITO["black"], linestyle="--", linewidth=1, label=f"exact mean {law.mean():.2f}")
     ax.set_xlabel("requests until all shards are dead")
     ax.set_ylabel("probability")
     ax.set_title(f"Distribution of the count to failure, m = {m}, L = {L}, B = {B}")
     ax.legend(loc="upper right")
-    table = Table(["count", "exact pmf", "mc frequency", "runs", "seed"],
-                  [[int(x), float(p), float(c / runs), runs, seed] for x, p, c in zip(r, pmf, counts)],
-                  "Count to failure")
+    table = Table(["requests_to_failure", "exact_pmf", "mc_frequency", "mc_frequency_se", "runs", "seed"],
+                  [[int(x), float(p), float(f), math.sqrt(p * (1 - p) / runs), runs, seed] for x, p, f in zip(r, pmf, freq)],
+                  "Count to failure",
+                  {"requests_to_failure": f"requests until all {m} shards are dead (m = {m}, L = {L}, B = {B}, cyclic)",
+                   "exact_pmf": "exact probability of that count", "mc_frequency": "Monte Carlo relative frequency",
+                   "mc_frequency_se": "binomial standard error of mc_frequency under the exact pmf",
+                   "runs": _COMMON["runs"], "seed": _COMMON["seed"]})
     return save_figure(fig, out_dir, "failure_count_distribution", table, "Distribution of the count to failure",
                        f"Exact law (mean {law.mean():.3f}, sd {law.std():.3f}) against a Monte Carlo histogram "
-                       f"(mean {mc.mean:.3f} ± {mc.se:.3f} SE).")
+                       f"(mean {mc.mean:.3f} ± {mc.se:.3f} SE).", formats=size.formats)
 
 
 def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"], reading: str = "spec") -> SavedFigure:
@@ -262,31 +297,44 @@ def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZE
 
 
 def training_cost_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
-    """Training cost (slice-passes per epoch per shard) against B, with and without prefix sharing."""
+    """Saving of prefix sharing (% of the separate training cost, slice-passes per epoch per shard) against B."""
     L = 6
     budgets = list(range(1, 4 * L + 1))
     rows = []
-    curves: dict[str, list[float]] = {"separate": [], "cyclic": [], "random": [], "bms (zipf:1.5)": []}
-    prior = parse_prior("zipf:1.5", 1, L, assignment="sorted")[0]
+    selections = (("cyclic", "cyclic", None), ("random", "random", None), ("bms", "bms", "zipf:1.5"))
+    saving: dict[str, list[float]] = {name: [] for name, _, _ in selections}
     for B in budgets:
-        for name, meth, p in (("cyclic", "cyclic", None), ("random", "random", None), ("bms (zipf:1.5)", "bms", prior)):
-            cost = training_cost(select_sequences(meth, L, B, prior=p, seed=seed))
-            curves[name].append(cost["shared_cost"])
-            rows.append([B, name, cost["shared_cost"], cost["separate_cost"], cost["distinct_prefixes"], cost["saving"]])
-        curves["separate"].append(B * L * (L + 1) // 2)
+        for name, meth, prior_spec in selections:
+            prior = parse_prior(prior_spec, 1, L, assignment="sorted")[0] if prior_spec else None
+            cost = training_cost(select_sequences(meth, L, B, prior=prior, seed=seed))
+            saving[name].append(100 * cost["saving"])
+            rows.append([B, L, name, prior_spec or "uniform", cost["shared_cost"], cost["separate_cost"], cost["distinct_prefixes"],
+                         100 * cost["saving"], seed])
     fig, ax = new_figure()
-    ax.plot(budgets, curves["separate"], color=OKABE_ITO["black"], linestyle="--", label="without sharing: B·L(L+1)/2")
-    for i, name in enumerate(("cyclic", "random", "bms (zipf:1.5)")):
-        ax.plot(budgets, curves[name], color=colour(i), marker=marker(i), markersize=3.5, linestyle=linestyle(i), label=f"prefix sharing, {name}")
+    for i, (name, _, prior_spec) in enumerate(selections):
+        label = f"{name} (prior {prior_spec})" if prior_spec else name
+        if i and saving[name] == saving[selections[0][0]]:
+            label += f", same as {selections[0][0]}"
+        ax.plot(budgets, saving[name], color=colour(i), marker=marker(i), markersize=4, linestyle=linestyle(i), label=label,
+                linewidth=4 if i == 0 else None, zorder=3 - i / 10 if i else 2)
     ax.axvline(L, color=OKABE_ITO["black"], linestyle=":", linewidth=1)
-    ax.text(L + 0.2, 0.03, f"B = L = {L}", transform=ax.get_xaxis_transform(), fontsize=8)
+    ax.text(L + 0.2, 0.5, f"B = L = {L}", transform=ax.get_xaxis_transform(), fontsize=9)
+    at_end = ", ".join(f"{name} {saving[name][-1]:.1f}%" for name in saving)
     ax.set_xlabel("budget B (sequences per shard)")
-    ax.set_ylabel("training cost per shard (slice-passes per epoch)")
-    ax.set_title(f"Training cost vs budget, L = {L}")
-    ax.legend(loc="upper left")
-    table = Table(["B", "selection", "shared cost", "separate cost", "distinct prefixes", "saving"], rows, "Training cost vs budget")
-    return save_figure(fig, out_dir, "training_cost_vs_budget", table, "Training cost vs budget with and without prefix sharing",
-                       "Stage k trains on k slices; shared prefixes are trained once (prefix tree of the set).")
+    ax.set_ylabel("saving of prefix sharing (% of separate cost)")
+    ax.set_title(f"Training cost saved by sharing prefixes, L = {L}")
+    ax.legend(loc="upper left", title="selection")
+    table = Table(["B", "L", "selection", "prior", "shared_cost_slice_passes", "separate_cost_slice_passes", "distinct_prefixes",
+                   "saving_percent", "seed"], rows, "Training cost vs budget",
+                  {"B": _COMMON["B"], "L": _COMMON["L"], "selection": "selection method", "prior": "prior given to the selection",
+                   "shared_cost_slice_passes": "slice-passes per epoch per shard when shared prefixes train once (prefix tree)",
+                   "separate_cost_slice_passes": "slice-passes per epoch per shard training every sequence separately: B·L(L+1)/2",
+                   "distinct_prefixes": "distinct prefixes (nodes of the prefix tree) = stages trained",
+                   "saving_percent": "100·(1 − shared/separate) (%)", "seed": "seed of the random selection"})
+    return save_figure(fig, out_dir, "training_cost_vs_budget", table, "Training cost saved by prefix sharing",
+                       f"Stage k trains on k slices; shared prefixes are trained once (prefix tree of the set). Cyclic rotations save nothing "
+                       f"for B ≤ L = {L} (each starts with a different slice); at B = {budgets[-1]} the saving is {at_end}; "
+                       "absolute costs are in the CSV.", formats=size.formats)
 
 
 FIGURES: dict[str, Callable[..., SavedFigure]] = {
@@ -301,13 +349,27 @@ FIGURES: dict[str, Callable[..., SavedFigure]] = {
 
 
 def make_figures(out_dir: "str | Path", names: "list[str] | None" = None, size: str = "default", seed: int = 0,
-                 progress: bool = False) -> list[SavedFigure]:
-    """Draw the named figures (all by default) into ``out_dir``; returns what was saved."""
+                 progress: bool = False, formats: "tuple[str, ...]" = DEFAULT_FORMATS) -> list[SavedFigure]:
+    """Draw the named figures (all by default) into ``out_dir``, each in ``formats`` (PNG and
+    PDF always) with its CSV, plus ``data_dictionary.csv``/``.json``; returns what was saved."""
     from tqdm.auto import tqdm
 
     check_choice("size", size, tuple(SIZES))
     names = list(FIGURES) if not names else names
     for name in names:
         check_choice("figure", name, tuple(FIGURES))
+    chosen = replace(SIZES[size], formats=check_formats(formats))
     out_dir = Path(out_dir)
-    return [FIGURES[name](out_dir, seed=seed, size=SIZES[size]) for name in tqdm(names, desc="figures", disable=not progress)]
+    saved = [FIGURES[name](out_dir, seed=seed, size=chosen) for name in tqdm(names, desc="figures", disable=not progress)]
+    write_data_dictionary(out_dir, saved)
+    return saved
+
+
+def write_data_dictionary(out_dir: "str | Path", saved: "list[SavedFigure]") -> tuple[Path, Path]:
+    """``data_dictionary.csv`` and ``.json`` (same keys: file, column, description) for the
+    CSVs of ``saved``; a column without a description is listed with an empty one."""
+    rows = [[fig.csv.name, column, fig.table.descriptions.get(column, "")] for fig in saved for column in fig.table.columns]
+    table = Table(["file", "column", "description"], rows, "Data dictionary")
+    out_dir = Path(out_dir)
+    return (write_text_atomic(out_dir / "data_dictionary.csv", table.to_csv()),
+            write_json_atomic(out_dir / "data_dictionary.json", table.to_records()))

@@ -1,12 +1,14 @@
 """One figure style for every plot: the Okabe–Ito colour-blind-safe palette, readable
-fonts, and a saver that writes PNG + PDF + the CSV of the numbers behind the figure.
+fonts, and a saver that writes PNG + PDF + SVG (+ PGF where a TeX system is installed) and
+the CSV of the numbers behind the figure.
 
 Reference: M. Okabe and K. Ito, *Color Universal Design* (2008), https://jfly.uni-koeln.de/color/
 """
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +41,7 @@ RC_PARAMS = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
-    "legend.fontsize": 8.5,
+    "legend.fontsize": 9,
     "legend.framealpha": 0.9,
     "axes.grid": True,
     "grid.alpha": 0.3,
@@ -91,10 +93,35 @@ class SavedFigure:
     pdf: Path
     csv: Path
     table: Table
+    extra: dict[str, Path] = field(default_factory=dict)  # further formats: "svg", "pgf"
 
 
-def save_figure(fig: "Figure", out_dir: "str | Path", name: str, table: Table, title: str = "", caption: str = "") -> SavedFigure:
-    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` under ``out_dir`` atomically and close ``fig``."""
+FORMATS = ("png", "pdf", "svg", "pgf")
+DEFAULT_FORMATS = ("png", "pdf", "svg")
+TEX_SYSTEMS = ("xelatex", "lualatex", "pdflatex")  # matplotlib's PGF backend measures text with one of these
+
+
+def check_formats(formats: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
+    """The figure formats to write, PNG and PDF always among them; PGF only where a TeX system
+    is installed (matplotlib needs it to lay out the text) -- otherwise a one-line error."""
+    from s3t_sim.checks import check_choice
+
+    for fmt in formats:
+        check_choice("format", fmt, FORMATS)
+    if "pgf" in formats and _tex_system() is None:
+        raise ValueError(f"format: pgf needs one of {', '.join(TEX_SYSTEMS)} on PATH (matplotlib lays out PGF text with it); "
+                         "install TeX Live (e.g. apt-get install texlive-xetex) or leave pgf out")
+    return tuple(dict.fromkeys(("png", "pdf", *formats)))
+
+
+def _tex_system() -> "str | None":
+    return next((tex for tex in TEX_SYSTEMS if shutil.which(tex)), None)
+
+
+def save_figure(fig: "Figure", out_dir: "str | Path", name: str, table: Table, title: str = "", caption: str = "",
+                formats: "tuple[str, ...]" = DEFAULT_FORMATS) -> SavedFigure:
+    """Write ``<name>.<format>`` for each of ``formats`` (PNG and PDF always) and ``<name>.csv``
+    under ``out_dir`` atomically, and close ``fig``."""
     import logging
 
     import matplotlib.pyplot as plt
@@ -102,10 +129,14 @@ def save_figure(fig: "Figure", out_dir: "str | Path", name: str, table: Table, t
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # font subsetting chatter when embedding fonts in PDFs
     out_dir = Path(out_dir)
     paths = {}
-    for fmt in ("png", "pdf"):
+    for fmt in check_formats(formats):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+        metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
+        if fmt == "pgf":
+            plt.rcParams["pgf.texsystem"] = _tex_system()
+        fig.savefig(buffer, format=fmt, metadata=metadata)
         paths[fmt] = write_bytes_atomic(out_dir / f"{name}.{fmt}", buffer.getvalue())
     plt.close(fig)
     csv_path = write_text_atomic(out_dir / f"{name}.csv", table.to_csv())
-    return SavedFigure(name, title or table.title, caption, paths["png"], paths["pdf"], csv_path, table)
+    extra = {fmt: path for fmt, path in paths.items() if fmt not in ("png", "pdf")}
+    return SavedFigure(name, title or table.title, caption, paths["png"], paths["pdf"], csv_path, table, extra)

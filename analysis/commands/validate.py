@@ -19,7 +19,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--size", choices=("small", "full", "tiny"), default="full",
                         help="small: about 10 min on 2 cores; full (default): about 30 min; tiny: the random test model, seconds")
     parser.add_argument("--out", default="out/validation", help="output folder (default out/validation); trained runs are kept in OUT/runs and reused")
-    parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default ../shared/data)")
+    parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default: shared/data beside the project folder, whatever the current folder)")
     parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="data set folders under --data-dir (default sst2 agnews)")
     parser.add_argument("--model", default=None, help="model: minilm (default), tiny, a hub name or a local path")
     parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 2)")

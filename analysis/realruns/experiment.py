@@ -45,7 +45,7 @@ class ValidationConfig:
     """Sizes of a validation run (``peft``-style config; see :data:`VALIDATION_SIZES`)."""
 
     datasets: tuple[str, ...] = ("sst2", "agnews")
-    data_dir: str = "../shared/data"
+    data_dir: str = str(Path(__file__).resolve().parents[2].parent / "shared" / "data")  # the project's ../shared/data, from any cwd
     model: str = "minilm"
     shards: int = 3
     slices: int = 3

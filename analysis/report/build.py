@@ -1,6 +1,7 @@
 """``s3t report``: run the bound checks, the key figures and a planning example, and write
-``report.html`` (one self-contained page) and ``report.md`` with every figure (PNG, PDF,
-CSV) beside them.
+``report.html`` (one self-contained page) and ``report.md`` with every figure (PNG, PDF, SVG,
+CSV) beside them, ``data_dictionary.csv``/``.json`` for those CSVs and ``report_tables.tex``
+(every table of the report as a booktabs LaTeX table).
 
 Everything runs on embedded defaults (no data, no network) and imports only the base
 dependencies (numpy, scipy, networkx, matplotlib, tqdm). Two sections come from files in
@@ -92,9 +93,22 @@ def build_report(out_dir: "str | Path" = "out", seed: int = 0, size: str = "defa
         "command": "s3t report " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["report"] else f"build_report(seed={seed}, size={size!r})",
     }
     title = "S3T: bound checks, figures and capacity planning"
+    figures.write_data_dictionary(out_dir, [f for s in sections for f in s.figures])
+    write_text_atomic(out_dir / "report_tables.tex", latex_tables(sections))
     html_path = write_text_atomic(out_dir / "report.html", render_html(title, meta, sections))
     md_path = write_text_atomic(out_dir / "report.md", render_markdown(title, meta, sections))
     return ReportResult(html_path, md_path, sections, seconds)
+
+
+def latex_tables(sections: list[Section]) -> str:
+    """Every table of the report as a booktabs ``table`` labelled ``tab:<section anchor>-<i>``
+    (``\\usepackage{booktabs}`` in the preamble; ``\\input`` the file or copy a table)."""
+    parts = ["% Tables of the S3T report (s3t report); needs \\usepackage{booktabs}."]
+    for section in sections:
+        for i, table in enumerate(section.tables, 1):
+            titled = table if table.title else Table(table.columns, table.rows, section.title)
+            parts.append(f"% {section.title}\n" + titled.to_latex(label=f"tab:{section.anchor}-{i}"))
+    return "\n".join(parts)
 
 
 def _versions() -> str:

@@ -15,7 +15,7 @@ from scipy import stats
 
 from analysis import bounds, figures, planning
 from analysis.report.document import Check, ReportContext, Section
-from analysis.tables import Table
+from analysis.tables import Table, format_value
 from s3t_sim.laws import deletion_law, harmonic
 from s3t_sim.output import write_json_atomic
 from s3t_sim.montecarlo import simulate_failure_counts
@@ -68,7 +68,7 @@ def spec_numbers_section(ctx: ReportContext, size: ReportSize, figure_size: figu
     sisa_mc = simulate_failure_counts(sisa, prior, "all-dead", runs=size.spec_runs, seed=ctx.seed)
     formula_gap = max(abs(r[1] - r[2]) for r in rows)
     checks.append(Check("exact law reproduces mL·H_{m·min(B,L)} for m=5, L=6, B=1..6", formula_gap < 1e-6 * 120,
-                        f"largest difference {formula_gap:.2e}"))
+                        f"largest difference {format_value(formula_gap)}"))
     checks.append(Check(f"Monte Carlo agrees with the exact law within 4 SE ({size.spec_runs} runs, seeds {ctx.seed + 1}..{ctx.seed + 6})",
                         worst_z < 4, f"largest |z| = {worst_z:.2f}"))
     authors_z = max(abs(r[7]) for r in rows)
@@ -121,15 +121,15 @@ def saturation_section(ctx: ReportContext, size: ReportSize, figure_size: figure
     gains = [abs(row[-1]) for row in beyond]
     mc_ok = all(abs(row[5] - row[4]) < 4 * row[6] for row in table.rows)
     fig = figures.deletion_rate_vs_budget(ctx.out_dir, seed=ctx.seed, size=figure_size)
-    fig_rows = [r for r in fig.table.rows if isinstance(r[2], int)]
+    fig_rows = [r for r in fig.table.rows if r[0] == "s3t"]  # system, m, L, B, delta_exact, ...
     rising = all(
-        b[3] >= a[3] - 1e-9 for a, b in zip(fig_rows, fig_rows[1:]) if a[1] == b[1] and b[2] <= b[1]
+        b[4] >= a[4] - 1e-9 for a, b in zip(fig_rows, fig_rows[1:]) if a[2] == b[2] and b[3] <= b[2]
     )
     return Section(
         "Budget beyond L buys no deletion rate",
         paragraphs=["δ is computed from each system's actual sequence set (its distinct first slices), for B = L/2, L, 2L, 4L."],
         checks=[
-            Check("δ at B > L equals δ at B = L (exact)", bool(gains) and max(gains) < 1e-9, f"largest relative gain {max(gains):.1e} over {len(gains)} settings"),
+            Check("δ at B > L equals δ at B = L (exact)", bool(gains) and max(gains) < 1e-9, f"largest relative gain {format_value(max(gains))} over {len(gains)} settings"),
             Check("Monte Carlo agrees with the exact rate within 4 SE", mc_ok, f"{len(table.rows)} settings, {size.saturation_runs} runs each"),
             Check("δ rises with B up to B = L (m = 5)", rising, "exact values of the figure below"),
         ],
@@ -195,13 +195,13 @@ def _gap_pivot(table: Table, formula: str) -> Table:
 def served_prefix_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
     """More budget never serves a shorter expected prefix."""
     fig = figures.served_prefix_over_requests(ctx.out_dir, seed=ctx.seed, size=figure_size)
-    exact = [r for r in fig.table.rows if r[4] == "exact"]
-    by_setting: dict[str, dict[int, float]] = {}
+    exact = [r for r in fig.table.rows if r[3] == "exact"]  # selection, B, requests, method, served_prefix_mean_stages, ...
+    by_setting: dict[tuple[str, int], dict[int, float]] = {}
     for r in exact:
-        by_setting.setdefault(r[0], {})[r[1]] = r[2]
+        by_setting.setdefault((r[0], r[1]), {})[r[2]] = r[4]
     names = list(by_setting)
     monotone = all(by_setting[b][r] >= by_setting[a][r] - 1e-9 for a, b in zip(names, names[1:]) for r in by_setting[a])
-    mc = [r for r in fig.table.rows if r[4] == "mc"]
+    mc = [r for r in fig.table.rows if r[3] == "monte_carlo"]
     return Section("Served prefix and accuracy vs number of requests", figures=[fig], checks=[
         Check("more budget never serves a shorter expected prefix (SISA ≤ B=2 ≤ B=4 ≤ B=8 at every request count)", monotone,
               f"{len(exact)} exact points; Monte Carlo check points: {len(mc)}"),
@@ -211,7 +211,7 @@ def served_prefix_section(ctx: ReportContext, size: ReportSize, figure_size: fig
 def selection_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
     """BMS against cyclic and random under skew, and no method above the exact optimum."""
     fig = figures.selection_under_skew(ctx.out_dir, seed=ctx.seed, size=figure_size)
-    value = {(r[0], r[1]): r[2] for r in fig.table.rows}
+    value = {(r[0], r[1]): r[5] for r in fig.table.rows}  # (zipf_exponent, method) -> served_prefix_avg_stages
     skews = sorted({r[0] for r in fig.table.rows if r[0] >= 1.0})
     bms_wins = all(value[(s, "bms")] >= max(value[(s, "cyclic")], value[(s, "random")]) - 1e-12 for s in skews)
     optimum = all(value[(s, "optimal")] >= max(v for (t, _), v in value.items() if t == s) - 1e-9 for s, _ in value)
@@ -227,7 +227,7 @@ def distribution_section(ctx: ReportContext, size: ReportSize, figure_size: figu
     fig = figures.failure_count_distribution(ctx.out_dir, seed=ctx.seed, size=figure_size)
     pmf = np.array([r[1] for r in fig.table.rows])
     freq = np.array([r[2] for r in fig.table.rows])
-    runs = fig.table.rows[0][3]
+    runs = fig.table.rows[0][4]
     # chi-square over bins with expected count >= 5 (the rest pooled)
     expected, observed = pmf * runs, freq * runs
     big = expected >= 5
@@ -245,13 +245,13 @@ def distribution_section(ctx: ReportContext, size: ReportSize, figure_size: figu
 def training_cost_section(ctx: ReportContext, size: ReportSize, figure_size: figures.FigureSize) -> Section:
     """Prefix sharing never costs more, and rotations share nothing for B ≤ L."""
     fig = figures.training_cost_vs_budget(ctx.out_dir, seed=ctx.seed, size=figure_size)
-    cyclic = {r[0]: r for r in fig.table.rows if r[1] == "cyclic"}
-    never_more = all(r[2] <= r[3] for r in fig.table.rows)
+    cyclic = {r[0]: r for r in fig.table.rows if r[2] == "cyclic"}  # B, L, selection, prior, shared, separate, distinct, saving %
+    never_more = all(r[4] <= r[5] for r in fig.table.rows)
     L = 6
     return Section("Training cost with and without prefix sharing", figures=[fig], checks=[
         Check("prefix sharing never costs more than training every sequence separately", never_more, f"{len(fig.table.rows)} sets"),
-        Check("rotations share nothing for B ≤ L (every prefix starts with a different slice)", all(cyclic[B][4] == B * L for B in range(1, L + 1)),
-              f"B = 2L: saving {100 * cyclic[2 * L][5]:.0f}%, B = 4L: saving {100 * cyclic[4 * L][5]:.0f}%"),
+        Check("rotations share nothing for B ≤ L (every prefix starts with a different slice)", all(cyclic[B][6] == B * L for B in range(1, L + 1)),
+              f"B = 2L: saving {cyclic[2 * L][7]:.0f}%, B = 4L: saving {cyclic[4 * L][7]:.0f}%"),
     ])
 
 
@@ -266,7 +266,7 @@ def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.
         ["data set size N", c.dataset_size], ["deletion requests per day", c.deletions_per_day], ["horizon (days)", c.horizon_days],
         ["cost of one epoch on the full set", c.epoch_cost], ["performance model", c.performance], ["prior", c.prior],
         ["retraining stop", c.criterion], ["max P(stop within horizon)", c.max_stop_probability],
-        ["min expected performance", c.min_performance], ["search", f"m ∈ {list(c.shards)}, L ∈ {list(c.slices)}, B ∈ {list(c.budgets)}, {list(c.selections)}"],
+        ["min expected performance", c.min_performance], ["search", f"m ∈ {{{format_value(c.shards)}}}, L ∈ {{{format_value(c.slices)}}}, B ∈ {{{format_value(c.budgets)}}}, selection ∈ {{{format_value(c.selections)}}}"],
     ], "Planning example: inputs (defaults of s3t plan, plus --max-stop-probability 0.05 --min-performance 0.7)")
     return Section("Planning example", paragraphs=[result.recommendation()], tables=[inputs, result.table(limit=10)], figures=[fig],
                    checks=[Check("the whole planning search takes at most 10 s", result.seconds <= 10,
