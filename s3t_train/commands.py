@@ -1,5 +1,5 @@
 """Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
-``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``.
+``train``, ``delete``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``, ``profile``.
 
 The modules that import torch are imported inside the command functions, so that
 ``s3t --help`` stays fast.
@@ -61,6 +61,12 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("export", help="write the served ensemble as peft adapters (save_pretrained) + ensemble.json")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True, help="new folder for the export")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_export)
 
     p = subparsers.add_parser("eval", help="accuracy of the served ensemble on the held-out set")
     p.add_argument("--run", required=True)
@@ -168,6 +174,18 @@ def run_eval(args: argparse.Namespace) -> int:
     print_result(result, args.json, lambda r: (
         f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); served prefix {r['served_prefix']}; "
         f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
+    ))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from s3t_train.export import export_served
+    from s3t_train.run import S3TRun
+
+    result = export_served(S3TRun(args.run), args.out)
+    print_result(result, args.json, lambda r: (
+        f"exported {len(r['shards'])} shard adapter(s) (served prefixes {[s['served_prefix'] for s in r['shards']]}; "
+        f"dead shards {r['dead_shards']}) to {args.out}; load each with peft.PeftModel.from_pretrained"
     ))
     return 0
 

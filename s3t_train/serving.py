@@ -31,12 +31,14 @@ BATCH_SIZE = 64
 Stage = tuple[int, tuple[int, ...]]
 
 
-def _model(run: S3TRun) -> GroupedLoRAModel:
+def serving_model(run: S3TRun) -> GroupedLoRAModel:
+    """The run's model (loaded once per process), deterministic kernels on."""
     configure_torch()
     return model_for(run.config, len(run.label_names))
 
 
-def _token_rows(run: S3TRun, texts: list[str]) -> list[torch.Tensor]:
+def token_rows(run: S3TRun, texts: list[str]) -> list[torch.Tensor]:
+    """Token ids of each text, one ``(1, length)`` row each (truncated at ``max_length``)."""
     t = run.config.training
     encoded = load_tokenizer(t.model)(list(texts), truncation=True, max_length=t.max_length)["input_ids"]
     return [torch.tensor([row], dtype=torch.long) for row in encoded]
@@ -74,9 +76,9 @@ def stages_logits(run: S3TRun, stages: list[Stage], texts: list[str], batch_size
     stages = [(int(shard), tuple(int(s) for s in prefix)) for shard, prefix in stages]
     if not stages:
         raise ValueError("stages must name at least one (shard, prefix)")
-    model = _model(run)
+    model = serving_model(run)
     t = run.config.training
-    rows = _token_rows(run, texts)
+    rows = token_rows(run, texts)
     parts: list[list[torch.Tensor]] = [[] for _ in stages]
     show = sys.stderr.isatty() if progress is None else progress
     autocast = t.device != "cpu" and t.dtype != "float32"

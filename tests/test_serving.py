@@ -18,7 +18,7 @@ from s3t_train.evaluation import eval_dataset  # noqa: E402
 from s3t_train.packed import pad_batch  # noqa: E402
 from s3t_train.run import S3TRun  # noqa: E402
 from s3t_train.run_folder import create_run  # noqa: E402
-from s3t_train.serving import _model, _token_rows, predict, predict_logits, stage_logits, stages_logits  # noqa: E402
+from s3t_train.serving import serving_model, token_rows, predict, predict_logits, stage_logits, stages_logits  # noqa: E402
 from s3t_train.stage_model import load_prefix  # noqa: E402
 
 
@@ -66,8 +66,8 @@ def test_shared_trunk_is_bitwise_each_stage_alone_and_close_to_plain_peft(served
     texts = eval_dataset(run, limit=70, seed=4).texts  # two batches of 64 and 6 (batch boundaries)
     stages = _all_stages(run)
     together = stages_logits(run, stages, texts)
-    model = _model(run)
-    rows = _token_rows(run, texts)
+    model = serving_model(run)
+    rows = token_rows(run, texts)
     for i, (shard, prefix) in enumerate(stages):
         assert torch.equal(together[i], stage_logits(run, shard, prefix, texts))  # served alone
         load_prefix(model, run.run_dir, shard, prefix)
