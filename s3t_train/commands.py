@@ -26,13 +26,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
-    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha")
-    p.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA: scale alpha/sqrt(rank) instead of alpha/rank")
-    p.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout on the adapters being trained, seeded per stage (default 0)")
-    p.add_argument("--target-modules", nargs="+", default=["query", "value"], help="adapted sub-modules of each layer (default query value)")
-    p.add_argument("--layers-per-slice", type=int, default=None, help="fixed number of layers per adapter group (default: all layers split evenly into L groups)")
-    p.add_argument("--group-order", default="top-down", choices=("top-down", "bottom-up"))
+    _add_lora_arguments(p)
     p.add_argument("--model", default="minilm", help="'minilm' (offline default), 'tiny' (random test model), a hub name or a local path")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded random subsample of N examples")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
@@ -94,6 +88,17 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--limit", type=int, default=None, help="seeded subsample of N held-out examples")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(func=run_profile)
+
+
+def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
+    """The LoRA flags of ``train`` (fields of :class:`s3t_train.config.GroupLoRAConfig`)."""
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha")
+    p.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA: scale alpha/sqrt(rank) instead of alpha/rank")
+    p.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout on the adapters being trained, seeded per stage (default 0)")
+    p.add_argument("--target-modules", nargs="+", default=["query", "value"], help="adapted sub-modules of each layer (default query value)")
+    p.add_argument("--layers-per-slice", type=int, default=None, help="fixed number of layers per adapter group (default: all layers split evenly into L groups)")
+    p.add_argument("--group-order", default="top-down", choices=("top-down", "bottom-up"))
 
 
 def run_train(args: argparse.Namespace) -> int:
