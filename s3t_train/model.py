@@ -279,9 +279,12 @@ class GroupedLoRAModel:
         ``hidden`` is ``(total_tokens, hidden)`` laid out as ``batch``; equal to the padded
         forward of :meth:`logits` up to floating-point rounding (padding never reaches real tokens).
         """
-        for block in self.layers[start:]:
+        for block in self.layers[start:-1]:
             hidden = packed_bert_layer(block, hidden, batch)
-        first_tokens = hidden.index_select(0, batch.first_token)  # [CLS] of each example
+        if start < len(self.layers):  # the last layer computes the [CLS] rows only
+            first_tokens = packed_bert_layer(self.layers[-1], hidden, batch, first_only=True)
+        else:
+            first_tokens = hidden.index_select(0, batch.first_token)
         base = self._base()
         if getattr(base, "pooler", None) is not None:
             return self.model.classifier(self.model.dropout(base.pooler(first_tokens.unsqueeze(1))))

@@ -55,7 +55,8 @@ def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage
             load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
             out.append(model.logits(input_ids.to(device), mask.to(device)).float().cpu())
         return out
-    trunk = min(model.trunk_depth(len(prefix)) for _, prefix in stages)
+    # the last layer always runs in logits_from_layer ([CLS] rows only), so results never depend on the trunk's depth
+    trunk = min([model.trunk_depth(len(prefix)) for _, prefix in stages] + [len(model.layers) - 1])
     for i, (shard, prefix) in enumerate(stages):
         load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
         if i == 0:  # the trunk's adapters are switched off in every stage: compute it once

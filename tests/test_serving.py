@@ -111,3 +111,21 @@ def test_predict_cli_reads_file_and_stdin(top_down_run, tmp_path, capsys, monkey
     assert "--file: no such file" in capsys.readouterr().err
     assert main(cli) == 2
     assert "predict needs texts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("first_only", [False, True])
+def test_batched_attention_equals_attention_per_example(first_only):
+    from s3t_train.model import load_grouped_model
+    from s3t_train.packed import PackedBatch, packed_bert_layer
+
+    model = load_grouped_model("tiny", 2, 2)
+    generator = torch.Generator().manual_seed(0)
+    batch = PackedBatch.of_lengths([1, 7, 3, 12])  # a one-token example and uneven lengths
+    hidden = torch.randn(sum(batch.lengths), 32, generator=generator)
+    with torch.no_grad():
+        full = packed_bert_layer(model.layers[0], hidden, batch, batched=False)
+        looped = packed_bert_layer(model.layers[0], hidden, batch, first_only, batched=False)
+        batched = packed_bert_layer(model.layers[0], hidden, batch, first_only, batched=True)
+    torch.testing.assert_close(batched, looped, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(looped, full.index_select(0, batch.first_token) if first_only else full, rtol=1e-5, atol=1e-6)
+    assert looped.shape == ((4, 32) if first_only else (23, 32))
