@@ -6,9 +6,10 @@ shards' logits, or a majority vote.
 
 Trunk reuse (exact): the layers below every trained group of a stage hold only switched-off
 adapters (B = 0, adding exactly zero), so they compute the pretrained network's function.
-For a set of stages, :func:`stages_logits` runs those shared layers once per batch of
-inputs (:meth:`s3t_train.model.GroupedLoRAModel.trunk_depth`, the minimum over the stages)
-and each stage from there on, padding-free; the result is bitwise the packed forward of
+For a set of stages, :func:`stages_logits` runs the pretrained layers once per batch of
+inputs, keeping the states where each stage's trained part begins
+(:meth:`s3t_train.model.GroupedLoRAModel.trunk_depth`), and each stage from there on,
+padding-free; the result is bitwise the packed forward of
 each stage alone, and equal to the plain padded ``peft`` forward up to float rounding.
 Inputs are processed in fixed batches of ``batch_size`` in input order, so a text's logits
 depend only on its batch, never on which stages are served.
@@ -48,22 +49,30 @@ def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage
     """Logits of every stage on one batch of token rows (trunk shared where the model allows)."""
     device = run.config.training.device
     fingerprint = run.config.fingerprint()
-    out = []
     if not model.supports_layer_cache:
         input_ids, mask = pad_batch(rows)
+        out = []
         for shard, prefix in stages:
             load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
             out.append(model.logits(input_ids.to(device), mask.to(device)).float().cpu())
         return out
-    # the last layer always runs in logits_from_layer ([CLS] rows only), so results never depend on the trunk's depth
-    trunk = min([model.trunk_depth(len(prefix)) for _, prefix in stages] + [len(model.layers) - 1])
-    for i, (shard, prefix) in enumerate(stages):
+    out: list[torch.Tensor] = [torch.empty(0)] * len(stages)
+    # where each stage leaves the pretrained trunk; the last layer always runs in
+    # logits_from_layer ([CLS] rows only), so results never depend on the other stages
+    starts = [min(model.trunk_depth(len(prefix)), len(model.layers) - 1) for _, prefix in stages]
+    order = sorted(range(len(stages)), key=lambda i: -starts[i])  # deepest trunk first: its state has B = 0 below
+    trunk: dict[int, torch.Tensor] = {}
+    for i in order:
+        shard, prefix = stages[i]
         load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
-        if i == 0:  # the trunk's adapters are switched off in every stage: compute it once
+        if not trunk:  # pretrained states at every start, each layer run once
             hidden, batch = model.embed(rows, device)
-            for block in model.layers[:trunk]:
-                hidden = packed_bert_layer(block, hidden, batch)
-        out.append(model.logits_from_layer(hidden, batch, trunk).float().cpu())
+            for layer in range(starts[order[0]] + 1):
+                if layer in starts:
+                    trunk[layer] = hidden
+                if layer < starts[order[0]]:
+                    hidden = packed_bert_layer(model.layers[layer], hidden, batch)
+        out[i] = model.logits_from_layer(trunk[starts[i]], batch, starts[i]).float().cpu()
     return out
 
 
