@@ -177,7 +177,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
-        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); served prefix {r['served_prefix']}; "
+        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); macro F1 {r['macro_f1']:.4f}; MCC {r['mcc']:.4f}; "
+        f"served prefix {r['served_prefix']}; "
         f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
     ))
     return 0

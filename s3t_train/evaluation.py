@@ -10,6 +10,7 @@ import numpy as np
 from s3t_sim.output import write_text_atomic
 from s3t_sim.checks import check_int
 from s3t_train.data import TextDataset, load_examples
+from s3t_train.metrics import classification_metrics
 from s3t_train.run import S3TRun
 from s3t_train.serving import predict_logits, stages_logits
 
@@ -21,7 +22,8 @@ def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDa
 
 
 def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None, progress: bool | None = None) -> dict:
-    """Accuracy of the served ensemble, with the served prefix of each shard (frozen trunk
+    """Accuracy (with its binomial SE), macro F1 and MCC of the served ensemble, with the served
+    prefix of each shard (frozen trunk
     shared by the shards, :func:`s3t_train.serving.stages_logits`)."""
     dataset = dataset if dataset is not None else eval_dataset(run, limit)
     predicted = predict_logits(run, dataset.texts, vote, progress).argmax(dim=-1).numpy()
@@ -31,6 +33,7 @@ def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean"
     return {
         "accuracy": accuracy,
         "accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n)),
+        **classification_metrics(dataset.labels, predicted, len(run.label_names)),
         "examples": n,
         "served_prefix": run.deletions.served_prefix(),
         "dead_shards": run.deletions.dead_shards(),
