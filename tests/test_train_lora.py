@@ -110,3 +110,30 @@ def test_cli_flags_reach_the_run_config(tmp_path, shared_data, capsys):
     assert "dropout must be a finite number in [0, 1)" in capsys.readouterr().err
     assert main(["train", "--data", str(shared_data / "sst2"), "--out", str(tmp_path / "bad"), "--model", "tiny", "--device", "gpu"]) == 2
     assert "device must be 'cpu', 'cuda' or 'cuda:N'" in capsys.readouterr().err
+
+
+def test_deletion_is_exact_with_dropout_rslora_and_fixed_layers(tmp_path, shared_data):
+    """Served logits after a deletion are bitwise those of the clean prefix trained from scratch."""
+    from s3t_train.driver import train_run
+    from s3t_train.evaluation import eval_dataset
+    from s3t_train.layout import STORE_FILE
+    from s3t_train.run import S3TRun
+    from s3t_train.serving import shard_logits, stage_logits
+    from s3t_train.store import DataStore
+
+    config = _config(shared_data / "sst2", 0.2, layers_per_slice=1, use_rslora=True)
+    config.system = SystemConfig(shards=2, slices=2, budget=2)
+    create_run(config, tmp_path / "run")
+    train_run(tmp_path / "run", progress=False)
+    run = S3TRun(tmp_path / "run")
+    texts = eval_dataset(run, limit=10, seed=5).texts
+    victim = run.store.slice_ids(0, int(run.sequences[0][0][1]))[0]
+    run.deletions.delete(victim)
+    served = run.deletions.served_stages()[0]
+    assert len(served) == 1 and served[0] == int(run.sequences[0][0][0])
+    create_run(config, tmp_path / "scratch")
+    store = DataStore(tmp_path / "scratch" / STORE_FILE)
+    store.remove(victim)
+    store.close()
+    train_node(tmp_path / "scratch", 0, served)
+    assert torch.equal(stage_logits(S3TRun(tmp_path / "scratch"), 0, served, texts), shard_logits(run, 0, texts))
