@@ -19,7 +19,6 @@ if [[ $DEVICE == cpu ]]; then DTYPE=${DTYPE:-float32}; else DTYPE=${DTYPE:-bfloa
 OUT=${OUT:-$(mktemp -d -t s3t-gpu-check-XXXX)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export CUBLAS_WORKSPACE_CONFIG=${CUBLAS_WORKSPACE_CONFIG:-:4096:8}   # deterministic cuBLAS (exactness)
-s3t() { "$PYTHON" -m analysis "$@"; }
 started=$SECONDS
 
 "$PYTHON" - "$DEVICE" <<'PY'
@@ -32,10 +31,14 @@ print(f"gpu_check: torch {torch.__version__}, device {device} ({name})")
 PY
 
 echo "== 1. full S3T run: m = L = B = 3, $MODEL, $LIMIT SST-2 rows, 1 epoch, $DEVICE (float32: the exactness check needs it)"
-/usr/bin/time -f "   train wall %e s" "$PYTHON" -m analysis train --data ../shared/data/sst2 --model "$MODEL" --shards 3 --slices 3 --budget 3 \
+t0=$SECONDS
+"$PYTHON" -m analysis train --data ../shared/data/sst2 --model "$MODEL" --shards 3 --slices 3 --budget 3 \
     --epochs 1 --limit "$LIMIT" --device "$DEVICE" --out "$OUT/run"
+echo "   train wall $((SECONDS - t0)) s (with start-up)"
 echo "== 2. eval of the SST-2 dev set (6,735 rows)"
-/usr/bin/time -f "   eval wall %e s" "$PYTHON" -m analysis eval --run "$OUT/run" --json > "$OUT/eval.json"
+t0=$SECONDS
+"$PYTHON" -m analysis eval --run "$OUT/run" --json > "$OUT/eval.json"
+echo "   eval wall $((SECONDS - t0)) s (with start-up)"
 "$PYTHON" -c "import json; r = json.load(open('$OUT/eval.json')); print(f\"   accuracy {r['accuracy']:.4f} +- {r['accuracy_se']:.4f} (n={r['examples']})\")"
 echo "== 3. deletion, bitwise exactness against training without the example, audit"
 "$PYTHON" -m bench.exactness_check "$OUT/run" "$OUT/scratch" | tee "$OUT/exactness.json"
