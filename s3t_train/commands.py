@@ -190,7 +190,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     result = export_served(S3TRun(args.run), args.out)
     print_result(result, args.json, lambda r: (
-        f"exported {len(r['shards'])} shard adapter(s) (served prefixes {[s['served_prefix'] for s in r['shards']]}; "
+        f"exported {len(r['shards'])} shard adapter(s) (served stages, slices in order: {[s['served_stage'] for s in r['shards']]}; "
         f"dead shards {r['dead_shards']}) to {args.out}; load each with peft.PeftModel.from_pretrained"
     ))
     return 0

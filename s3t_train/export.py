@@ -4,7 +4,7 @@ Each live shard's served stage becomes one adapter folder ``shard_<s>/`` that
 ``peft.PeftModel.from_pretrained`` loads onto the base model: the LoRA weights of groups
 1..k of the served prefix (groups k+1..L are exported switched off, B = 0) and the head
 (pooler + classifier) as ``modules_to_save``. ``ensemble.json`` lists the shards, their
-served prefixes, the label names and how to combine them (mean of logits). With
+served stages (slices in order), the label names and how to combine them (mean of logits). With
 ``model='tiny'`` (a random model built from a config) the base weights are exported too,
 as ``base/``. Dead shards are left out; deleted data is in no exported adapter, because
 an adapter is exported only from a served (clean) stage.
@@ -87,7 +87,7 @@ def export_served(run: S3TRun, out_dir: str | Path) -> dict:
         "num_labels": len(run.label_names),
         "label_names": list(run.label_names),
         "combine": "mean of the shards' logits",
-        "shards": [{"shard": s, "served_prefix": list(p), "adapter": f"shard_{s}"} for s, p in stages],
+        "shards": [{"shard": s, "served_stage": list(p), "adapter": f"shard_{s}"} for s, p in stages],
         "dead_shards": run.deletions.dead_shards(),
         "deleted": len(run.deletions.deleted),
         "max_length": t.max_length,
