@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from bench import bench_plan, bench_ray, bench_selection, bench_simulator, bench_training
+from bench import bench_plan, bench_ray, bench_selection, bench_serving, bench_simulator, bench_training
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "plan": bench_plan.main,
     "ray": bench_ray.main,
     "selection": bench_selection.main,
+    "serving": bench_serving.main,
     "simulator": bench_simulator.main,
     "training": bench_training.main,
 }

@@ -36,7 +36,7 @@ def _config(args, shards: int, slices: int, budget: int, cache: bool = True, lim
     return RunConfig(
         data=DataConfig(str(args.data), limit=limit or args.n, split_seed=args.seed),
         lora=GroupLoRAConfig(rank=8),
-        training=TrainingConfig(model=args.model, epochs=args.epochs, batch_size=16, max_length=64, lr=1e-3, seed=args.seed, cache_activations=cache),
+        training=TrainingConfig(model=args.model, epochs=args.epochs, batch_size=16, max_length=64, lr=1e-3, seed=args.seed, cache_activations=cache, device=args.device, dtype=args.dtype),
         system=SystemConfig(shards=shards, slices=slices, budget=budget),
     )
 
@@ -190,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions per stage (best is reported)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription on a shared 2-core box)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype on a GPU")
     parser.add_argument("--parts", default="stages,run,deletion,tree", help="comma list of stages, run, deletion, tree")
     parser.add_argument("--results", default=str(RESULTS), help="JSON file for the rows")
     args = parser.parse_args(argv)
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     workdir = Path(tempfile.mkdtemp(prefix="s3t-bench-"))
     try:
-        print(f"model {args.model}, {args.n} SST-2 examples, {args.epochs} epochs, {args.threads} thread(s), seed {args.seed}", flush=True)
+        print(f"model {args.model}, {args.n} SST-2 examples, {args.epochs} epochs, {args.threads} thread(s), device {args.device} ({args.dtype}), seed {args.seed}", flush=True)
         parts = set(args.parts.split(","))
         if "stages" in parts:
             rows += bench_stage_throughput(args, workdir)
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     tmp = results.with_name(results.name + ".tmp")
-    settings = vars(args) | {"data": os.path.relpath(args.data, ROOT), "results": os.path.relpath(results, ROOT), "device": "cpu", "cpu_count": os.cpu_count()}
+    settings = vars(args) | {"data": os.path.relpath(args.data, ROOT), "results": os.path.relpath(results, ROOT), "cpu_count": os.cpu_count()}
     tmp.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2, default=str))
     os.replace(tmp, results)
     print(f"rows written to {results}")

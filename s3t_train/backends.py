@@ -44,4 +44,5 @@ def executor_from_args(args: "argparse.Namespace | Mapping[str, Any]") -> "Local
         if address is not None:
             raise ValueError("address is only used with backend 'ray'; add --backend ray or drop --address")
         return LocalTreeExecutor()
-    return RayTreeExecutor(address=address, num_cpus=options.get("ray_cpus"))
+    gpus = 1.0 if str(options.get("device", "cpu")).startswith("cuda") else 0.0  # a --device cuda run: one GPU per task
+    return RayTreeExecutor(address=address, num_cpus=options.get("ray_cpus"), gpus_per_task=gpus)

@@ -1,5 +1,5 @@
 """Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
-``train``, ``delete``, ``predict``, ``eval``, ``audit``, ``retrain``, ``profile``.
+``train``, ``delete``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``, ``profile``.
 
 The modules that import torch are imported inside the command functions, so that
 ``s3t --help`` stays fast.
@@ -28,13 +28,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the LoRA adapters (default 1e-3)")
     p.add_argument("--batch-size", type=int, default=16, help="examples per optimiser step (default 16)")
     p.add_argument("--max-length", type=int, default=64, help="tokens kept per example, longer texts truncated (default 64)")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
-    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha")
-    p.add_argument("--group-order", default="top-down", choices=("top-down", "bottom-up"),
-                   help="layer group of stage 1: the layers nearest the output (top-down, default) or nearest the input (bottom-up)")
+    _add_lora_arguments(p)
     p.add_argument("--model", default="minilm", help="'minilm' (offline default), 'tiny' (random test model), a hub name or a local path")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded random subsample of N examples")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype on cuda")
     p.add_argument("--seed", type=int, default=0, help="training seed (adapter init, batch order)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the subsample and shard/slice split")
@@ -54,15 +51,24 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     p = subparsers.add_parser("predict", help="predict labels with the served ensemble")
     p.add_argument("--run", required=True)
-    p.add_argument("--text", action="append", required=True, help="text to classify (repeat for a batch)")
+    p.add_argument("--text", action="append", default=[], help="text to classify (repeat for a batch)")
+    p.add_argument("--file", default=None, help="file of texts to classify, one per line ('-' reads stdin)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("export", help="write the served ensemble as peft adapters (save_pretrained) + ensemble.json")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True, help="new folder for the export")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_export)
 
     p = subparsers.add_parser("eval", help="accuracy of the served ensemble on the held-out set")
     p.add_argument("--run", required=True)
     p.add_argument("--limit", type=int, default=None, help="evaluate a seeded subsample of N held-out examples")
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_eval)
 
@@ -86,6 +92,18 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.set_defaults(func=run_profile)
 
 
+def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
+    """The LoRA flags of ``train`` (fields of :class:`s3t_train.config.GroupLoRAConfig`)."""
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (default 16)")
+    p.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA: scale alpha/sqrt(rank) instead of alpha/rank")
+    p.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout on the adapters being trained, seeded per stage (default 0)")
+    p.add_argument("--target-modules", nargs="+", default=["query", "value"], help="adapted sub-modules of each layer (default query value)")
+    p.add_argument("--layers-per-slice", type=int, default=None, help="fixed number of layers per adapter group (default: all layers split evenly into L groups)")
+    p.add_argument("--group-order", default="top-down", choices=("top-down", "bottom-up"),
+                   help="layer group of stage 1: the layers nearest the output (top-down, default) or nearest the input (bottom-up)")
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -95,12 +113,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = RunConfig(
         data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights),
-        lora=GroupLoRAConfig(args.rank, args.alpha, group_order=args.group_order),
+        lora=GroupLoRAConfig(args.rank, args.alpha, tuple(args.target_modules), args.group_order, args.rslora, args.lora_dropout, args.layers_per_slice),
         training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
     )
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device must be 'cpu' here: torch sees no CUDA device")
+    if args.device != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {args.device})")
     model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
     create_run(config, args.out)
     with executor_from_args(args) as executor:
@@ -132,22 +150,51 @@ def run_predict(args: argparse.Namespace) -> int:
     from s3t_train.run import S3TRun
     from s3t_train.serving import predict_logits
 
+    texts = list(args.text) + _read_lines(args.file)
+    if not texts:
+        raise ValueError("predict needs texts: --text TEXT (repeatable) and/or --file FILE (one per line, '-' for stdin)")
     run = S3TRun(args.run)
-    logits = predict_logits(run, args.text, args.vote)
+    logits = predict_logits(run, texts, args.vote, progress=True if args.progress else None)
     labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
-    rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(args.text, labels, logits.tolist())]
+    rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(texts, labels, logits.tolist())]
     print_result(rows, args.json, lambda rs: "\n".join(f"{r['label']}\t{r['text']}" for r in rs))
     return 0
+
+
+def _read_lines(path: str | None) -> list[str]:
+    """Non-empty lines of ``path`` (``'-'``: stdin; ``None``: none)."""
+    import sys
+    from pathlib import Path
+
+    if path is None:
+        return []
+    if path != "-" and not Path(path).is_file():
+        raise FileNotFoundError(f"--file: no such file: {path}")
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from s3t_train.evaluation import evaluate
     from s3t_train.run import S3TRun
 
-    result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit)
+    result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
-        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); served prefix {r['served_prefix']}; "
+        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); macro F1 {r['macro_f1']:.4f}; MCC {r['mcc']:.4f}; "
+        f"served prefix {r['served_prefix']}; "
         f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
+    ))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from s3t_train.export import export_served
+    from s3t_train.run import S3TRun
+
+    result = export_served(S3TRun(args.run), args.out)
+    print_result(result, args.json, lambda r: (
+        f"exported {len(r['shards'])} shard adapter(s) (served stages, slices in order: {[s['served_stage'] for s in r['shards']]}; "
+        f"dead shards {r['dead_shards']}) to {args.out}; load each with peft.PeftModel.from_pretrained"
     ))
     return 0
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from s3t_sim.checks import check_budget, check_choice, check_int, check_real
 
 GROUP_ORDERS = ("top-down", "bottom-up")
-DEVICES = ("cpu", "cuda")
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -51,24 +52,43 @@ class DataConfig:
 class GroupLoRAConfig:
     """LoRA adapters, split into ``L`` groups of encoder layers (one group per stage).
 
-    ``group_order='top-down'`` (default, as in the S3T authors' scripts) makes group 1 the
-    layers nearest the output; ``'bottom-up'`` makes it the layers nearest the input.
-    LoRA dropout is fixed at 0: training must be deterministic so that a prefix trained
-    anywhere gives the same weights.
+    ``rank`` r, ``alpha`` and ``use_rslora`` set the adapter scale: ``alpha / r``, or
+    ``alpha / sqrt(r)`` with rsLoRA (Kalajdzievski, arXiv:2312.03732). ``dropout`` is LoRA
+    dropout on the input of the adapters being trained (group k in stage k), with masks
+    drawn from the stage's seed, so a prefix trained anywhere still gets the same weights;
+    frozen groups and serving run without dropout. ``target_modules`` are the adapted
+    sub-modules of each layer. ``layers_per_slice=None`` splits all layers into ``L`` near-equal
+    groups; an integer c gives every group exactly c layers (the S3T authors' setting), the
+    ``L * c`` layers nearest the output with ``top-down`` (nearest the input with
+    ``bottom-up``), the other layers frozen without adapters. ``group_order='top-down'``
+    (default) makes group 1 the layers nearest the output.
     """
 
     rank: int = 8
     alpha: float = 16.0
     target_modules: tuple[str, ...] = ("query", "value")
     group_order: str = "top-down"
+    use_rslora: bool = False
+    dropout: float = 0.0
+    layers_per_slice: int | None = None
 
     def __post_init__(self) -> None:
         self.rank = check_int("rank", self.rank, 1)
         self.alpha = check_real("alpha", self.alpha, 0.0, low_inclusive=False)
         self.target_modules = tuple(self.target_modules)
-        if not self.target_modules:
-            raise ValueError("target_modules must name at least one module")
+        if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
+            raise ValueError(f"target_modules must name at least one module (non-empty strings); got {list(self.target_modules)}")
         check_choice("group_order", self.group_order, GROUP_ORDERS)
+        if not isinstance(self.use_rslora, bool):
+            raise ValueError(f"use_rslora must be True or False; got {self.use_rslora!r}")
+        self.dropout = check_real("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
+        if self.layers_per_slice is not None:
+            self.layers_per_slice = check_int("layers_per_slice", self.layers_per_slice, 1)
+
+    @property
+    def scaling(self) -> float:
+        """The adapter scale: ``alpha / r`` (``alpha / sqrt(r)`` with rsLoRA)."""
+        return self.alpha / (self.rank**0.5 if self.use_rslora else self.rank)
 
 
 @dataclass
@@ -91,7 +111,8 @@ class TrainingConfig:
         self.batch_size = check_int("batch_size", self.batch_size, 1)
         self.max_length = check_int("max_length", self.max_length, 2)
         self.seed = check_int("seed", self.seed, 0)
-        check_choice("device", self.device, DEVICES)
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N' (N a GPU index); got {self.device!r}")
         check_choice("dtype", self.dtype, DTYPES)
 
 

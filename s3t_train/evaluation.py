@@ -10,8 +10,9 @@ import numpy as np
 from s3t_sim.output import write_text_atomic
 from s3t_sim.checks import check_int
 from s3t_train.data import TextDataset, load_examples
+from s3t_train.metrics import classification_metrics
 from s3t_train.run import S3TRun
-from s3t_train.serving import predict_logits, stage_logits
+from s3t_train.serving import predict_logits, stages_logits
 
 
 def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDataset:
@@ -20,16 +21,19 @@ def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDa
     return load_examples(d.source, "eval", d.text_column, d.label_column, label_names=run.label_names, limit=limit, seed=seed)
 
 
-def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None) -> dict:
-    """Accuracy of the served ensemble, with the served prefix of each shard."""
+def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None, progress: bool | None = None) -> dict:
+    """Accuracy (with its binomial SE), macro F1 and MCC of the served ensemble, with the served
+    prefix of each shard (frozen trunk
+    shared by the shards, :func:`s3t_train.serving.stages_logits`)."""
     dataset = dataset if dataset is not None else eval_dataset(run, limit)
-    predicted = predict_logits(run, dataset.texts, vote).argmax(dim=-1).numpy()
+    predicted = predict_logits(run, dataset.texts, vote, progress).argmax(dim=-1).numpy()
     correct = predicted == dataset.labels
     n = len(dataset)
     accuracy = float(correct.mean())
     return {
         "accuracy": accuracy,
         "accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n)),
+        **classification_metrics(dataset.labels, predicted, len(run.label_names)),
         "examples": n,
         "served_prefix": run.deletions.served_prefix(),
         "dead_shards": run.deletions.dead_shards(),
@@ -45,10 +49,8 @@ def performance_profile(run: S3TRun, shard: int = 0, dataset: TextDataset | None
     shard = check_int("shard", shard, 0, run.m - 1)
     dataset = dataset if dataset is not None else eval_dataset(run, limit)
     order = tuple(int(s) for s in run.sequences[shard][0])
-    rows = []
-    for k in range(run.L + 1):
-        logits = stage_logits(run, shard, order[:k], dataset.texts)
-        rows.append((k, float((logits.argmax(dim=-1).numpy() == dataset.labels).mean())))
+    logits = stages_logits(run, [(shard, order[:k]) for k in range(run.L + 1)], dataset.texts)
+    rows = [(k, float((logits[k].argmax(dim=-1).numpy() == dataset.labels).mean())) for k in range(run.L + 1)]
     if path is not None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

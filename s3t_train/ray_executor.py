@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import s3t_sim
-from s3t_sim.checks import check_int
+from s3t_sim.checks import check_int, check_real
 from s3t_train.executors import NodeFunction, check_tree
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,6 +66,9 @@ class RayTreeExecutor:
         CPUs Ray reserves for one node (>= 1).
     threads_per_task : int or None
         torch threads inside a task; ``None`` keeps Ray's default (one per reserved CPU).
+    gpus_per_task : float
+        GPUs Ray reserves for one node (0: CPU tasks; 1 for a ``--device cuda`` run, whose
+        tasks then see the GPU Ray assigns them as ``cuda``).
     shutdown_on_exit : bool
         Shut Ray down when the ``with`` block ends, if this executor started it.
     """
@@ -74,6 +77,7 @@ class RayTreeExecutor:
     num_cpus: int | None = None
     cpus_per_task: int = 1
     threads_per_task: int | None = None
+    gpus_per_task: float = 0.0
     shutdown_on_exit: bool = True
     init_seconds: float = field(default=0.0, init=False)
     _started_ray: bool = field(default=False, init=False, repr=False)
@@ -84,6 +88,7 @@ class RayTreeExecutor:
         self.cpus_per_task = check_int("cpus_per_task", self.cpus_per_task, 1)
         if self.threads_per_task is not None:
             self.threads_per_task = check_int("threads_per_task", self.threads_per_task, 1)
+        self.gpus_per_task = check_real("gpus_per_task", self.gpus_per_task, 0.0)
         if self.address is not None and not isinstance(self.address, str):
             raise TypeError(f"address must be a string such as 'auto' or 'ray://host:10001'; got {self.address!r}")
 
@@ -130,7 +135,7 @@ class RayTreeExecutor:
 
         check_tree(tree)
         self.start()
-        remote = ray.remote(num_cpus=self.cpus_per_task)(_call_node)
+        remote = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task)(_call_node)
         fn_ref = ray.put(node_fn)
         refs: dict[Hashable, Any] = {}
         for node in nx.topological_sort(tree):
@@ -146,7 +151,7 @@ class RayTreeExecutor:
         import ray
 
         self.start()
-        remote = ray.remote(num_cpus=self.cpus_per_task)(_call_item)
+        remote = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task)(_call_item)
         fn_ref = ray.put(fn)
         common_refs = [ray.put(c) for c in common]
         return ray.get([remote.remote(fn_ref, item, self.threads_per_task, *common_refs) for item in items])

@@ -24,8 +24,10 @@ def configure_torch() -> None:
     """Deterministic kernels (CPU runs are bitwise reproducible; the exactness test relies on it).
 
     The number of CPU threads is left to torch, or set by the environment variable
-    ``S3T_TORCH_THREADS`` (1 is fastest for tiny models and on a busy machine).
+    ``S3T_TORCH_THREADS`` (1 is fastest for tiny models and on a busy machine). On GPUs
+    cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` for deterministic results (set here unless set).
     """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     if os.environ.get("S3T_TORCH_THREADS"):
         torch.set_num_threads(int(os.environ["S3T_TORCH_THREADS"]))

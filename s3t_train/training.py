@@ -47,6 +47,7 @@ import torch
 
 from s3t_train.cache import ActivationCache, slice_states, tokenize
 from s3t_train.checkpoints import NodeCheckpoint, save_node
+from s3t_train.config import TrainingConfig
 from s3t_train.layout import STORE_FILE, node_path
 from s3t_train.model import GroupedLoRAModel, load_tokenizer
 from s3t_train.packed import PackedBatch, pad_batch
@@ -113,25 +114,7 @@ def train_node(
         for members in slices:
             states.update(slice_states(model, cache, context, entry, members, [tokens_of[i] for i in members], t.device))
 
-    # the loop: AdamW on cross-entropy, batches in a seeded order
-    y = torch.tensor(labels, dtype=torch.long)
-    optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=0.0)
-    order_rng = torch.Generator().manual_seed(stage_seed(t.seed, shard, prefix, "batches"))
-    autocast_dtype = getattr(torch, t.dtype)
-    scaler = torch.amp.GradScaler("cuda", enabled=t.device == "cuda" and t.dtype == "float16")
-    loss_value = float("nan")
-    for _epoch in range(t.epochs):
-        order = torch.randperm(len(ids), generator=order_rng).tolist()
-        for start in range(0, len(order), t.batch_size):
-            batch = order[start : start + t.batch_size]
-            with torch.autocast(device_type=t.device, dtype=autocast_dtype, enabled=t.device == "cuda" and t.dtype != "float32"):
-                logits = _batch_logits(model, states, entry if use_cache else None, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
-                loss = torch.nn.functional.cross_entropy(logits.float(), y[batch].to(t.device))
-            loss_value = loss.detach()
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
+    loss_value = _fit(model, k, trainable, states, entry if use_cache else None, ids, token_rows, labels, t, lambda purpose: stage_seed(t.seed, shard, prefix, purpose))
 
     if context:
         cache.drop_context(context)  # bottom-up states belong to this node only
@@ -139,6 +122,37 @@ def train_node(
         p.requires_grad_(False)
     save_node(node_path(run_dir, shard, prefix), NodeCheckpoint(shard, prefix, model.group_state(k), model.head_state(), ids, config.fingerprint()))
     return NodeResult(shard, prefix, len(ids), k * t.epochs, time.perf_counter() - started, float(loss_value))
+
+
+def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], labels: list[int], t: TrainingConfig, seed_of) -> float:
+    """AdamW on cross-entropy for ``t.epochs`` epochs, batches in a seeded order, LoRA dropout
+    of group ``k`` drawn from the stage's own seed (the global RNG is restored afterwards).
+    Returns the last batch's loss."""
+    y = torch.tensor(labels, dtype=torch.long)
+    optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=0.0)
+    order_rng = torch.Generator().manual_seed(seed_of("batches"))
+    autocast = t.device != "cpu" and t.dtype != "float32"
+    scaler = torch.amp.GradScaler("cuda", enabled=autocast and t.dtype == "float16")
+    loss_value = torch.tensor(float("nan"))
+    with torch.random.fork_rng(devices=[] if t.device == "cpu" else [torch.device(t.device)]):
+        torch.manual_seed(seed_of("dropout"))
+        model.train_dropout(k)
+        try:
+            for _epoch in range(t.epochs):
+                order = torch.randperm(len(ids), generator=order_rng).tolist()
+                for start in range(0, len(order), t.batch_size):
+                    batch = order[start : start + t.batch_size]
+                    with torch.autocast(device_type=torch.device(t.device).type, dtype=getattr(torch, t.dtype), enabled=autocast):
+                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
+                        loss = torch.nn.functional.cross_entropy(logits.float(), y[batch].to(t.device))
+                    loss_value = loss.detach()
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad(set_to_none=True)
+        finally:
+            model.train_dropout(None)
+    return float(loss_value)
 
 
 def _stage_examples(run_dir: str | Path, shard: int, prefix: tuple[int, ...]) -> tuple[list[list[int]], list[str], list[int], int]:
