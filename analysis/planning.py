@@ -44,6 +44,8 @@ from s3t_sim.performance import PerformanceModel, parse_performance, performance
 from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA
+from analysis.production import ProductionInputs, production_year
 
 RANK_KEYS = ("cost", "stop", "performance")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
@@ -77,6 +79,13 @@ class PlanConfig:
     max_stop_probability: float | None = None
     rank_by: str = "cost"
     seed: int = 0
+    policies: tuple[str, ...] = ()  # retraining policies for the year in production (analysis.production)
+    retrain_days: float | None = None
+    period_days: float = 30.0
+    devices: int | None = None
+    seconds_per_sample_pass: float | None = None
+    price_per_device_hour: float | None = None
+    steady_samples: int = 4000
 
     def __post_init__(self) -> None:
         check_int("dataset_size", self.dataset_size, 1)
@@ -107,6 +116,28 @@ class PlanConfig:
         if self.max_stop_probability is not None:
             check_real("max_stop_probability", self.max_stop_probability, 0.0, 1.0)
         check_int("seed", self.seed, 0)
+        self._check_production()
+
+    def _check_production(self) -> None:
+        for name in self.policies:
+            check_choice("policy", name, POLICIES)
+        for name in ("retrain_days", "seconds_per_sample_pass", "price_per_device_hour"):
+            if getattr(self, name) is not None:
+                check_real(name, getattr(self, name), 0.0)
+        check_real("period_days", self.period_days, 0.0, None, low_inclusive=False)
+        if self.devices is not None:
+            check_int("devices", self.devices, 1)
+        check_int("steady_samples", self.steady_samples, 100)
+        if self.policies and self.retrain_days is None and self.seconds_per_sample_pass is None:
+            raise ValueError("with a policy, give retrain_days or seconds_per_sample_pass to derive it")
+        if "stop-and-retrain-all" in self.policies and self.criterion not in SYSTEM_CRITERIA:
+            raise ValueError(f"stop-and-retrain-all needs criterion in {', '.join(SYSTEM_CRITERIA)}; got {self.criterion!r}")
+
+    def production_inputs(self) -> ProductionInputs:
+        return ProductionInputs(
+            self.dataset_size, self.deletions_per_day, self.horizon_days, self.epochs, self.retrain_days,
+            self.period_days, self.criterion if self.criterion in SYSTEM_CRITERIA else "any-dead", self.devices,
+            self.seconds_per_sample_pass, self.price_per_device_hour, self.steady_samples, self.seed)
 
     @property
     def cost_per_sample_pass(self) -> float:
@@ -171,6 +202,7 @@ class PlanResult:
     rows: list[PlanRow]
     ranked: list[PlanRow]
     seconds: float
+    settings: list[dict] = field(default_factory=list)  # the year in production per setting and policy
 
     @property
     def best(self) -> "PlanRow | None":
@@ -210,6 +242,7 @@ class PlanResult:
             "candidates": len(self.rows),
             "feasible": len(self.ranked),
             "seconds": self.seconds,
+            "settings": self.settings,
         }
 
 
@@ -341,16 +374,22 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for m in config.shards for sel in config.selections
     ]
     cache: dict = {}
-    rows = []
+    rows, settings = [], []
     for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
         row = evaluate_setting(config, m, L, B, sel, cache)
         _apply_constraints(config, row)
         rows.append(row)
+        if config.policies:
+            system, prior = setting_system(config, m, L, B, sel)
+            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
+            for name in config.policies:
+                year = production_year(config.production_inputs(), system.sequences, prior, f, name)
+                settings.append(dict(year, selection=sel))
     feasible = [r for r in rows if r.feasible]
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))
-    return PlanResult(config, rows, ranked, time.perf_counter() - start)
+    return PlanResult(config, rows, ranked, time.perf_counter() - start, settings)
 
 
 def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto") -> SavedFigure:

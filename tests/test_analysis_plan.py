@@ -143,3 +143,46 @@ def test_plan_cli_refuses_two_costs(capsys):
     with pytest.raises(SystemExit):
         main(["plan", "--sample-pass-cost", "1", "--epoch-cost", "2"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_plan_policy_json_holds_a_year_per_setting_and_policy(capsys):
+    """Hand case: L = B = 2 rotations, uniform prior, instant retraining of dead shards.
+
+    A shard dies when both its slices are hit: E[T] = (m L H_L) / λ days, so the system
+    retrains 365 λ / (L H_L) = 365 · 4 / 3 shards a year whatever m; a year's compute is the
+    initial training (6 slice-passes of N/(mL) samples per shard, amortised over the 10-day
+    horizon) plus 3 slice-passes per retraining of a shard.
+    """
+    from analysis.cli import main
+
+    code = main(["plan", "--dataset-size", "1200", "--deletions-per-day", "2", "--horizon-days", "10",
+                 "--shards", "1,4", "--slices", "2", "--budgets", "2", "--policy", "retrain-dead-shard,periodic-full",
+                 "--retrain-days", "0", "--period-days", "5", "--seconds-per-sample-pass", "3.6", "--price-per-device-hour", "2",
+                 "--json", "--no-progress"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    settings = {(s["m"], s["policy"]): s for s in payload["settings"]}
+    assert len(settings) == 4
+    for m in (1, 4):
+        s = settings[(m, "retrain-dead-shard")]
+        assert {"m", "L", "B", "selection", "policy", "retrains_per_year", "stops_per_year", "availability",
+                "performance", "compute_per_year", "exact", "method"} <= set(s)
+        assert s["exact"] is True and s["method"]["retrains_per_year"].startswith("exact")
+        assert s["retrains_per_year"] == pytest.approx(365 * 2 / (2 * 1.5), rel=1e-9)
+        assert s["stops_per_year"] == 0 and s["availability"]["stopped"] == 0
+        passes_per_slice = 1200 / (m * 2)
+        initial = m * 6 * passes_per_slice  # prefix tree of the two rotations: (0) (01) (1) (10) = 6 slice-passes
+        compute = s["compute_per_year"]
+        assert compute["initial_amortised_sample_passes"] == pytest.approx(initial * 36.5)
+        assert compute["retraining_sample_passes"] == pytest.approx(s["retrains_per_year"] * 6 * passes_per_slice)
+        assert compute["device_hours"] == pytest.approx(compute["sample_passes"] * 3.6 / 3600)
+        assert compute["money"] == pytest.approx(2 * compute["device_hours"])
+        periodic = settings[(m, "periodic-full")]
+        assert periodic["retrains_per_year"] == pytest.approx(m * 73) and periodic["stops_per_year"] == pytest.approx(73)
+
+
+def test_plan_policy_needs_a_retraining_time():
+    with pytest.raises(ValueError, match="retrain_days or seconds_per_sample_pass"):
+        planning.PlanConfig(policies=("retrain-dead-shard",))
+    with pytest.raises(ValueError, match="policy"):
+        planning.PlanConfig(policies=("retrain-later",), retrain_days=1.0)

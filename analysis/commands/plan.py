@@ -35,6 +35,14 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--rank-by", choices=("cost", "stop", "performance"), default="cost", help="first sort key of feasible settings (default: cost)")
     p.add_argument("--top", type=int, default=10, help="rows of the ranking to print (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for random selections and per-point priors (default: 0)")
+    p.add_argument("--policy", type=str_list, default=(), help="retraining policies for a year in production: retrain-dead-shard, "
+                   "stop-and-retrain-all, background-repair, periodic-full (comma-separated; default: none)")
+    p.add_argument("--retrain-days", type=float, default=None, help="days to retrain one shard (default: derived from --seconds-per-sample-pass)")
+    p.add_argument("--period-days", type=float, default=30.0, help="period of periodic-full retraining in days (default: 30)")
+    p.add_argument("--devices", type=int, default=None, help="devices for retraining all shards (default: one per shard)")
+    p.add_argument("--seconds-per-sample-pass", type=float, default=None, help="device-seconds per sample-pass (gives device-hours)")
+    p.add_argument("--price-per-device-hour", type=float, default=None, help="currency per device-hour (gives money)")
+    p.add_argument("--steady-samples", type=int, default=4000, help="sampled first-hit times per shard kind for L > 14 (default: 4000)")
     p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_flag(p)
@@ -44,6 +52,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def run(args: argparse.Namespace) -> int:
     """Search, rank, draw the Pareto front (``--figure``) and print JSON or text."""
     from analysis import planning
+    from analysis.production import production_table
     from s3t_sim.output import print_result
     from s3t_sim.checks import check_int
 
@@ -56,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         shards=args.shards, slices=args.slices, budgets=args.budgets, selections=args.selections,
         max_training_cost=args.max_training_cost, min_performance=args.min_performance,
         max_stop_probability=args.max_stop_probability, rank_by=args.rank_by, seed=args.seed,
+        policies=args.policy, retrain_days=args.retrain_days, period_days=args.period_days, devices=args.devices,
+        seconds_per_sample_pass=args.seconds_per_sample_pass, price_per_device_hour=args.price_per_device_hour,
+        steady_samples=args.steady_samples,
     )
     result = planning.plan(config, progress=show_progress(args))
     figure = planning.pareto_figure(result, args.figure) if args.figure else None
@@ -64,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]
         if result.ranked:
             lines.append(result.table(limit=top).to_text())
+        if result.settings:
+            lines.append("\n" + production_table(result.settings).to_text())
         lines.append("\n" + result.recommendation())
         if figure:
             lines.append(f"\nPareto front: {figure.png} ({figure.pdf.name}, {figure.csv.name})")
