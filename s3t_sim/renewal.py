@@ -140,7 +140,10 @@ def sampled_lifetimes(sequences: np.ndarray, rates: np.ndarray, samples: int, se
         first = rng.exponential(size=(samples, rates.size)) / rates
     if first_hit is not None:
         first[:, first_hit] = 0.0
-    return np.minimum.accumulate(first[:, np.asarray(sequences)], axis=-1).max(axis=-2)
+    seqs = np.asarray(sequences)
+    step = max(1, (1 << 22) // seqs.size)  # bounded memory: (step, B, L) at a time
+    return np.concatenate([np.minimum.accumulate(first[i:i + step, seqs], axis=-1).max(axis=-2)
+                           for i in range(0, samples, step)])
 
 
 def sampled_law(lifetimes: np.ndarray) -> LawAtTimes:

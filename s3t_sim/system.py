@@ -43,11 +43,24 @@ class S3TSystem:
         seqs = np.asarray(self.sequences)
         if seqs.ndim != 3:
             raise ValueError(f"sequences must have shape (m, B, L); got shape {seqs.shape}")
-        checked = np.stack([check_sequences(f"sequences[{s}]", seqs[s], seqs.shape[2]) for s in range(seqs.shape[0])])
-        if not self.checkpoint_fallback and checked.shape[1] != 1:
-            raise ValueError(f"checkpoint_fallback=False is SISA's one-sequence model; B must be 1, got {checked.shape[1]}")
-        checked.setflags(write=False)
+        if not self.checkpoint_fallback and seqs.shape[1] != 1:
+            raise ValueError(f"checkpoint_fallback=False is SISA's one-sequence model; B must be 1, got {seqs.shape[1]}")
+        if seqs.shape[0] == 1 or seqs.strides[0] == 0:  # one set for all shards: checked and held once
+            checked = np.broadcast_to(check_sequences("sequences[0]", seqs[0], seqs.shape[2]), seqs.shape)
+        else:
+            seen: set[bytes] = set()
+            for s in range(seqs.shape[0]):  # each distinct set checked once
+                if seqs[s].tobytes() not in seen:
+                    check_sequences(f"sequences[{s}]", seqs[s], seqs.shape[2])
+                    seen.add(seqs[s].tobytes())
+            checked = seqs.astype(np.int64, copy=True)
+            checked.setflags(write=False)
         object.__setattr__(self, "sequences", checked)
+
+    @property
+    def shared(self) -> bool:
+        """Whether every shard holds the same sequence set (stored once, as a broadcast view)."""
+        return self.sequences.strides[0] == 0 or self.m == 1
 
     # -- construction -------------------------------------------------------------------
     @classmethod

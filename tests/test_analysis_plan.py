@@ -110,7 +110,8 @@ def test_measured_csv_is_rescaled_to_the_fraction_of_slices(tmp_path):
     [
         ("dataset_size", 0, "dataset_size must be an integer in [1, inf]"),
         ("deletions_per_day", 0.0, "deletions_per_day must be a finite number in (0, inf]"),
-        ("slices", (2, 20), "slices must be an integer in [1, 14]"),
+        ("slices", (2, 300), "slices must be an integer in [1, 256]"),
+        ("criterion", "prefix-below:0.5", "needs slices <= 14"),
         ("max_stop_probability", 1.5, "max_stop_probability must be a finite number in [0, 1]"),
         ("criterion", "performance-below:0.8", "criterion must be one of"),
         ("selections", ("magic",), "selection must be one of"),
@@ -118,8 +119,9 @@ def test_measured_csv_is_rescaled_to_the_fraction_of_slices(tmp_path):
     ],
 )
 def test_config_validation_names_the_parameter(field, value, message):
+    extra = {"slices": (20,)} if value == "prefix-below:0.5" else {}
     with pytest.raises(ValueError) as info:
-        planning.PlanConfig(**{field: value})
+        planning.PlanConfig(**{field: value}, **extra)
     assert message in str(info.value)
 
 
@@ -186,3 +188,28 @@ def test_plan_policy_needs_a_retraining_time():
         planning.PlanConfig(policies=("retrain-dead-shard",))
     with pytest.raises(ValueError, match="policy"):
         planning.PlanConfig(policies=("retrain-later",), retrain_days=1.0)
+
+
+def test_large_L_performance_is_monte_carlo_within_4_se_of_the_closed_form():
+    """B = 1 (one order per shard), uniform prior, L = 20: K(u) >= j iff the first j slices are clean,
+    P = e^{-j p u}, so the time average over [0, U] is f(0) + sum_j (f(j) - f(j-1)) (1 - e^{-j p U}) / (j p U)."""
+    m, L, U = 2, 20, 30.0
+    config = planning.PlanConfig(dataset_size=4000, deletions_per_day=1.0, horizon_days=U, shards=(m,), slices=(L,),
+                                 budgets=(1,), performance="linear:0.2,0.9", steady_samples=4000, seed=5)
+    row = planning.evaluate_setting(config, m, L, 1, "cyclic")
+    p = 1.0 / (m * L)
+    j = np.arange(1, L + 1)
+    exact = 0.2 + np.sum(0.7 / L * -np.expm1(-j * p * U) / (j * p * U))
+    assert row.exact is False and row.performance_se > 0
+    assert abs(row.expected_performance - exact) <= 4 * row.performance_se
+
+
+def test_plan_policy_beyond_L_14_is_labelled_monte_carlo_with_se():
+    config = planning.PlanConfig(dataset_size=10_000, deletions_per_day=5.0, horizon_days=365, shards=(8,), slices=(16,),
+                                 budgets=(16,), policies=("retrain-dead-shard",), retrain_days=0.0, steady_samples=2000)
+    (year,) = planning.plan(config).settings
+    from s3t_sim.laws import harmonic
+
+    assert year["exact"] is False and year["method"]["retrains_per_year"].startswith("monte-carlo")
+    expected = 365 * 5.0 / (16 * harmonic(16))  # instant retraining of dead rotations, uniform prior
+    assert abs(year["retrains_per_year"] - expected) <= 4 * year["se"]["retrains_per_year"]

@@ -21,12 +21,13 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     cost = p.add_mutually_exclusive_group()
     cost.add_argument("--sample-pass-cost", type=float, default=None, help="cost of training on one sample once")
     cost.add_argument("--epoch-cost", type=float, default=None, help="cost of one epoch on the full set (default: 1)")
+    p.add_argument("--cost-unit", default="epoch-cost units", help="what one unit of --epoch-cost/--sample-pass-cost is, e.g. USD or device-hours")
     p.add_argument("--epochs", type=int, default=1, help="epochs per training stage (default: 1)")
     p.add_argument("--performance", default="saturating:0.5,0.9,5000",
                    help="f(k): 'saturating:f0,fmax,scale' (accuracy vs samples seen), 'linear:f0,fL' or a CSV with columns k,accuracy")
     p.add_argument("--criterion", default="any-dead", help="what forces a retraining stop: any-dead, all-dead or prefix-below:F (default: any-dead)")
     p.add_argument("--shards", type=int_list, default=(1, 2, 4, 8, 16), help="m values to search (default: 1,2,4,8,16)")
-    p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 14 (default: 2,4,8,12)")
+    p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 256; beyond 14 the served performance is Monte Carlo (default: 2,4,8,12)")
     p.add_argument("--budgets", type=int_list, default=(1, 2, 4, 8, 12), help="B values to search (default: 1,2,4,8,12)")
     p.add_argument("--selections", type=str_list, default=("cyclic",), help="selection methods to search, e.g. cyclic,bms (default: cyclic)")
     p.add_argument("--max-training-cost", type=float, default=None, help="training budget (same unit as the pass/epoch cost)")
@@ -51,7 +52,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Search, rank, draw the Pareto front (``--figure``) and print JSON or text."""
-    from analysis import planning
+    from analysis import plan_figure, planning
     from analysis.production import production_table
     from s3t_sim.output import print_result
     from s3t_sim.checks import check_int
@@ -67,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
         max_stop_probability=args.max_stop_probability, rank_by=args.rank_by, seed=args.seed,
         policies=args.policy, retrain_days=args.retrain_days, period_days=args.period_days, devices=args.devices,
         seconds_per_sample_pass=args.seconds_per_sample_pass, price_per_device_hour=args.price_per_device_hour,
-        steady_samples=args.steady_samples,
+        steady_samples=args.steady_samples, cost_unit=args.cost_unit,
     )
     result = planning.plan(config, progress=show_progress(args))
-    figure = planning.pareto_figure(result, args.figure) if args.figure else None
+    figure = plan_figure.pareto_figure(result, args.figure) if args.figure else None
 
     def text(_: dict) -> str:
         lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from analysis import bounds, figures, planning
+from analysis import bounds, figures, plan_figure, planning
 from analysis.report.document import Check, ReportContext, Section
 from analysis.tables import Table
 from s3t_sim.laws import deletion_law, harmonic
@@ -259,7 +259,7 @@ def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.
     """The planning example: inputs, ranking, recommendation, Pareto figure and ``plan.json``."""
     config = size.plan
     result = planning.plan(config, progress=ctx.progress)
-    fig = planning.pareto_figure(result, ctx.out_dir)
+    fig = plan_figure.pareto_figure(result, ctx.out_dir)
     write_json_atomic(ctx.out_dir / "plan.json", result.to_json())
     c = config
     inputs = Table(["input", "value"], [
