@@ -43,7 +43,7 @@ from s3t_sim.performance import PerformanceModel, parse_performance, performance
 from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
-from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, sampled_lifetimes
+from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
 from analysis.production import ProductionInputs, production_year
 
 RANK_KEYS = ("cost", "stop", "performance")
@@ -282,7 +282,10 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
     model = performance_for(config.performance, L, config.dataset_size / (m * L))
     key = ("stop",) + _law_key(config, system, prior)
     if key not in cache:
-        cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
+        if config.criterion in SYSTEM_CRITERIA:  # closed form per shard kind, any L
+            cache[key] = 1.0 - float(death_survival(shard_kinds(system.sequences, prior), config.criterion, np.array([U]))[0])
+        else:
+            cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
     stop = cache[key]
 
     performance = se = cost_units = 0.0
@@ -331,7 +334,10 @@ def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None =
     system, prior = setting_system(config, row.m, row.L, row.B, row.selection)
     key = ("delta",) + _law_key(config, system, prior)
     if key not in cache:
-        cache[key] = float(deletion_law(system, prior, config.criterion).mean())
+        if config.criterion in SYSTEM_CRITERIA:
+            cache[key] = mean_death_time(shard_kinds(system.sequences, prior), config.criterion)
+        else:
+            cache[key] = float(deletion_law(system, prior, config.criterion).mean())
     return cache[key] / config.deletions_per_day
 
 

@@ -80,6 +80,11 @@ class ShardKind:
 
 def shard_kinds(sequences: np.ndarray, rates: np.ndarray) -> list[ShardKind]:
     """Group the shards of a system ``(m, B, L)`` with rates ``(m, L)`` into kinds (alike shards held once)."""
+    if sequences.shape[0] == 1 or sequences.strides[0] == 0:  # one shared set: shards differ by their rates only
+        if np.all(rates == rates[0]):
+            return [ShardKind(sequences[0], np.asarray(rates[0], dtype=float), rates.shape[0])]
+        rows, counts = np.unique(rates, axis=0, return_counts=True)
+        return [ShardKind(sequences[0], row.astype(float), int(c)) for row, c in zip(rows, counts)]
     kinds: dict[bytes, list] = {}
     for s in range(sequences.shape[0]):
         key = sequences[s].tobytes() + rates[s].tobytes()
@@ -398,3 +403,36 @@ def sampled_steady_state(kinds: list[ShardKind], performance: np.ndarray, policy
     mean = SteadyState(policy.name, *values.mean(axis=0))
     se = SteadyState(policy.name, *(values.std(axis=0, ddof=1) / math.sqrt(len(results))))
     return mean, se
+
+
+def death_survival(kinds: list[ShardKind], criterion: str, t: np.ndarray) -> np.ndarray:
+    """``P(criterion not yet held at t)`` for ``any-dead``/``all-dead`` from clean shards, ``(T,)``.
+
+    A shard with checkpoint fallback is dead when all its first slices ``F`` are hit:
+    ``P(alive) = 1 - prod_{i in F} (1 - e^{-r_i t})`` (closed form, any ``L``); alike shards
+    enter as powers.
+
+    Examples
+    --------
+    >>> kinds = [ShardKind(np.array([[0, 1], [1, 0]]), np.array([1.0, 1.0]), 2)]
+    >>> float(death_survival(kinds, "any-dead", np.array([np.log(2)]))[0])   # (1 - 1/4)^2
+    0.5625
+    """
+    check_choice("criterion", criterion, SYSTEM_CRITERIA)
+    t = np.asarray(t, dtype=float)
+    log_alive, log_dead = np.zeros(t.size), np.zeros(t.size)
+    for kind in kinds:
+        first = np.unique(np.asarray(kind.sequences)[:, 0])
+        dead = np.prod(-np.expm1(-np.outer(t, kind.rates[first])), axis=1)
+        with np.errstate(divide="ignore"):
+            log_alive += kind.count * np.log1p(-dead)
+            log_dead += kind.count * np.log(dead)
+    return np.exp(log_alive) if criterion == "any-dead" else -np.expm1(log_dead)
+
+
+def mean_death_time(kinds: list[ShardKind], criterion: str) -> float:
+    """``E[T] = int_0^inf S(t) dt`` for :func:`death_survival` (Gauss–Legendre on geometric pieces)."""
+    total = sum(k.count for k in kinds)  # P(some shard alive) <= m e^{-r t}: room for log m
+    ends = [infinite_end(k.rates[np.unique(np.asarray(k.sequences)[:, 0])]) for k in kinds]
+    t, w = time_nodes(max(ends) * (1.0 + math.log(total) / 60.0))
+    return float(w @ death_survival(kinds, criterion, t))
