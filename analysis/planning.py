@@ -1,6 +1,6 @@
 """Capacity planning: which (m, L, B, selection) to deploy for a given data set and deletion load.
 
-Model (all exact, no simulation):
+Model (exact for L <= 14; beyond, the served performance is Monte Carlo with its SE):
 
 - Deletion requests arrive as a Poisson process of ``deletions_per_day`` (λ) requests per
   day, each hitting slice (shard s, slice i) with the prior's probability ``p_si``. In the
@@ -19,6 +19,9 @@ Model (all exact, no simulation):
 - **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
+
+With ``policies`` each setting also gets its year in production under retraining
+(:mod:`analysis.production`, renewal–reward: :mod:`s3t_sim.renewal`).
 
 The performance model f (:func:`performance_for`): ``saturating:f0,fmax,scale`` is
 ``f(k) = f0 + (fmax − f0)(1 − e^{−k n / scale})`` with ``n = N/(mL)`` examples per slice

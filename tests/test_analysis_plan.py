@@ -213,3 +213,32 @@ def test_plan_policy_beyond_L_14_is_labelled_monte_carlo_with_se():
     assert year["exact"] is False and year["method"]["retrains_per_year"].startswith("monte-carlo")
     expected = 365 * 5.0 / (16 * harmonic(16))  # instant retraining of dead rotations, uniform prior
     assert abs(year["retrains_per_year"] - expected) <= 4 * year["se"]["retrains_per_year"]
+
+
+def test_plan_file_holds_a_scenario_and_flags_override_it(tmp_path, capsys):
+    from analysis.cli import main
+
+    path = tmp_path / "plan.toml"
+    path.write_text('dataset_size = 1200\ndeletions_per_day = 2\nhorizon_days = 10\nsample_pass_cost = 0.5\n'
+                    '[policy]\npolicies = ["retrain-dead-shard"]\nretrain_days = 0\n'
+                    '[search]\nshards = [1, 4]\nslices = [2]\nbudgets = [2]\n')
+    assert main(["plan", "--plan-file", str(path), "--shards", "4", "--json", "--no-progress"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["config"]["dataset_size"] == 1200 and payload["config"]["shards"] == [4]  # the flag wins
+    assert payload["config"]["sample_pass_cost"] == 0.5 and payload["config"]["epoch_cost"] is None
+    assert [s["m"] for s in payload["settings"]] == [4]
+    assert payload["settings"][0]["retrains_per_year"] == pytest.approx(365 * 2 / 3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("shardz = [1]\n", "unknown key 'shardz'"),
+    ("shards = [1\n", "is not valid TOML"),
+    ("[a]\nseed = 1\n[b]\nseed = 2\n", "given twice"),
+])
+def test_plan_file_errors_name_the_file_and_key(tmp_path, text, message):
+    from analysis.plan_scenario import read_plan_file
+
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_plan_file(path)

@@ -75,3 +75,14 @@ def test_bad_policies_are_refused_with_the_parameter_named():
         RetrainingPolicy("periodic-full", retrain_days=3.0, period_days=2.0)
     with pytest.raises(ValueError, match="retrain_days"):
         RetrainingPolicy(retrain_days=-1.0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import analysis.plan_scenario
+    import s3t_sim.renewal
+
+    for module in (s3t_sim.renewal, analysis.plan_scenario):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -6,6 +6,15 @@ import argparse
 from analysis.commands.arguments import add_progress_flag, int_list, show_progress, str_list
 
 
+CONFIG_FLAGS = {  # argument -> PlanConfig field
+    name: name for name in (
+        "dataset_size", "deletions_per_day", "prior", "horizon_days", "sample_pass_cost", "epoch_cost", "cost_unit",
+        "epochs", "performance", "criterion", "shards", "slices", "budgets", "selections", "max_training_cost",
+        "min_performance", "max_stop_probability", "rank_by", "seed", "retrain_days", "period_days", "devices",
+        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples")
+} | {"policy": "policies"}
+
+
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add ``plan`` to the ``s3t`` parser."""
     p = subparsers.add_parser(
@@ -44,32 +53,25 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--seconds-per-sample-pass", type=float, default=None, help="device-seconds per sample-pass (gives device-hours)")
     p.add_argument("--price-per-device-hour", type=float, default=None, help="currency per device-hour (gives money)")
     p.add_argument("--steady-samples", type=int, default=4000, help="sampled first-hit times per shard kind for L > 14 (default: 4000)")
+    p.add_argument("--plan-file", default=None, metavar="TOML", help="a scenario in TOML (PlanConfig keys); flags given override it")
     p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_flag(p)
-    p.set_defaults(func=run)
+    # flags the user did not give stay None, so that a plan file (or PlanConfig's default) applies
+    p.set_defaults(func=run, **{dest: None for dest in CONFIG_FLAGS})
 
 
 def run(args: argparse.Namespace) -> int:
     """Search, rank, draw the Pareto front (``--figure``) and print JSON or text."""
     from analysis import plan_figure, planning
+    from analysis.plan_scenario import read_plan_file, scenario_config
     from analysis.production import production_table
     from s3t_sim.output import print_result
     from s3t_sim.checks import check_int
 
     top = check_int("top", args.top, 1)
-    config = planning.PlanConfig(
-        dataset_size=args.dataset_size, deletions_per_day=args.deletions_per_day, horizon_days=args.horizon_days,
-        sample_pass_cost=args.sample_pass_cost,
-        epoch_cost=args.epoch_cost if args.epoch_cost is not None or args.sample_pass_cost is not None else 1.0,
-        epochs=args.epochs, performance=args.performance, prior=args.prior, criterion=args.criterion,
-        shards=args.shards, slices=args.slices, budgets=args.budgets, selections=args.selections,
-        max_training_cost=args.max_training_cost, min_performance=args.min_performance,
-        max_stop_probability=args.max_stop_probability, rank_by=args.rank_by, seed=args.seed,
-        policies=args.policy, retrain_days=args.retrain_days, period_days=args.period_days, devices=args.devices,
-        seconds_per_sample_pass=args.seconds_per_sample_pass, price_per_device_hour=args.price_per_device_hour,
-        steady_samples=args.steady_samples, cost_unit=args.cost_unit,
-    )
+    overrides = {field: getattr(args, dest) for dest, field in CONFIG_FLAGS.items() if getattr(args, dest) is not None}
+    config = scenario_config(read_plan_file(args.plan_file) if args.plan_file else {}, overrides)
     result = planning.plan(config, progress=show_progress(args))
     figure = plan_figure.pareto_figure(result, args.figure) if args.figure else None
 
