@@ -126,3 +126,15 @@ def production_table(settings: list[dict]) -> Table:
              s["compute_per_year"]["sample_passes"], s["compute_per_year"]["device_hours"], s["compute_per_year"]["money"],
              s["exact"]] for s in settings]
     return Table(cols, body, "A year in production per setting and retraining policy")
+
+
+# A deployment at a realistic scale (the report's production scenario): 10 million samples,
+# 100 deletion requests a day, a year, 1,024 shards, every policy, 2 ms per sample-pass on
+# 64 devices at 2.5 per device-hour.
+PRODUCTION_SCENARIO = dict(
+    dataset_size=10_000_000, deletions_per_day=100.0, horizon_days=365.0, shards=(1024,), slices=(8, 12), budgets=(8, 12),
+    selections=("cyclic",), prior="uniform", criterion="any-dead", policies=("retrain-dead-shard", "stop-and-retrain-all",
+    "background-repair", "periodic-full"), retrain_days=None, seconds_per_sample_pass=0.002, price_per_device_hour=2.5,
+    devices=64, period_days=30.0, sample_pass_cost=0.002 / 3600, epoch_cost=None, cost_unit="device-hours",
+    max_training_cost=None, min_performance=None, max_stop_probability=None,
+)

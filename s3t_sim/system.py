@@ -96,6 +96,8 @@ class S3TSystem:
             raise ValueError(f"deleted must have shape (..., m, L) = (..., {self.m}, {self.L}); got {deleted.shape}")
         if not self.checkpoint_fallback:
             return np.where(deleted.any(axis=-1), 0, self.L)
+        if self.shared:  # one set: every shard at once
+            return served_prefix(self.sequences[0], deleted).astype(np.int64)
         out = np.empty(deleted.shape[:-1], dtype=np.int64)
         for s in range(self.m):
             out[..., s] = served_prefix(self.sequences[s], deleted[..., s, :])
