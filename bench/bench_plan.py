@@ -44,6 +44,17 @@ def naive_plan(config: PlanConfig, runs: int, seed: int) -> dict:
     return estimates
 
 
+def cli_command(checkout: Path) -> list[str]:
+    """The ``s3t`` entry point of a checkout (``analysis.cli`` now, ``s3t_sim.cli`` at main's commit), printing
+    the process's peak memory (``MAXRSS <KB>``) on stderr at exit."""
+    import sys
+
+    entry = "analysis.cli" if (checkout / "analysis" / "cli.py").exists() else "s3t_sim.cli"
+    code = (f"import resource, sys; from {entry} import main; code = main(sys.argv[1:]); "
+            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    return [sys.executable, "-c", code]
+
+
 PRODUCTION_SHARDS = ",".join(str(2**k) for k in range(4, 15))
 PRODUCTION_L = (4, 8, 16, 32, 64)
 
@@ -58,7 +69,7 @@ def production_grid(checkout: Path) -> list[list]:
     rows = []
     for L in PRODUCTION_L:
         budgets = ",".join(str(b) for b in (max(1, L // 4), L // 2, L, 2 * L, 4 * L))
-        cmd = [sys.executable, "-m", "analysis", "plan", "--shards", PRODUCTION_SHARDS, "--slices", str(L), "--budgets", budgets,
+        cmd = cli_command(checkout) + ["plan", "--shards", PRODUCTION_SHARDS, "--slices", str(L), "--budgets", budgets,
                "--dataset-size", "10000000", "--deletions-per-day", "100", "--horizon-days", "365", "--policy",
                "retrain-dead-shard,stop-and-retrain-all", "--retrain-days", "0.5", "--json", "--no-progress"]
         start = time.perf_counter()
@@ -68,7 +79,8 @@ def production_grid(checkout: Path) -> list[list]:
             settings = len(json.loads(proc.stdout)["settings"])
             rows.append([str(checkout), L, settings, seconds, "ok"])
         else:
-            rows.append([str(checkout), L, 0, seconds, (proc.stderr.strip().splitlines() or ["failed"])[-1][:90]])
+            lines = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("MAXRSS")] or ["failed"]
+            rows.append([str(checkout), L, 0, seconds, lines[-1][:90]])
     return rows
 
 

@@ -96,8 +96,11 @@ class S3TSystem:
             raise ValueError(f"deleted must have shape (..., m, L) = (..., {self.m}, {self.L}); got {deleted.shape}")
         if not self.checkpoint_fallback:
             return np.where(deleted.any(axis=-1), 0, self.L)
-        if self.shared:  # one set: every shard at once
-            return served_prefix(self.sequences[0], deleted).astype(np.int64)
+        if self.shared:  # one set: every shard at once, in chunks of rows (memory O(chunk B L))
+            rows = deleted.reshape(-1, self.L)
+            step = max(1, (1 << 22) // (self.B * self.L))
+            flat = np.concatenate([served_prefix(self.sequences[0], rows[i:i + step]) for i in range(0, rows.shape[0], step)])
+            return flat.astype(np.int64).reshape(deleted.shape[:-1])
         out = np.empty(deleted.shape[:-1], dtype=np.int64)
         for s in range(self.m):
             out[..., s] = served_prefix(self.sequences[s], deleted[..., s, :])
@@ -112,9 +115,10 @@ class S3TSystem:
         mask = np.zeros((self.m, self.L), dtype=bool)
         if not self.checkpoint_fallback:
             mask[:] = True
-            return mask
-        for s in range(self.m):
-            mask[s, self.sequences[s, :, 0]] = True
+        elif self.shared:
+            mask[:, self.sequences[0, :, 0]] = True
+        else:
+            mask[np.arange(self.m)[:, None], self.sequences[:, :, 0]] = True
         return mask
 
     def stage_lifetimes(self, hit_event: np.ndarray) -> np.ndarray:
@@ -130,9 +134,13 @@ class S3TSystem:
         if not self.checkpoint_fallback:
             first = hit_event.min(axis=-1, keepdims=True)
             return np.broadcast_to(first, hit_event.shape).copy()
-        shard_index = np.arange(self.m)[:, None, None]
-        along = hit_event[..., shard_index, self.sequences]  # (..., m, B, L)
-        return np.minimum.accumulate(along, axis=-1).max(axis=-2)
+        out = np.empty(hit_event.shape, dtype=hit_event.dtype)
+        step = max(1, (1 << 22) // max(1, hit_event[..., 0, 0].size * self.B * self.L))  # shards per chunk: bounded memory
+        for lo in range(0, self.m, step):
+            hi = min(self.m, lo + step)
+            along = hit_event[..., lo:hi, :][..., np.arange(hi - lo)[:, None, None], self.sequences[lo:hi]]  # (..., chunk, B, L)
+            out[..., lo:hi, :] = np.minimum.accumulate(along, axis=-1).max(axis=-2)
+        return out
 
     def death_events(self, hit_event: np.ndarray) -> np.ndarray:
         """Event index after which each shard is dead, ``(..., m)``: ``stage_lifetimes(...)[..., 0]``
