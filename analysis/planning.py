@@ -48,6 +48,7 @@ from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
 from analysis.production import ProductionInputs, production_year
+from analysis.trainable import untrainable_reason
 
 RANK_KEYS = ("cost", "stop", "performance")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
@@ -89,6 +90,7 @@ class PlanConfig:
     seconds_per_sample_pass: float | None = None
     price_per_device_hour: float | None = None
     steady_samples: int = 4000
+    model: str | None = None  # its layer count bounds L (analysis.trainable); None: no bound
     cost_unit: str = "epoch-cost units"  # what one unit of sample_pass_cost / epoch_cost is (e.g. "USD", "device-hours")
 
     def __post_init__(self) -> None:
@@ -211,6 +213,7 @@ class PlanResult:
     ranked: list[PlanRow]
     seconds: float
     settings: list[dict] = field(default_factory=list)  # the year in production per setting and policy
+    skipped: list[dict] = field(default_factory=list)  # settings the model cannot train, with the reason
 
     @property
     def best(self) -> "PlanRow | None":
@@ -251,6 +254,7 @@ class PlanResult:
             "feasible": len(self.ranked),
             "seconds": self.seconds,
             "settings": self.settings,
+            "skipped": self.skipped,
         }
 
 
@@ -397,6 +401,11 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for L in config.slices for B in config.budgets if B <= math.factorial(L)
         for m in config.shards for sel in config.selections
     ]
+    skipped = []
+    if config.model is not None:
+        reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
+        skipped = [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
+        candidates = [c for c in candidates if not reasons[c[1]]]
     cache: dict = {}
     rows, settings = [], []
     for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
@@ -413,4 +422,4 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))
-    return PlanResult(config, rows, ranked, time.perf_counter() - start, settings)
+    return PlanResult(config, rows, ranked, time.perf_counter() - start, settings, skipped)

@@ -242,3 +242,19 @@ def test_plan_file_errors_name_the_file_and_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         read_plan_file(path)
+
+
+def test_model_layer_count_bounds_L_and_skipped_settings_say_why(tmp_path):
+    """MiniLM (offline) has 6 layers; a local config with 24 layers allows L = 16."""
+    config = planning.PlanConfig(shards=(2,), slices=(4, 8), budgets=(1,), model="minilm")
+    result = planning.plan(config)
+    assert {r.L for r in result.rows} == {4}
+    assert result.skipped == [dict(m=2, L=8, B=1, selection="cyclic",
+                                   reason="L = 8 > 6 layers of minilm: s3t train needs one layer group per slice")]
+    local = tmp_path / "big-bert"
+    local.mkdir()
+    (local / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 24}))
+    wide = planning.plan(planning.PlanConfig(shards=(2,), slices=(8, 16), budgets=(1,), model=str(local)))
+    assert {r.L for r in wide.rows} == {8, 16} and wide.skipped == []
+    with pytest.raises(ValueError, match="model 'tiny' is the random test model"):
+        planning.plan(planning.PlanConfig(shards=(2,), slices=(4,), budgets=(1,), model="tiny"))

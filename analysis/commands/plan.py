@@ -11,7 +11,7 @@ CONFIG_FLAGS = {  # argument -> PlanConfig field
         "dataset_size", "deletions_per_day", "prior", "horizon_days", "sample_pass_cost", "epoch_cost", "cost_unit",
         "epochs", "performance", "criterion", "shards", "slices", "budgets", "selections", "max_training_cost",
         "min_performance", "max_stop_probability", "rank_by", "seed", "retrain_days", "period_days", "devices",
-        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples")
+        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model")
 } | {"policy": "policies"}
 
 
@@ -53,6 +53,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--seconds-per-sample-pass", type=float, default=None, help="device-seconds per sample-pass (gives device-hours)")
     p.add_argument("--price-per-device-hour", type=float, default=None, help="currency per device-hour (gives money)")
     p.add_argument("--steady-samples", type=int, default=4000, help="sampled first-hit times per shard kind for L > 14 (default: 4000)")
+    p.add_argument("--model", default=None, help="model to train ('minilm', a Hugging Face name or a local path): "
+                   "its layer count bounds L; settings beyond are skipped, saying why (default: no bound)")
     p.add_argument("--plan-file", default=None, metavar="TOML", help="a scenario in TOML (PlanConfig keys); flags given override it")
     p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -77,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     def text(_: dict) -> str:
         lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]
+        for reason in sorted({s["reason"] for s in result.skipped}):
+            lines.append(f"skipped {sum(s['reason'] == reason for s in result.skipped)} setting(s): {reason}")
         if result.ranked:
             lines.append(result.table(limit=top).to_text())
         if result.settings:
