@@ -36,6 +36,7 @@ import numpy as np
 
 from s3t_sim.checks import as_generator, check_choice, check_int, check_real
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES, shard_tables
+from s3t_sim.system import best_prefix_minima
 
 POLICIES = ("retrain-dead-shard", "stop-and-retrain-all", "background-repair", "periodic-full")
 SYSTEM_CRITERIA = ("any-dead", "all-dead")
@@ -145,10 +146,7 @@ def sampled_lifetimes(sequences: np.ndarray, rates: np.ndarray, samples: int, se
         first = rng.exponential(size=(samples, rates.size)) / rates
     if first_hit is not None:
         first[:, first_hit] = 0.0
-    seqs = np.asarray(sequences)
-    step = max(1, (1 << 22) // seqs.size)  # bounded memory: (step, B, L) at a time
-    return np.concatenate([np.minimum.accumulate(first[i:i + step, seqs], axis=-1).max(axis=-2)
-                           for i in range(0, samples, step)])
+    return best_prefix_minima(first, np.asarray(sequences))
 
 
 def sampled_law(lifetimes: np.ndarray) -> LawAtTimes:

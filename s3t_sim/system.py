@@ -21,6 +21,33 @@ from s3t_sim.prefix import served_prefix
 from s3t_sim.checks import check_choice, check_int, check_sequences
 
 
+def best_prefix_minima(values: np.ndarray, sequences: np.ndarray) -> np.ndarray:
+    """``out[..., j-1] = max_pi min_{t < j} values[..., pi_t]`` over the sequences ``(B, L)``, shape of ``values``.
+
+    With ``values`` the first-hit times (or event indices) of a shard's slices this is when it
+    stops serving ``j`` stages. The running minimum walks the slice axis, each step one
+    vectorised minimum over (sequences x rows); rows go in chunks (memory O(4M elements)).
+
+    Examples
+    --------
+    >>> best_prefix_minima(np.array([[3, 1, 2]]), np.array([[0, 1, 2], [2, 0, 1]])).tolist()
+    [[3, 2, 1]]
+    """
+    seqs = np.asarray(sequences)
+    B, L = seqs.shape
+    rows = np.asarray(values).reshape(-1, L)
+    out = np.empty(rows.shape, dtype=rows.dtype)
+    step = max(1, (1 << 22) // (B * L))
+    for lo in range(0, rows.shape[0], step):
+        chunk = rows[lo:lo + step].T[seqs.T]  # (L, B, rows)
+        current = chunk[0].copy()
+        out[lo:lo + step, 0] = current.max(axis=0)
+        for j in range(1, L):
+            np.minimum(current, chunk[j], out=current)
+            out[lo:lo + step, j] = current.max(axis=0)
+    return out.reshape(np.shape(values))
+
+
 @dataclass(frozen=True)
 class S3TSystem:
     """``m`` shards x ``L`` slices with per-shard sequence sets ``sequences[s]`` of shape ``(B, L)``.
@@ -134,6 +161,8 @@ class S3TSystem:
         if not self.checkpoint_fallback:
             first = hit_event.min(axis=-1, keepdims=True)
             return np.broadcast_to(first, hit_event.shape).copy()
+        if self.shared:
+            return best_prefix_minima(hit_event, self.sequences[0])
         out = np.empty(hit_event.shape, dtype=hit_event.dtype)
         step = max(1, (1 << 22) // max(1, hit_event[..., 0, 0].size * self.B * self.L))  # shards per chunk: bounded memory
         for lo in range(0, self.m, step):
