@@ -37,6 +37,8 @@ def best_prefix_minima(values: np.ndarray, sequences: np.ndarray) -> np.ndarray:
     B, L = seqs.shape
     rows = np.asarray(values).reshape(-1, L)
     out = np.empty(rows.shape, dtype=rows.dtype)
+    if rows.dtype.kind in "iu" and rows.size and -2**31 <= rows.min() and rows.max() < 2**31:
+        rows = rows.astype(np.int32)  # half the memory traffic; results are cast back into ``out``
     step = max(1, (1 << 22) // (B * L))
     for lo in range(0, rows.shape[0], step):
         chunk = rows[lo:lo + step].T[seqs.T]  # (L, B, rows)
