@@ -19,16 +19,21 @@ def _panel(ax, result: PlanResult, x, y, colour, colour_label: str, cmap: str, f
     rows = result.rows
     others = [r for r in rows if not r.pareto]
     front = [r for r in rows if r.pareto]
-    lo = min(colour(r) for r in rows)
-    hi = max(colour(r) for r in rows)
-    style = dict(cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-12)
+    lo, hi = min(colour(r) for r in rows), max(colour(r) for r in rows)
+    constant = hi - lo <= 1e-9 * max(1.0, abs(hi))  # nothing to encode: one colour, said in the legend
+    note = f" ({colour_label} = {hi:.3g} for all)" if constant else ""
+
+    def colours(group):
+        return dict(color=OKABE_ITO["sky"]) if constant else dict(c=[colour(r) for r in group], cmap=cmap, vmin=lo, vmax=hi)
+
     if others:
-        ax.scatter([x(r) for r in others], [y(r) for r in others], c=[colour(r) for r in others], s=20, alpha=0.55,
-                   marker="o", label="not on the front (dominated or infeasible)", **style)
+        ax.scatter([x(r) for r in others], [y(r) for r in others], s=22, alpha=0.7, marker="o", edgecolors="0.35",
+                   linewidths=0.6, label="not on the front (dominated or infeasible)", **colours(others))
     if front:
-        points = ax.scatter([x(r) for r in front], [y(r) for r in front], c=[colour(r) for r in front], s=70,
-                            marker="D", edgecolors="black", linewidths=1.0, label="Pareto front (over all three)", **style)
-        fig.colorbar(points, ax=ax, label=colour_label)
+        points = ax.scatter([x(r) for r in front], [y(r) for r in front], s=70, marker="D", edgecolors="black",
+                            linewidths=1.0, label="Pareto front (over all three)" + note, **colours(front))
+        if not constant:
+            fig.colorbar(points, ax=ax, label=colour_label)
     if result.best:
         b = result.best
         ax.scatter([x(b)], [y(b)], marker="*", s=260, facecolors="none", edgecolors=OKABE_ITO["vermillion"],
