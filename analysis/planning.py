@@ -1,6 +1,6 @@
 """Capacity planning: which (m, L, B, selection) to deploy for a given data set and deletion load.
 
-Model (all exact, no simulation):
+Model (exact for L <= 14; beyond, the served performance is Monte Carlo with its SE):
 
 - Deletion requests arrive as a Poisson process of ``deletions_per_day`` (λ) requests per
   day, each hitting slice (shard s, slice i) with the prior's probability ``p_si``. In the
@@ -20,6 +20,9 @@ Model (all exact, no simulation):
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
 
+With ``policies`` each setting also gets its year in production under retraining
+(:mod:`analysis.production`, renewal–reward: :mod:`s3t_sim.renewal`).
+
 The performance model f (:func:`performance_for`): ``saturating:f0,fmax,scale`` is
 ``f(k) = f0 + (fmax − f0)(1 − e^{−k n / scale})`` with ``n = N/(mL)`` examples per slice
 (:func:`s3t_sim.performance.saturating_performance`: accuracy grows with the examples the
@@ -35,7 +38,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from analysis.style import OKABE_ITO, SavedFigure, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
@@ -44,10 +46,14 @@ from s3t_sim.performance import PerformanceModel, parse_performance, performance
 from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
+from analysis.production import ProductionInputs, production_year
+from analysis.trainable import untrainable_reason
 
 RANK_KEYS = ("cost", "stop", "performance")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
-MAX_PLAN_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws)
+MAX_EXACT_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws); Monte Carlo beyond
+MAX_PLAN_L = 256
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,15 @@ class PlanConfig:
     max_stop_probability: float | None = None
     rank_by: str = "cost"
     seed: int = 0
+    policies: tuple[str, ...] = ()  # retraining policies for the year in production (analysis.production)
+    retrain_days: float | None = None
+    period_days: float = 30.0
+    devices: int | None = None
+    seconds_per_sample_pass: float | None = None
+    price_per_device_hour: float | None = None
+    steady_samples: int = 4000
+    model: str | None = None  # its layer count bounds L (analysis.trainable); None: no bound
+    cost_unit: str = "epoch-cost units"  # what one unit of sample_pass_cost / epoch_cost is (e.g. "USD", "device-hours")
 
     def __post_init__(self) -> None:
         check_int("dataset_size", self.dataset_size, 1)
@@ -93,7 +108,7 @@ class PlanConfig:
             raise ValueError(f"criterion must be one of {', '.join(PLAN_CRITERIA)}; got {self.criterion!r}")
         parse_criterion(self.criterion)
         check_choice("rank_by", self.rank_by, RANK_KEYS)
-        for name, values, high in (("shards", self.shards, 4096), ("slices", self.slices, MAX_PLAN_L), ("budgets", self.budgets, 10**6)):
+        for name, values, high in (("shards", self.shards, 10**6), ("slices", self.slices, MAX_PLAN_L), ("budgets", self.budgets, 10**6)):
             if not values:
                 raise ValueError(f"{name} must list at least one value")
             for v in values:
@@ -107,6 +122,30 @@ class PlanConfig:
         if self.max_stop_probability is not None:
             check_real("max_stop_probability", self.max_stop_probability, 0.0, 1.0)
         check_int("seed", self.seed, 0)
+        if max(self.slices) > MAX_EXACT_L and not self.criterion.endswith("dead"):
+            raise ValueError(f"criterion {self.criterion!r} needs slices <= {MAX_EXACT_L}; use any-dead or all-dead beyond")
+        self._check_production()
+
+    def _check_production(self) -> None:
+        for name in self.policies:
+            check_choice("policy", name, POLICIES)
+        for name in ("retrain_days", "seconds_per_sample_pass", "price_per_device_hour"):
+            if getattr(self, name) is not None:
+                check_real(name, getattr(self, name), 0.0)
+        check_real("period_days", self.period_days, 0.0, None, low_inclusive=False)
+        if self.devices is not None:
+            check_int("devices", self.devices, 1)
+        check_int("steady_samples", self.steady_samples, 100)
+        if self.policies and self.retrain_days is None and self.seconds_per_sample_pass is None:
+            raise ValueError("with a policy, give retrain_days or seconds_per_sample_pass to derive it")
+        if "stop-and-retrain-all" in self.policies and self.criterion not in SYSTEM_CRITERIA:
+            raise ValueError(f"stop-and-retrain-all needs criterion in {', '.join(SYSTEM_CRITERIA)}; got {self.criterion!r}")
+
+    def production_inputs(self) -> ProductionInputs:
+        return ProductionInputs(
+            self.dataset_size, self.deletions_per_day, self.horizon_days, self.epochs, self.retrain_days,
+            self.period_days, self.criterion if self.criterion in SYSTEM_CRITERIA else "any-dead", self.devices,
+            self.seconds_per_sample_pass, self.price_per_device_hour, self.steady_samples, self.seed)
 
     @property
     def cost_per_sample_pass(self) -> float:
@@ -160,6 +199,8 @@ class PlanRow:
     feasible: bool = True
     reasons: list[str] = field(default_factory=list)
     pareto: bool = False
+    exact: bool = True  # False: expected_performance is Monte Carlo (performance_se, steady_samples, seed)
+    performance_se: float = 0.0
 
     def label(self) -> str:
         return f"m={self.m}, L={self.L}, B={self.B}, {self.selection}"
@@ -171,6 +212,8 @@ class PlanResult:
     rows: list[PlanRow]
     ranked: list[PlanRow]
     seconds: float
+    settings: list[dict] = field(default_factory=list)  # the year in production per setting and policy
+    skipped: list[dict] = field(default_factory=list)  # settings the model cannot train, with the reason
 
     @property
     def best(self) -> "PlanRow | None":
@@ -210,6 +253,8 @@ class PlanResult:
             "candidates": len(self.rows),
             "feasible": len(self.ranked),
             "seconds": self.seconds,
+            "settings": self.settings,
+            "skipped": self.skipped,
         }
 
 
@@ -244,25 +289,24 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
     model = performance_for(config.performance, L, config.dataset_size / (m * L))
     key = ("stop",) + _law_key(config, system, prior)
     if key not in cache:
-        cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
+        if config.criterion in SYSTEM_CRITERIA:  # closed form per shard kind, any L
+            cache[key] = 1.0 - float(death_survival(shard_kinds(system.sequences, prior), config.criterion, np.array([U]))[0])
+        else:
+            cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
     stop = cache[key]
 
-    performance = 0.0
-    cost_units = 0.0
+    performance = se = cost_units = 0.0
     for s in range(m):
         seqs = system.sequences[s]
         shard_key = ("shard", m, L, seqs.tobytes())
         if shard_key not in cache:
-            cache[shard_key] = (model.values[served_prefix_by_hit_set(seqs)], training_cost(seqs)["shared_cost"])
-        f_of_set, shared = cache[shard_key]
+            cache[shard_key] = training_cost(seqs)["shared_cost"]
         served_key = shard_key + (prior[s].tobytes(), U)  # time-averaged f of this shard
         if served_key not in cache:
-            if prior[s].sum() > 0:
-                cache[served_key] = float(time_averaged_hit_set_law(prior[s], U) @ f_of_set)
-            else:  # no request reaches this shard: it serves its full prefix all the time
-                cache[served_key] = float(f_of_set[0])
-        performance += cache[served_key] / m
-        cost_units += shared
+            cache[served_key] = _shard_performance(config, model.values, seqs, prior[s], U)
+        performance += cache[served_key][0] / m
+        se += cache[served_key][1] / m  # alike shards share one sample: their errors add up
+        cost_units += cache[shard_key]
     per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
     result = PlanRow(
         m=m, L=L, B=B, selection=selection,
@@ -271,10 +315,24 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
         expected_performance=performance,
         training_cost=cost_units * per_slice,
         training_cost_without_sharing=m * B * L * (L + 1) / 2 * per_slice,
+        exact=L <= MAX_EXACT_L, performance_se=se,
     )
     if days_to_stop:
         result.expected_days_to_stop = expected_days_to_stop(config, result, cache)
     return result
+
+
+def _shard_performance(config: PlanConfig, f: np.ndarray, seqs: np.ndarray, p_row: np.ndarray, U: float) -> tuple[float, float]:
+    """(time-averaged f of one shard over [0, U], its standard error): exact over the 2^L hit sets
+    (L <= 14), else ``f(0) + sum_j (f(j) - f(j-1)) E[min(life_j, U)] / U`` on sampled stage lifetimes."""
+    L = seqs.shape[1]
+    if p_row.sum() <= 0:  # no request reaches this shard: it serves its full prefix all the time
+        return float(f[L]), 0.0
+    if L <= MAX_EXACT_L:
+        return float(time_averaged_hit_set_law(p_row, U) @ f[served_prefix_by_hit_set(seqs)]), 0.0
+    lives = sampled_lifetimes(seqs, p_row, config.steady_samples, config.seed)
+    values = f[0] + np.minimum(lives, U) @ np.diff(f) / U
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
 def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None = None) -> float:
@@ -283,7 +341,10 @@ def expected_days_to_stop(config: PlanConfig, row: PlanRow, cache: dict | None =
     system, prior = setting_system(config, row.m, row.L, row.B, row.selection)
     key = ("delta",) + _law_key(config, system, prior)
     if key not in cache:
-        cache[key] = float(deletion_law(system, prior, config.criterion).mean())
+        if config.criterion in SYSTEM_CRITERIA:
+            cache[key] = mean_death_time(shard_kinds(system.sequences, prior), config.criterion)
+        else:
+            cache[key] = float(deletion_law(system, prior, config.criterion).mean())
     return cache[key] / config.deletions_per_day
 
 
@@ -340,64 +401,25 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for L in config.slices for B in config.budgets if B <= math.factorial(L)
         for m in config.shards for sel in config.selections
     ]
+    skipped = []
+    if config.model is not None:
+        reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
+        skipped = [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
+        candidates = [c for c in candidates if not reasons[c[1]]]
     cache: dict = {}
-    rows = []
+    rows, settings = [], []
     for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
         row = evaluate_setting(config, m, L, B, sel, cache)
         _apply_constraints(config, row)
         rows.append(row)
+        if config.policies:
+            system, prior = setting_system(config, m, L, B, sel)
+            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
+            for name in config.policies:
+                year = production_year(config.production_inputs(), system.sequences, prior, f, name)
+                settings.append(dict(year, selection=sel))
     feasible = [r for r in rows if r.feasible]
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))
-    return PlanResult(config, rows, ranked, time.perf_counter() - start)
-
-
-def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto") -> SavedFigure:
-    """Cost against P(stop) and against expected performance; feasible, Pareto and recommended settings marked."""
-    fig, (ax_stop, ax_perf) = new_figure(ncols=2, width=11.5, height=4.4)
-    groups = [
-        ("infeasible", [r for r in result.rows if not r.feasible], dict(color="#BBBBBB", marker="x", s=18)),
-        ("feasible", [r for r in result.rows if r.feasible and not r.pareto], dict(color=OKABE_ITO["sky"], marker="o", s=22)),
-        ("Pareto front (feasible)", [r for r in result.rows if r.pareto], dict(color=OKABE_ITO["vermillion"], marker="D", s=34)),
-    ]
-    for label, rows, style in groups:
-        if not rows:
-            continue
-        cost = [r.training_cost for r in rows]
-        ax_stop.scatter(cost, [r.stop_probability for r in rows], label=label, **style)
-        ax_perf.scatter(cost, [r.expected_performance for r in rows], label=label, **style)
-    if result.best:
-        b = result.best
-        for ax, y in ((ax_stop, b.stop_probability), (ax_perf, b.expected_performance)):
-            ax.scatter([b.training_cost], [y], marker="*", s=220, color=OKABE_ITO["black"], zorder=5, label=f"recommended: {b.label()}")
-    c = result.config
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    if c.max_stop_probability is not None:
-        ax_stop.axhline(c.max_stop_probability, color=OKABE_ITO["black"], linestyle="--", linewidth=1,
-                        label=f"constraint: P(stop) ≤ {c.max_stop_probability:g}")
-    if c.min_performance is not None:
-        ax_perf.axhline(c.min_performance, color=OKABE_ITO["black"], linestyle="--", linewidth=1,
-                        label=f"constraint: performance ≥ {c.min_performance:g}")
-    for ax in (ax_stop, ax_perf):
-        if c.max_training_cost is not None:
-            ax.axvline(c.max_training_cost, color=OKABE_ITO["black"], linestyle=":", linewidth=1,
-                       label=f"constraint: cost ≤ {c.max_training_cost:g}")
-    for ax, ylabel in ((ax_stop, f"P(retraining stop within {c.horizon_days:g} days)"), (ax_perf, "expected served performance over the horizon")):
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("training cost (with prefix sharing)")
-        ax.set_ylabel(ylabel)
-        ax.legend(loc="best", fontsize=7.5)
-    ax_stop.set_title(f"Stop risk vs cost ({c.deletions_per_day:g} requests/day, {c.criterion})")
-    ax_perf.set_title("Served performance vs cost")
-    table = Table(["m", "L", "B", "selection", "stop probability", "expected days to stop", "expected performance",
-                   "training cost", "cost without sharing", "feasible", "pareto", "excluded by"],
-                  [[r.m, r.L, r.B, r.selection, r.stop_probability, r.expected_days_to_stop, r.expected_performance,
-                    r.training_cost, r.training_cost_without_sharing, r.feasible, r.pareto, "; ".join(r.reasons)] for r in result.rows],
-                  "Planner: every candidate setting")
-    return save_figure(fig, out_dir, name, table, "Planning: Pareto front",
-                       "Each point is one (m, L, B, selection); the Pareto front is over cost, stop probability and performance.")
+    return PlanResult(config, rows, ranked, time.perf_counter() - start, settings, skipped)

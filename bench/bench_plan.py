@@ -8,6 +8,13 @@ the exact planner also computes. Rows: one per planner, with the agreement of th
 Monte Carlo estimates with the exact values (largest |z|).
 
 Run: ``.venv/bin/python -m bench plan`` (writes ``bench/results/plan.json``).
+
+``python -m bench plan --production [--baseline DIR]`` times the production grid of issue 11
+instead: ``s3t plan`` over m in {16, 32, ..., 16384}, L in {4, 8, 16, 32, 64}, five budgets per L
+(L/4, L/2, L, 2L, 4L) and two policies (retrain-dead-shard, stop-and-retrain-all), one process
+per L, whole processes timed, and the same commands in the baseline checkout ``DIR`` (the code
+at main's commit, which has no ``--policy`` and stops at L = 14: its refusal is recorded).
+Writes ``bench/results/plan_production.json``.
 """
 from __future__ import annotations
 
@@ -37,8 +44,65 @@ def naive_plan(config: PlanConfig, runs: int, seed: int) -> dict:
     return estimates
 
 
+def cli_command(checkout: Path) -> list[str]:
+    """The ``s3t`` entry point of a checkout (``analysis.cli`` now, ``s3t_sim.cli`` at main's commit), printing
+    the process's peak memory (``MAXRSS <KB>``) on stderr at exit."""
+    import sys
+
+    entry = "analysis.cli" if (checkout / "analysis" / "cli.py").exists() else "s3t_sim.cli"
+    code = (f"import resource, sys; from {entry} import main; code = main(sys.argv[1:]); "
+            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    return [sys.executable, "-c", code]
+
+
+PRODUCTION_SHARDS = ",".join(str(2**k) for k in range(4, 15))
+PRODUCTION_L = (4, 8, 16, 32, 64)
+
+
+def production_grid(checkout: Path) -> list[list]:
+    """Time ``s3t plan`` for each L of the production grid in ``checkout``; rows (checkout, L, settings, seconds, status)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    rows = []
+    for L in PRODUCTION_L:
+        budgets = ",".join(str(b) for b in (max(1, L // 4), L // 2, L, 2 * L, 4 * L))
+        cmd = cli_command(checkout) + ["plan", "--shards", PRODUCTION_SHARDS, "--slices", str(L), "--budgets", budgets,
+               "--dataset-size", "10000000", "--deletions-per-day", "100", "--horizon-days", "365", "--policy",
+               "retrain-dead-shard,stop-and-retrain-all", "--retrain-days", "0.5", "--json", "--no-progress"]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(checkout)))
+        seconds = time.perf_counter() - start
+        if proc.returncode == 0:
+            settings = len(json.loads(proc.stdout)["settings"])
+            rows.append([str(checkout), L, settings, seconds, "ok"])
+        else:
+            lines = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("MAXRSS")] or ["failed"]
+            rows.append([str(checkout), L, 0, seconds, lines[-1][:90]])
+    return rows
+
+
+def production_main(argv: list[str]) -> int:
+    """The production grid here and (``--baseline DIR``) in the baseline checkout."""
+    here = Path(__file__).resolve().parents[1]
+    checkouts = [here] + ([Path(argv[argv.index("--baseline") + 1])] if "--baseline" in argv else [])
+    rows = [row for checkout in checkouts for row in production_grid(checkout)]
+    for checkout in checkouts:
+        mine = [r for r in rows if r[0] == str(checkout)]
+        rows.append([str(checkout), "all", sum(r[2] for r in mine), sum(r[3] for r in mine), "total"])
+    table = Table(["checkout", "L", "settings x policies", "seconds (whole process)", "status"], rows,
+                  "s3t plan over the production grid (m = 16..16384, five budgets per L, two policies)")
+    print(table.to_text())
+    write_json_atomic(Path(__file__).parent / "results" / "plan_production.json", {"rows": table.to_records()})
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Time both planners on the default search space; print the table and write ``results/plan.json``."""
+    if "--production" in argv:
+        return production_main(argv)
     import scipy.stats  # noqa: F401  (imported before the clocks start: neither planner pays for it)
 
     config = PlanConfig()

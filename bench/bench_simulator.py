@@ -10,7 +10,11 @@
 2. peak memory of 10^6 runs at (20, 16, 16) (target < 1 GB), measured in a fresh
    subprocess (``ru_maxrss``, whole process; and tracemalloc's peak of numpy's arrays);
 
-and saves every row to ``bench/results/simulator.json``. Every Monte Carlo mean comes with
+and saves every row to ``bench/results/simulator.json``. ``--production [--baseline DIR]`` times
+instead the whole ``s3t simulate`` process (seconds, peak memory) at m = 10,000, L = B = 128,
+20 runs, each criterion, and at m = 100,000, L = B = 64, all-dead, 100 runs, here and in the
+baseline checkout DIR (targets: <= 15 s and <= 1 GB; <= 60 s), into
+``bench/results/simulator_production.json``. Every Monte Carlo mean comes with
 its SE, run count and seed; the exact value is the coupon-collector law where it applies.
 """
 from __future__ import annotations
@@ -93,6 +97,8 @@ def measure_memory(runs: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if "--production" in argv:
+        return production_main(argv)
     parser = argparse.ArgumentParser(prog="python -m bench simulator", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the runs (smoke test)")
     args = parser.parse_args(argv)
@@ -123,3 +129,32 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+PRODUCTION_CASES = [(10_000, 128, c, 20) for c in ("all-dead", "any-dead", "prefix-below:0.5")] + [(100_000, 64, "all-dead", 100)]
+
+
+def production_main(argv: list[str]) -> int:
+    """Whole ``s3t simulate`` processes at the production cases, here and in ``--baseline DIR``."""
+    from analysis.tables import Table
+    from bench.bench_plan import cli_command
+
+    here = Path(__file__).resolve().parents[1]
+    checkouts = [here] + ([Path(argv[argv.index("--baseline") + 1])] if "--baseline" in argv else [])
+    rows = []
+    for checkout in checkouts:
+        for m, L, criterion, runs in PRODUCTION_CASES:
+            cmd = cli_command(checkout) + ["simulate", "-m", str(m), "-L", str(L), "-B", str(L), "--criterion", criterion,
+                                           "--runs", str(runs), "--seed", "0", "--no-progress", "--json"]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, env={"PYTHONPATH": str(checkout), "PATH": "/usr/bin:/bin"})
+            seconds = time.perf_counter() - start
+            peak = [int(ln.split()[1]) for ln in proc.stderr.splitlines() if ln.startswith("MAXRSS")]
+            status = "ok" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["failed"])[-1][:80]
+            rows.append([str(checkout), m, L, criterion, runs, seconds, peak[0] / 1024 if peak else float("nan"), status])
+            print(rows[-1], flush=True)
+    table = Table(["checkout", "m", "L = B", "criterion", "runs", "seconds (whole process)", "peak MB", "status"], rows,
+                  "s3t simulate at production scale, this checkout and the baseline side by side")
+    print(table.to_text())
+    write_json_atomic(Path(__file__).parent / "results" / "simulator_production.json", {"rows": table.to_records()})
+    return 0

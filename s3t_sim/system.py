@@ -21,6 +21,35 @@ from s3t_sim.prefix import served_prefix
 from s3t_sim.checks import check_choice, check_int, check_sequences
 
 
+def best_prefix_minima(values: np.ndarray, sequences: np.ndarray) -> np.ndarray:
+    """``out[..., j-1] = max_pi min_{t < j} values[..., pi_t]`` over the sequences ``(B, L)``, shape of ``values``.
+
+    With ``values`` the first-hit times (or event indices) of a shard's slices this is when it
+    stops serving ``j`` stages. The running minimum walks the slice axis, each step one
+    vectorised minimum over (sequences x rows); rows go in chunks (memory O(4M elements)).
+
+    Examples
+    --------
+    >>> best_prefix_minima(np.array([[3, 1, 2]]), np.array([[0, 1, 2], [2, 0, 1]])).tolist()
+    [[3, 2, 1]]
+    """
+    seqs = np.asarray(sequences)
+    B, L = seqs.shape
+    rows = np.asarray(values).reshape(-1, L)
+    out = np.empty(rows.shape, dtype=rows.dtype)
+    if rows.dtype.kind in "iu" and rows.size and -2**31 <= rows.min() and rows.max() < 2**31:
+        rows = rows.astype(np.int32)  # half the memory traffic; results are cast back into ``out``
+    step = max(1, (1 << 22) // (B * L))
+    for lo in range(0, rows.shape[0], step):
+        chunk = rows[lo:lo + step].T[seqs.T]  # (L, B, rows)
+        current = chunk[0].copy()
+        out[lo:lo + step, 0] = current.max(axis=0)
+        for j in range(1, L):
+            np.minimum(current, chunk[j], out=current)
+            out[lo:lo + step, j] = current.max(axis=0)
+    return out.reshape(np.shape(values))
+
+
 @dataclass(frozen=True)
 class S3TSystem:
     """``m`` shards x ``L`` slices with per-shard sequence sets ``sequences[s]`` of shape ``(B, L)``.
@@ -43,11 +72,24 @@ class S3TSystem:
         seqs = np.asarray(self.sequences)
         if seqs.ndim != 3:
             raise ValueError(f"sequences must have shape (m, B, L); got shape {seqs.shape}")
-        checked = np.stack([check_sequences(f"sequences[{s}]", seqs[s], seqs.shape[2]) for s in range(seqs.shape[0])])
-        if not self.checkpoint_fallback and checked.shape[1] != 1:
-            raise ValueError(f"checkpoint_fallback=False is SISA's one-sequence model; B must be 1, got {checked.shape[1]}")
-        checked.setflags(write=False)
+        if not self.checkpoint_fallback and seqs.shape[1] != 1:
+            raise ValueError(f"checkpoint_fallback=False is SISA's one-sequence model; B must be 1, got {seqs.shape[1]}")
+        if seqs.shape[0] == 1 or seqs.strides[0] == 0:  # one set for all shards: checked and held once
+            checked = np.broadcast_to(check_sequences("sequences[0]", seqs[0], seqs.shape[2]), seqs.shape)
+        else:
+            seen: set[bytes] = set()
+            for s in range(seqs.shape[0]):  # each distinct set checked once
+                if seqs[s].tobytes() not in seen:
+                    check_sequences(f"sequences[{s}]", seqs[s], seqs.shape[2])
+                    seen.add(seqs[s].tobytes())
+            checked = seqs.astype(np.int64, copy=True)
+            checked.setflags(write=False)
         object.__setattr__(self, "sequences", checked)
+
+    @property
+    def shared(self) -> bool:
+        """Whether every shard holds the same sequence set (stored once, as a broadcast view)."""
+        return self.sequences.strides[0] == 0 or self.m == 1
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -83,6 +125,11 @@ class S3TSystem:
             raise ValueError(f"deleted must have shape (..., m, L) = (..., {self.m}, {self.L}); got {deleted.shape}")
         if not self.checkpoint_fallback:
             return np.where(deleted.any(axis=-1), 0, self.L)
+        if self.shared:  # one set: every shard at once, in chunks of rows (memory O(chunk B L))
+            rows = deleted.reshape(-1, self.L)
+            step = max(1, (1 << 22) // (self.B * self.L))
+            flat = np.concatenate([served_prefix(self.sequences[0], rows[i:i + step]) for i in range(0, rows.shape[0], step)])
+            return flat.astype(np.int64).reshape(deleted.shape[:-1])
         out = np.empty(deleted.shape[:-1], dtype=np.int64)
         for s in range(self.m):
             out[..., s] = served_prefix(self.sequences[s], deleted[..., s, :])
@@ -97,9 +144,10 @@ class S3TSystem:
         mask = np.zeros((self.m, self.L), dtype=bool)
         if not self.checkpoint_fallback:
             mask[:] = True
-            return mask
-        for s in range(self.m):
-            mask[s, self.sequences[s, :, 0]] = True
+        elif self.shared:
+            mask[:, self.sequences[0, :, 0]] = True
+        else:
+            mask[np.arange(self.m)[:, None], self.sequences[:, :, 0]] = True
         return mask
 
     def stage_lifetimes(self, hit_event: np.ndarray) -> np.ndarray:
@@ -115,9 +163,15 @@ class S3TSystem:
         if not self.checkpoint_fallback:
             first = hit_event.min(axis=-1, keepdims=True)
             return np.broadcast_to(first, hit_event.shape).copy()
-        shard_index = np.arange(self.m)[:, None, None]
-        along = hit_event[..., shard_index, self.sequences]  # (..., m, B, L)
-        return np.minimum.accumulate(along, axis=-1).max(axis=-2)
+        if self.shared:
+            return best_prefix_minima(hit_event, self.sequences[0])
+        out = np.empty(hit_event.shape, dtype=hit_event.dtype)
+        step = max(1, (1 << 22) // max(1, hit_event[..., 0, 0].size * self.B * self.L))  # shards per chunk: bounded memory
+        for lo in range(0, self.m, step):
+            hi = min(self.m, lo + step)
+            along = hit_event[..., lo:hi, :][..., np.arange(hi - lo)[:, None, None], self.sequences[lo:hi]]  # (..., chunk, B, L)
+            out[..., lo:hi, :] = np.minimum.accumulate(along, axis=-1).max(axis=-2)
+        return out
 
     def death_events(self, hit_event: np.ndarray) -> np.ndarray:
         """Event index after which each shard is dead, ``(..., m)``: ``stage_lifetimes(...)[..., 0]``

@@ -38,7 +38,7 @@ SECTIONS = [
     "Selection methods under skewed priors",
     "Distribution of the count to failure",
     "Training cost with and without prefix sharing",
-    "Planning example",
+    "Production scenario: a year under each retraining policy",
     "Reproduce",
 ]
 VALIDATION = {

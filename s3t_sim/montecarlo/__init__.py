@@ -5,6 +5,7 @@
 - :mod:`~s3t_sim.montecarlo.fast` — the vectorised simulator;
 - :mod:`~s3t_sim.montecarlo.naive` — the per-request baseline;
 - :mod:`~s3t_sim.montecarlo.sisa_cost` — SISA's retraining cost.
+- :mod:`~s3t_sim.montecarlo.policy` — a retraining policy replayed over a horizon.
 """
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_performance, simulate_served_prefix
 from s3t_sim.montecarlo.naive import naive_failure_counts, naive_run, naive_served_prefix

@@ -11,8 +11,8 @@ so ``P(D = S)`` follows by inclusion–exclusion (a Möbius transform over the 2
 :mod:`s3t_sim.laws.hitsets`, the project's one implementation; the one-shard law itself is
 :func:`s3t_sim.laws.served_prefix.served_prefix_distribution`).
 The served prefix ``k(D)`` (:mod:`s3t_sim.prefix`) is then averaged exactly over all hit
-sets; this is practical for ``L <= EXACT_MAX_L``. Beyond, the Monte Carlo path calls the
-project's simulator (:func:`s3t_sim.montecarlo.fast.simulate_served_prefix`).
+sets; this is practical for ``L <= EXACT_MAX_L``. Beyond, the Monte Carlo path draws the
+requests and reads every stage's lifetime off the first-hit indices (one pass, O(runs B L)).
 
 Expected requests to death uses the Poisson embedding (spec §2): with requests a rate-1
 Poisson process, slice s is first hit at an independent Exp(q p_s) time, and by Wald's
@@ -31,12 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.checks import as_generator, check_choice, check_int, check_real
 from s3t_sim.laws.hitsets import hit_set_law, served_prefix_by_hit_set
 from s3t_sim.laws.poisson import PoissonEmbeddingLaw
 from s3t_sim.laws.served_prefix import EXACT_MAX_L, checked_shard
-from s3t_sim.montecarlo.fast import simulate_served_prefix
-from s3t_sim.system import S3TSystem
+from s3t_sim.system import S3TSystem, best_prefix_minima
 
 OBJECTIVE_METHODS = ("auto", "exact", "mc")
 
@@ -101,21 +100,33 @@ def expected_served_prefix(
 
 
 def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> Estimate:
-    """Served prefix by the project's simulator (:func:`s3t_sim.montecarlo.fast.simulate_served_prefix`).
+    """Served prefix by simulating the ``R`` requests of each run (one categorical draw each).
 
-    ``shard_share = 1/m`` is simulated as m identical shards of which shard 0 is read.
+    From ``h_i``, the index of the first request that hits slice ``i`` (``R + 1`` if none),
+    stage ``j`` survives request ``r`` iff ``life_j = max_pi min_{t < j} h_{pi_t} > r``; so
+    ``k(R) = #{j : life_j > R}`` and ``(1/R) sum_{r <= R} k(r) = sum_j min(life_j - 1, R) / R``.
+    The prefix minima are :func:`s3t_sim.system.best_prefix_minima`: O(runs B L) work in
+    bounded chunks, no array over request counts.
     """
     runs = check_int("runs", runs, 2)
     q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
-    m = int(round(1.0 / q))
-    if abs(m * q - 1.0) > 1e-9:
-        raise ValueError(f"method='mc' needs shard_share = 1/m for an integer m; got {shard_share!r}")
-    counts = np.arange(1, R + 1) if average and R > 0 else np.array([R])
-    system = S3TSystem(np.broadcast_to(seqs, (m, *seqs.shape)))
-    prior = np.broadcast_to(p / m, (m, len(p)))
-    prefix = simulate_served_prefix(system, prior, counts, runs, seed)  # (runs, counts, m)
-    per_run = prefix[:, :, 0].mean(axis=1)
-    return Estimate(float(per_run.mean()), float(per_run.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
+    rng = as_generator(seed)
+    B, L = seqs.shape
+    probs = np.append(q * p, max(0.0, 1.0 - q * p.sum()))  # the last category: a request to another shard
+    values = np.empty(runs)
+    step = max(1, (1 << 22) // (B * L))
+    for lo in range(0, runs, step):
+        n = min(step, runs - lo)
+        draws = rng.choice(L + 1, size=(n, R), p=probs / probs.sum()) if R > 0 else np.zeros((n, 0), dtype=np.int64)
+        first = np.full((n, L + 1), R + 1, dtype=np.int32)
+        for r in range(R - 1, -1, -1):  # the earliest hit is written last
+            first[np.arange(n), draws[:, r]] = r + 1
+        life = best_prefix_minima(first[:, :L], seqs)  # (n, L)
+        if average and R > 0:
+            values[lo:lo + n] = np.minimum(life - 1, R).sum(axis=1) / R
+        else:
+            values[lo:lo + n] = (life > R).sum(axis=1)
+    return Estimate(float(values.mean()), float(values.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
 
 
 def expected_requests_to_death(

@@ -1,0 +1,78 @@
+"""The planner's figure: the Pareto front over three objectives (cost, stop risk, served performance).
+
+Two panels share the cost axis (log scale, with its unit): stop risk against cost and
+served performance against cost. A point beaten in one panel can still be on the front by
+the objective the panel does not show, so each point's colour encodes that third objective
+and front points are drawn large with a black edge: no front point is drawn as if it were
+dominated.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.planning import PlanResult
+from analysis.style import OKABE_ITO, SavedFigure, new_figure, save_figure
+from analysis.tables import Table
+
+
+def _panel(ax, result: PlanResult, x, y, colour, colour_label: str, cmap: str, fig) -> None:
+    rows = result.rows
+    others = [r for r in rows if not r.pareto]
+    front = [r for r in rows if r.pareto]
+    lo, hi = min(colour(r) for r in rows), max(colour(r) for r in rows)
+    constant = hi - lo <= 1e-9 * max(1.0, abs(hi))  # nothing to encode: one colour, said in the legend
+    note = f" ({colour_label} = {hi:.3g} for all)" if constant else ""
+
+    def colours(group):
+        return dict(color=OKABE_ITO["sky"]) if constant else dict(c=[colour(r) for r in group], cmap=cmap, vmin=lo, vmax=hi)
+
+    if others:
+        ax.scatter([x(r) for r in others], [y(r) for r in others], s=22, alpha=0.7, marker="o", edgecolors="0.35",
+                   linewidths=0.6, label="not on the front (dominated or infeasible)", **colours(others))
+    if front:
+        points = ax.scatter([x(r) for r in front], [y(r) for r in front], s=70, marker="D", edgecolors="black",
+                            linewidths=1.0, label="Pareto front (over all three)" + note, **colours(front))
+        if not constant:
+            fig.colorbar(points, ax=ax, label=colour_label)
+    if result.best:
+        b = result.best
+        ax.scatter([x(b)], [y(b)], marker="*", s=260, facecolors="none", edgecolors=OKABE_ITO["vermillion"],
+                   linewidths=1.6, zorder=5, label=f"recommended: {b.label()}")
+
+
+def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto") -> SavedFigure:
+    """Cost against P(stop) (colour: performance) and against performance (colour: P(stop))."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    c = result.config
+    fig, (ax_stop, ax_perf) = new_figure(ncols=2, width=12.5, height=4.6)
+    cost = lambda r: r.training_cost  # noqa: E731
+    stop = lambda r: r.stop_probability  # noqa: E731
+    perf = lambda r: r.expected_performance  # noqa: E731
+    _panel(ax_stop, result, cost, stop, perf, "expected served performance", "viridis", fig)
+    _panel(ax_perf, result, cost, perf, stop, f"P(stop within {c.horizon_days:g} days)", "magma_r", fig)
+    if c.max_stop_probability is not None:
+        ax_stop.axhline(c.max_stop_probability, color="black", linestyle="--", linewidth=1, label=f"P(stop) ≤ {c.max_stop_probability:g}")
+    if c.min_performance is not None:
+        ax_perf.axhline(c.min_performance, color="black", linestyle="--", linewidth=1, label=f"performance ≥ {c.min_performance:g}")
+    for ax, ylabel in ((ax_stop, f"P(retraining stop within {c.horizon_days:g} days)"), (ax_perf, "expected served performance over the horizon")):
+        if c.max_training_cost is not None:
+            ax.axvline(c.max_training_cost, color="black", linestyle=":", linewidth=1, label=f"cost ≤ {c.max_training_cost:g}")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"training cost with prefix sharing [{c.cost_unit}]")
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best", fontsize=7)
+    ax_stop.set_title(f"Stop risk vs cost ({c.deletions_per_day:g} requests/day, {c.criterion})", fontsize=9)
+    ax_perf.set_title("Served performance vs cost", fontsize=9)
+    table = Table(["m", "L", "B", "selection", "stop probability", "expected days to stop", "expected performance",
+                   "performance se", "exact", f"training cost [{c.cost_unit}]", "cost without sharing", "feasible", "pareto", "excluded by"],
+                  [[r.m, r.L, r.B, r.selection, r.stop_probability, r.expected_days_to_stop, r.expected_performance,
+                    r.performance_se, r.exact, r.training_cost, r.training_cost_without_sharing, r.feasible, r.pareto,
+                    "; ".join(r.reasons)] for r in result.rows],
+                  "Planner: every candidate setting")
+    return save_figure(fig, out_dir, name, table, "Planning: Pareto front over cost, stop risk and performance",
+                       "Each point is one (m, L, B, selection). Colour shows the objective a panel does not plot; "
+                       "diamonds with a black edge are the feasible Pareto front over all three objectives.")
