@@ -76,7 +76,7 @@ def test_coupon_collector_cdf_by_brute_force_enumeration():
 
 def test_coupon_rvs_matches_mean_within_4se():
     law = CouponCollectorLaw(40, 25)
-    x = law.rvs(20000, seed=1)
+    x = law.rvs(20000, random_state=1)
     assert abs(x.mean() - law.mean()) < 4 * x.std() / math.sqrt(x.size)
     assert law.ppf([0.5])[0] == np.searchsorted(law.cdf(np.arange(400)), 0.5)
 
@@ -182,8 +182,10 @@ def test_sisa_without_fallback_prefix_law():
 def test_laws_reject_bad_input():
     with pytest.raises(ValueError, match=r"K must be an integer in \[1, 5\]"):
         CouponCollectorLaw(5, 6)
-    with pytest.raises(ValueError, match="at most 14 relevant slices"):
-        HitSetChainLaw(build_system(4, 4, 1)[0], None, "prefix-below:0.5")
+    with pytest.raises(ValueError, match="at most 20 relevant slices"):
+        HitSetChainLaw(build_system(6, 4, 1)[0], None, "prefix-below:0.5")
+    with pytest.raises(ValueError, match="moments need at most 14 relevant slices"):
+        HitSetChainLaw(build_system(4, 4, 1)[0], None, "prefix-below:0.5").mean()
     zero_first = np.array([[0.0, 0.5, 0.5]])
     with pytest.raises(ValueError, match="never holds"):
         PoissonEmbeddingLaw(build_system(1, 3, 1)[0], zero_first, "all-dead")
