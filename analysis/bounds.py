@@ -4,10 +4,10 @@ Three checks, each built on the simulator (``s3t_sim.montecarlo``), the exact la
 (``s3t_sim.laws``) and the selection objectives (``s3t_sim.selection``):
 
 1. :func:`deletion_rate_grid` — over a grid of (m, L, B): the exact deletion rate δ, the
-   Monte Carlo estimate with its 95% interval, and :func:`check_bound_forms` fits every
-   bound form (the poster's ``mL log(mL B')``, the arXiv summary's ``mL log(m B')``,
-   SISA's ``mL log(mL)`` and ``mL log m``, and any user expression) with
-   :func:`analysis.fitting.fit_bound`.
+   Monte Carlo estimate with its 95% interval, and :func:`check_bound_forms` classifies
+   every bound form (the poster's ``mL log(mL B')``, the arXiv summary's ``mL log(m B')``,
+   SISA's ``mL log(mL)`` and ``mL log m``, and any user expression) as holds / grows /
+   fails / undecided with :func:`analysis.bound_check.check_bound`.
 2. :func:`budget_saturation` — "budget beyond L buys no deletion rate": δ at B = L, 2L, 4L.
 3. :func:`performance_gap` — for prefix level j and r requests to a shard, the exact gap
    ``P(some j-prefix clean) − P(SISA's j-prefix clean)`` next to the closed form
@@ -23,8 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from analysis.expression import BoundExpression, parse_bound
-from analysis.fitting import BoundFit, fit_bound
+from analysis.bound_check import RATES, BoundCheck, check_bound
+from analysis.expression import parse_bound
 from analysis.tables import Table
 from s3t_sim.laws import BOUND_FORMS, deletion_law, served_prefix_distribution
 from s3t_sim.selection import build_system, select_sequences
@@ -158,33 +158,45 @@ def deletion_rate_grid(
     return result
 
 
-def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> list[BoundFit]:
-    """Fit every built-in bound form and each user expression to the grid's exact rates.
-
-    S3T forms (and user expressions) are fitted to S3T's exact δ; SISA's forms to SISA's
-    exact δ with checkpoint fallback.
-    """
+def has_closed_form(result: GridResult) -> bool:
+    """True when the grid's exact rates are the closed forms :data:`analysis.bound_check.RATES`
+    at every point (uniform prior, ``all-dead``, a selection with ``B'`` distinct first slices),
+    so that the checks may follow rays beyond the grid."""
+    if result.prior not in ("uniform", None) or result.criterion != "all-dead":
+        return False
     m, L, B = result.column("m"), result.column("L"), result.column("B")
+    return all(
+        np.allclose(result.column(column), RATES[target](m, L, B), rtol=1e-9, atol=0)
+        for column, target in (("exact", "s3t"), ("sisa_exact", "sisa"))
+    )
+
+
+def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> list[BoundCheck]:
+    """Classify every built-in bound form and each user expression (:func:`check_bound`).
+
+    S3T forms (and user expressions) are checked against S3T's exact δ, SISA's forms against
+    SISA's exact δ with checkpoint fallback; rays beyond the grid only where
+    :func:`has_closed_form`.
+    """
+    points = [tuple(int(v) for v in (row["m"], row["L"], row["B"])) for row in result.rows]
     targets = {"s3t": result.column("exact"), "sisa": result.column("sisa_exact")}
-    fits = []
-    for name, form in BOUND_FORMS.items():
-        fits.append(fit_bound(name, parse_bound(form.expression), m, L, B, targets[form.bounds], form.bounds))
-    for i, text in enumerate(user_bounds):
-        bound: BoundExpression = parse_bound(text)
-        fits.append(fit_bound(f"user-{i + 1}", bound, m, L, B, targets["s3t"], "s3t"))
-    return fits
+    closed = has_closed_form(result)
+    forms = [(name, form.expression, form.bounds) for name, form in BOUND_FORMS.items()]
+    forms += [(f"user-{i + 1}", text, "s3t") for i, text in enumerate(user_bounds)]
+    return [check_bound(parse_bound(text), points, targets[target], text, target, closed, name)
+            for name, text, target in forms]
 
 
-def fits_table(fits: list[BoundFit]) -> Table:
-    """One row per bound form: constants, ratios at the ends of the grid, the growth test."""
-    rows = [
-        (f.name, f.expression, f.target, f.points, f.constant_max, f.constant_lsq, f.ratio_at_smallest,
-         f.ratio_at_largest, f.slope, f.slope_se, f.bounded, len(f.violations))
-        for f in fits
-    ]
-    cols = ["form", "g(m,L,B)", "bounds", "points", "c_max", "c_lsq", "ratio@min mL", "ratio@max mL",
-            "slope vs log mL", "slope SE", "bounded", "violations (c=1)"]
-    return Table(cols, rows, "Bound forms: fitted constants and the growth of exact/g")
+CHECK_COLUMNS = ("form", "expression", "bounds", "verdict", "constant", "constant_source", "grid_constant",
+                 "grid_argmax_m", "grid_argmax_l", "grid_argmax_b", "fit_constant_least_squares", "points",
+                 "undefined_points", "violations_at_constant_1", "rays_checked", "growing_ray", "growing_ray_base",
+                 "growing_ray_ratio_at_x_max")
+
+
+def checks_table(checks: list[BoundCheck]) -> Table:
+    """One row per bound form: verdict, bound constant and its source, grid constant, the fit, the growing ray."""
+    rows = [[c.record()[k] for k in CHECK_COLUMNS] for c in checks]
+    return Table(list(CHECK_COLUMNS), rows, "Bound forms: verdict (holds / grows / fails / undecided) with its evidence")
 
 
 # ---------------------------------------------------------------------------------------
