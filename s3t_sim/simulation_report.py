@@ -16,6 +16,7 @@ from s3t_sim.laws.served_prefix import system_expected_served_prefix
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
 from s3t_sim.performance import parse_performance
+from s3t_sim.priors import POINT_LAWS
 from s3t_sim.selection.build import build_system
 from s3t_sim.system import S3TSystem
 
@@ -98,6 +99,12 @@ def simulation_report(
     B = check_budget(B, L)
     runs = check_int("runs", runs, 2)
     seed = check_int("seed", seed, 0)
+    if request_model == "without-replacement" and str(prior).partition(":")[0] in POINT_LAWS:
+        raise ValueError(
+            f"--prior {prior} is a per-point law: without replacement its points would be deleted by weighted "
+            "successive sampling, which is not implemented (the slice-size reading would change the law); "
+            "use --request-model iid, or a per-slice prior (uniform or a CSV), whose values give the slice sizes"
+        )
     system, p = build_system(m, L, B, selection, prior, seed, prior_seed=prior_seed,
                              points_per_slice=points_per_slice, assignment=assignment)
     uniform = prior in (None, "uniform")

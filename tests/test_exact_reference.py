@@ -226,3 +226,13 @@ def test_simulate_reports_a_wrong_exact_value_loudly(monkeypatch):
     assert report["self_check"] == "DISAGREES"
     text = sr.format_simulation_report(report)
     assert text.startswith("SELF-CHECK FAILED") and text.rstrip().endswith("with the command line")
+
+
+def test_per_point_prior_without_replacement_is_refused(capsys):
+    """Issue 10, part 3: no silent reading of a per-point law as slice sizes."""
+    from analysis.cli import main
+
+    code = main(["simulate", "-m", "2", "-L", "3", "-B", "2", "--prior", "zipf:1.5", "--assignment", "sorted",
+                 "--points-per-slice", "4", "--request-model", "without-replacement"])
+    err = capsys.readouterr().err
+    assert code == 2 and "per-point law" in err and "Traceback" not in err
