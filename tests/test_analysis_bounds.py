@@ -169,6 +169,36 @@ def test_gap_is_zero_for_one_sequence_and_summary_counts_cells():
     assert 0 < summary["upper_bound_cells"] <= summary["informative_cells"]
 
 
+def test_poisson_gap_matches_independent_enumeration():
+    """Poisson(r) requests: each slice hit independently with q = 1 - e^{-r/L}; brute force over hit sets."""
+    import itertools
+
+    from exact_reference import served_prefix
+    from s3t_sim.selection import select_sequences
+
+    L, B, r = 5, 3, 3
+    table = bounds.performance_gap(L, [B], [r], request_model="poisson")
+    q = -math.expm1(-r / L)
+    s3t, sisa = select_sequences("cyclic", L, B).tolist(), select_sequences("sisa", L, 1).tolist()
+    for j in range(1, L + 1):
+        want = 0.0
+        for hit in itertools.product((0, 1), repeat=L):
+            weight = math.prod(q if h else 1 - q for h in hit)
+            D = {i for i in range(L) if hit[i]}
+            want += weight * ((served_prefix(s3t, D) >= j) - (served_prefix(sisa, D) >= j))
+        row = next(row for row in table.rows if row[2] == j)
+        assert row[5] == pytest.approx(want, abs=1e-14) and row[9] == "poisson"
+
+
+def test_harris_fkg_bound_holds_with_poisson_requests_only():
+    for reading in bounds.GAP_READINGS:
+        poisson = bounds.gap_summary(bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading,
+                                                           request_model="poisson"))
+        assert poisson["upper_bound_cells"] == poisson["informative_cells"] > 0
+        fixed = bounds.gap_summary(bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading))
+        assert fixed["upper_bound_cells"] < fixed["informative_cells"]  # negative association: violated somewhere
+
+
 def test_saturation_shows_no_gain_beyond_L():
     table = bounds.budget_saturation(shards=(3,), slices=(4,), multiples=(0.5, 1, 2), runs=300, seed=1)
     rows = {row[2]: row for row in table.rows}
@@ -190,7 +220,7 @@ def test_bounds_cli_json_and_user_bound(capsys):
     assert len(payload["points"]) == 8
     user = next(c for c in payload["checks"] if c["form"] == "user-1")
     assert user["expression"] == "m*L" and user["violations_at_constant_1"] == 8 and user["verdict"] == "grows"
-    assert set(payload["gap"]) == {"spec", "paper"}
+    assert set(payload["gap"]) == {"fixed_spec", "fixed_paper", "poisson_spec", "poisson_paper"}
 
 
 def test_bounds_cli_rejects_bad_runs(capsys):

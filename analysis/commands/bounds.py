@@ -29,6 +29,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--gap-requests", type=int_list, default=(1, 2, 4, 8, 16, 32), help="request counts r (default: 1,2,4,8,16,32)")
     p.add_argument("--gap-reading", choices=("spec", "paper", "both"), default="both",
                    help="closed form ζ(1−ζ^{B'−1}) (spec), ζ(1−ζ^{B'}) (paper) or both (default: both)")
+    p.add_argument("--gap-request-model", choices=("fixed", "poisson", "both"), default="both",
+                   help="exactly r requests (fixed), Poisson(r) requests (poisson: slices hit independently) or both "
+                   "(default: both)")
     p.add_argument("--no-gap", action="store_true", help="skip the performance-gap table")
     p.add_argument("--no-saturation", action="store_true", help="skip the budget-saturation table")
     p.add_argument("--out", default=None, help="folder for CSV files of every table (optional)")
@@ -58,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
     gap_summaries = {}
     if not args.no_gap:
         readings = bounds.GAP_READINGS if args.gap_reading == "both" else (args.gap_reading,)
-        for reading in readings:
-            table = bounds.performance_gap(args.gap_slices, args.gap_budgets, args.gap_requests, args.selection, reading)
-            tables[f"gap_{reading}"] = table
-            gap_summaries[reading] = bounds.gap_summary(table)
+        models = bounds.GAP_REQUEST_MODELS if args.gap_request_model == "both" else (args.gap_request_model,)
+        for model in models:
+            for reading in readings:
+                table = bounds.performance_gap(args.gap_slices, args.gap_budgets, args.gap_requests, args.selection,
+                                               reading, model)
+                tables[f"gap_{model}_{reading}"] = table
+                gap_summaries[f"{model}_{reading}"] = bounds.gap_summary(table)
     if not args.no_saturation:
         tables["saturation"] = bounds.budget_saturation(runs=args.runs, seed=args.seed, selection=args.selection)
     if args.out:
@@ -85,8 +91,10 @@ def _text(args: argparse.Namespace, grid: object, tables: dict, checks: list, ga
              tables["grid"].to_text(),
              "\n" + tables["checks"].to_text()]
     lines += [f"- {c.name}: {c.summary()}" for c in checks]
-    for reading, s in gap_summaries.items():
-        lines.append(f"\nPerformance gap, {reading} reading (L={args.gap_slices}): closed form is an upper bound in "
+    for key, s in gap_summaries.items():
+        model, reading = key.split("_")
+        lines.append(f"\nPerformance gap, {model} requests, {reading} reading (L={args.gap_slices}, "
+                     f"r in {list(args.gap_requests)}): closed form is an upper bound in "
                      f"{s['upper_bound_cells']} of {s['informative_cells']} cells; max excess {s['max_excess']:.4f}; "
                      f"worst violation {s['worst_violation']:.4f} at (B', j) in {s['violations_at']}")
     if "saturation" in tables:
