@@ -177,7 +177,7 @@ def gap_section(ctx: ReportContext, size: ReportSize, figure_size: figures.Figur
             tables.append(_gap_pivot(table, f"{formula}, {model} requests"))
     fig = figures.performance_gap_figure(ctx.out_dir, seed=ctx.seed, size=figure_size)
     return Section(
-        "Performance gap: exact vs closed form, in both request models",
+        "Performance gap: exact vs closed form",
         paragraphs=[
             "For one shard with L = 8 slices, cyclic rotations and a uniform prior, the exact gap "
             "P(S3T serves ≥ j stages) − P(SISA serves ≥ j stages) comes from the exact served-prefix law, at "
