@@ -28,12 +28,13 @@ MAX_VALUES = 20_000  # distinct aggregate-performance values the convolution may
 
 
 def _death_pair(death: np.ndarray, p: np.ndarray, kind: str, fallback: bool, t: np.ndarray) -> tuple:
-    """``(S, F)`` for ``all-dead``/``any-dead``. With fallback ``log P(shard dead) =
-    sum_{i in F_s} log(1 - e^{-p_i t})``, without ``log(1 - e^{-P_s t})``; ``all-dead``:
-    ``F = exp(sum_s a_s)``; ``any-dead``: ``log S = sum_s log(1 - e^{a_s})``."""
-    tt = t[:, None, None]
+    """``(S, F)`` for ``all-dead``/``any-dead``. With fallback ``a_s = log P(shard s dead) =
+    sum_{i in F_s} log(1 - e^{-p_i t})``, without ``log(1 - e^{-P_s t})`` (``log1mexp``: a
+    product's log would lose the digits of a tiny ``1 - P(dead)``). ``all-dead``:
+    ``F = exp(sum_s a_s)``, ``S = -expm1(sum_s a_s)``; ``any-dead``:
+    ``log S = sum_s log(1 - e^{a_s})``, ``F = -expm1(log S)``."""
     if fallback:
-        logs = np.where(death, log1mexp(tt * p), 0.0).sum(axis=2)  # (T, m)
+        logs = np.where(death, log1mexp(t[:, None, None] * p), 0.0).sum(axis=2)  # (T, m)
     else:
         logs = log1mexp(t[:, None] * p.sum(axis=1))
     if kind == "all-dead":

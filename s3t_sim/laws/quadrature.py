@@ -13,8 +13,9 @@ every term non-negative (no ``E[T^2] - E[T]^2`` cancellation). With ``S`` and ``
 relative accuracy ``eps``, ``Var[N]`` has absolute error ``~(eps + rtol)(Var[N] + 2 E[N])``.
 
 Quadrature. Pieces ``[0, 1e-3 / P]`` (``P = sum p_i``), then geometric pieces of ratio at
-most ``e`` up to ``t_end``, with a breakpoint at every time scale ``1 / p_i`` (and at ``mu``
-for the variance), so any prior ratio is resolved (tested to 1e20). Each piece gets
+most ``e`` up to ``t_end``, with breakpoints at the time scales ``1 / p_i`` (one per factor
+``e^{1/2}``) and at ``mu`` for the variance (a kink), so any prior ratio is resolved (tested
+to 1e20). Each piece gets
 Gauss–Legendre rules of 20 and 40 nodes; ``|Q_40 - Q_20|`` is its error estimate and pieces
 are bisected until the summed estimate is below ``rtol`` times the integral.
 
@@ -46,8 +47,12 @@ def log1mexp(x: np.ndarray) -> np.ndarray:
     ``log(-expm1(-x))`` for ``x <= ln 2``, ``log1p(-exp(-x))`` beyond; ``-inf`` at ``x = 0``.
     """
     x = np.asarray(x, dtype=float)
+    small = x <= _LN2
+    out = np.empty_like(x)
     with np.errstate(divide="ignore"):
-        return np.where(x <= _LN2, np.log(-np.expm1(-np.minimum(x, _LN2))), np.log1p(-np.exp(-np.maximum(x, _LN2))))
+        out[small] = np.log(-np.expm1(-x[small]))  # each element evaluates one branch only
+        out[~small] = np.log1p(-np.exp(-x[~small]))
+    return out
 
 
 
@@ -60,7 +65,9 @@ def _integrate(
     integrand: Callable[[np.ndarray], np.ndarray], edges: np.ndarray, rtol: float
 ) -> tuple[float, float, int]:
     """``int`` over ``[edges[0], edges[-1]]`` by 20/40-node Gauss–Legendre per piece, bisecting
-    pieces until ``sum |Q_40 - Q_20| <= rtol |Q|``. Returns value, error estimate, pieces."""
+    pieces until ``sum |Q_40 - Q_20| <= rtol |Q|`` or every remaining piece's estimate is at
+    the integrand's rounding level (``1e-14`` of the piece; the returned estimate then says
+    how far ``rtol`` was missed). Returns value, error estimate, pieces."""
     x1, w1 = _rule(NODES)
     x2, w2 = _rule(2 * NODES)
     lo, hi = edges[:-1].astype(float), edges[1:].astype(float)
@@ -77,7 +84,11 @@ def _integrate(
         budget = rtol * abs(total)
         if done_err + err.sum() <= budget or lo.size > MAX_PIECES:
             return float(total), float(done_err + err.sum()), lo.size
-        split = err > budget / (4 * lo.size)  # keep converged pieces, bisect the rest
+        # bisect pieces above their share of the budget, unless their error is already at the
+        # integrand's rounding level (then halving cannot help: stop and report the estimate)
+        split = (err > budget / (4 * lo.size)) & (err > 1e-14 * np.abs(q2))
+        if not split.any():
+            return float(total), float(done_err + err.sum()), lo.size
         done_val += q2[~split].sum()
         done_err += err[~split].sum()
         a, b = lo[split], hi[split]
@@ -87,13 +98,16 @@ def _integrate(
 
 
 def _edges(rates: np.ndarray, end: float, extra: Sequence[float] = ()) -> np.ndarray:
-    """``0, t_0``, geometric points of ratio ``<= e`` up to ``end``, the scales ``1 / p_i`` and ``extra``."""
+    """``0, t_0``, geometric points of ratio ``<= e`` up to ``end``, one time scale ``1 / p_i``
+    per factor ``e^{1/2}`` of rates (points closer than a factor 1.2 merged), and ``extra``
+    (kinks of the integrand, always kept)."""
     start = 1e-3 / rates.sum()
     n = int(np.ceil(np.log(end / start))) + 1
-    points = np.concatenate([[0.0], np.geomspace(start, end, n), 1.0 / rates, np.asarray(extra, dtype=float)])
-    points = np.unique(points[(points >= 0) & (points <= end)])
-    keep = np.concatenate([[True], np.diff(points) > 1e-9 * points[1:]])  # merge clustered scales
-    return points[keep]
+    scales = np.exp(-np.unique(np.round(2 * np.log(rates))) / 2)
+    points = np.unique(np.concatenate([np.geomspace(start, end, n), scales[scales < end]]))
+    keep = np.concatenate([[True], np.diff(np.log(points)) > np.log(1.2)])
+    kinks = np.asarray(extra, dtype=float)
+    return np.unique(np.concatenate([[0.0], points[keep], [end], kinks[(kinks > 0) & (kinks < end)]]))
 
 
 def tail_bounds(rates: np.ndarray, T: float) -> tuple[float, float]:
