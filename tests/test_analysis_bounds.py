@@ -239,3 +239,17 @@ def test_bounds_cli_classifies_the_three_bounds_of_issue_10(capsys):
     assert checks["m*L*(log(m*L*Bp)+3)"]["verdict"] == "holds" and checks["m*L*(log(m*L*Bp)+3)"]["constant"] == 1.0
     for form in ("m*L*log(m)", "m*L*log(2*m)"):
         assert checks[form]["verdict"] == "grows" and checks[form]["growing_ray"] == "L=B"
+
+
+def test_bounds_cli_csv_and_json_share_keys(capsys, tmp_path):
+    import csv
+
+    from analysis.cli import main
+
+    main(["bounds", "--grid", "m=2,4;L=2,4;B=1,2", "--runs", "20", "--no-gap", "--no-saturation", "--json",
+          "--out", str(tmp_path)])
+    payload = json.loads(capsys.readouterr().out)
+    with open(tmp_path / "bounds_checks.csv") as f:
+        header = next(csv.reader(f))
+    assert header == list(payload["checks"][0]) and all(k == k.lower() for k in header)
+    assert set(payload["check_summaries"]) == {c["form"] for c in payload["checks"]}

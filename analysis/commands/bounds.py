@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         "grid": str(grid), "prior": args.prior, "criterion": args.criterion, "selection": args.selection,
         "runs": args.runs, "seed": args.seed,
         "points": result.rows,
-        "checks": [c.record() for c in checks],
+        "checks": tables["checks"].to_records(),  # the keys of bounds_checks.csv
+        "check_summaries": {c.name: c.summary() for c in checks},
         "gap": gap_summaries,
         "saturation": tables["saturation"].to_records() if "saturation" in tables else None,
     }

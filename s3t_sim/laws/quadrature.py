@@ -71,7 +71,7 @@ def _integrate(
     x1, w1 = _rule(NODES)
     x2, w2 = _rule(2 * NODES)
     lo, hi = edges[:-1].astype(float), edges[1:].astype(float)
-    done_val, done_err = 0.0, 0.0
+    done_val, done_err, done_n = 0.0, 0.0, 0
     for _ in range(60):
         half, mid = (hi - lo) / 2, (hi + lo) / 2
         t = np.concatenate([(mid[:, None] + half[:, None] * x1).ravel(), (mid[:, None] + half[:, None] * x2).ravel()])
@@ -83,14 +83,15 @@ def _integrate(
         total = done_val + q2.sum()
         budget = rtol * abs(total)
         if done_err + err.sum() <= budget or lo.size > MAX_PIECES:
-            return float(total), float(done_err + err.sum()), lo.size
+            return float(total), float(done_err + err.sum()), done_n + lo.size
         # bisect pieces above their share of the budget, unless their error is already at the
         # integrand's rounding level (then halving cannot help: stop and report the estimate)
         split = (err > budget / (4 * lo.size)) & (err > 1e-14 * np.abs(q2))
         if not split.any():
-            return float(total), float(done_err + err.sum()), lo.size
+            return float(total), float(done_err + err.sum()), done_n + lo.size
         done_val += q2[~split].sum()
         done_err += err[~split].sum()
+        done_n += int((~split).sum())
         a, b = lo[split], hi[split]
         c = np.where(a > 0, np.sqrt(a * b), (a + b) / 2)  # geometric mean: pieces stay log-uniform
         lo, hi = np.concatenate([a, c]), np.concatenate([c, b])
