@@ -236,3 +236,18 @@ def test_per_point_prior_without_replacement_is_refused(capsys):
                  "--points-per-slice", "4", "--request-model", "without-replacement"])
     err = capsys.readouterr().err
     assert code == 2 and "per-point law" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chain_moments_against_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    system = _random_system(rng, 2, 3, 2, True)
+    prior = rng.dirichlet(np.full(6, 0.2)).reshape(2, 3)
+    prior = np.where(prior > 0, prior, 1e-300)
+    prior /= prior.sum()
+    for criterion, threshold in CRITERIA:
+        kind = criterion.partition(":")[0]
+        mean, var = exact_moments(system.sequences.tolist(), prior.tolist(), kind, threshold)
+        law = HitSetChainLaw(system, prior, criterion)
+        assert law.mean() == pytest.approx(float(mean), rel=RTOL)
+        assert law.var() == pytest.approx(float(var), rel=RTOL, abs=RTOL * float(mean))

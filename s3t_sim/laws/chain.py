@@ -71,7 +71,7 @@ class HitSetChainLaw(CountLaw):
                 "use PoissonEmbeddingLaw"
             )
         first = np.zeros(2**K)
-        second = np.zeros(2**K)
+        spread = np.zeros(2**K)  # Var[N_D]
         order = np.argsort(-subset_masks(K).sum(axis=1), kind="stable")
         for D in order:  # larger sets first
             if self.failed[D]:
@@ -79,21 +79,21 @@ class HitSetChainLaw(CountLaw):
             q = self.escape[D]
             nxt = [(D | (1 << i), self.p[i] / q) for i in range(K) if not D >> i & 1 and self.p[i] > 0]
             e_next = sum(w * first[b] for b, w in nxt)
-            e2_next = sum(w * second[b] for b, w in nxt)
             first[D] = 1 / q + e_next
-            second[D] = (2 - q) / q**2 + 2 * e_next / q + e2_next
-        return float(first[0]), float(second[0])
+            # N_D = G + N_next, G ~ Geometric(q) independent: Var = (1 - q)/q^2 + E[Var] + Var[E],
+            # every term non-negative (no E[N^2] - E[N]^2 cancellation)
+            spread[D] = self.stay[D] / q**2 + sum(w * (spread[b] + (first[b] - e_next) ** 2) for b, w in nxt)
+        return float(first[0]), float(spread[0])
 
     @cached_property
-    def _mean_second(self) -> tuple[float, float]:
+    def _mean_var(self) -> tuple[float, float]:
         return self._moments()
 
     def mean(self) -> float:
-        return self._mean_second[0]
+        return self._mean_var[0]
 
     def var(self) -> float:
-        mean, second = self._mean_second
-        return second - mean**2
+        return self._mean_var[1]
 
     def _sf_table(self, r_max: int) -> np.ndarray:
         """``P(N > r)`` for ``r = 0..r_max``."""
