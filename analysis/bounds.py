@@ -4,15 +4,19 @@ Three checks, each built on the simulator (``s3t_sim.montecarlo``), the exact la
 (``s3t_sim.laws``) and the selection objectives (``s3t_sim.selection``):
 
 1. :func:`deletion_rate_grid` — over a grid of (m, L, B): the exact deletion rate δ, the
-   Monte Carlo estimate with its 95% interval, and :func:`check_bound_forms` fits every
-   bound form (the poster's ``mL log(mL B')``, the arXiv summary's ``mL log(m B')``,
-   SISA's ``mL log(mL)`` and ``mL log m``, and any user expression) with
-   :func:`analysis.fitting.fit_bound`.
+   Monte Carlo estimate with its 95% interval, and :func:`check_bound_forms` classifies
+   every bound form (the poster's ``mL log(mL B')``, the arXiv summary's ``mL log(m B')``,
+   SISA's ``mL log(mL)`` and ``mL log m``, and any user expression) as holds / grows /
+   fails / undecided with :func:`analysis.bound_check.check_bound`.
 2. :func:`budget_saturation` — "budget beyond L buys no deletion rate": δ at B = L, 2L, 4L.
 3. :func:`performance_gap` — for prefix level j and r requests to a shard, the exact gap
    ``P(some j-prefix clean) − P(SISA's j-prefix clean)`` next to the closed form
    ``ζ(1 − ζ^{B'−1})`` (the spec's independence reading) or ``ζ(1 − ζ^{B'})`` (the
-   paper's), ζ = P(one sequence's j-prefix hit).
+   paper's), ζ = P(one sequence's j-prefix hit), in both request models: a fixed number r
+   of requests (hits negatively associated: neither closed form need bound the gap) and
+   Poisson arrivals with mean r (slices hit independently; the events "prefix b hit" are
+   increasing, so by Harris–FKG ``P(all hit) >= ζ^{B'}`` and ``ζ(1 − ζ^{B'−1})`` bounds
+   the gap in every cell).
 """
 from __future__ import annotations
 
@@ -23,10 +27,11 @@ from typing import Iterable
 
 import numpy as np
 
-from analysis.expression import BoundExpression, parse_bound
-from analysis.fitting import BoundFit, fit_bound
+from analysis.bound_check import RATES, BoundCheck, check_bound
+from analysis.expression import parse_bound
 from analysis.tables import Table
 from s3t_sim.laws import BOUND_FORMS, deletion_law, served_prefix_distribution
+from s3t_sim.laws.served_prefix import prefix_law_at_times
 from s3t_sim.selection import build_system, select_sequences
 from s3t_sim.montecarlo import simulate_failure_counts
 from s3t_sim.system import S3TSystem
@@ -38,6 +43,9 @@ GRID_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
     "wide": {"m": (2, 4, 8, 16, 32, 64, 128), "L": (2, 4, 8, 16, 32), "B": (1, 2, 4, 8, 16, 32)},
 }
 GAP_READINGS = ("spec", "paper")
+GAP_REQUEST_MODELS = ("fixed", "poisson")
+GAP_COLUMNS = ["L", "B", "j", "r", "zeta", "exact_gap", "closed_form", "closed_minus_exact", "upper_bound",
+               "request_model", "reading"]
 
 
 @dataclass(frozen=True)
@@ -158,33 +166,45 @@ def deletion_rate_grid(
     return result
 
 
-def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> list[BoundFit]:
-    """Fit every built-in bound form and each user expression to the grid's exact rates.
-
-    S3T forms (and user expressions) are fitted to S3T's exact δ; SISA's forms to SISA's
-    exact δ with checkpoint fallback.
-    """
+def has_closed_form(result: GridResult) -> bool:
+    """True when the grid's exact rates are the closed forms :data:`analysis.bound_check.RATES`
+    at every point (uniform prior, ``all-dead``, a selection with ``B'`` distinct first slices),
+    so that the checks may follow rays beyond the grid."""
+    if result.prior not in ("uniform", None) or result.criterion != "all-dead":
+        return False
     m, L, B = result.column("m"), result.column("L"), result.column("B")
+    return all(
+        np.allclose(result.column(column), RATES[target](m, L, B), rtol=1e-9, atol=0)
+        for column, target in (("exact", "s3t"), ("sisa_exact", "sisa"))
+    )
+
+
+def check_bound_forms(result: GridResult, user_bounds: Iterable[str] = ()) -> list[BoundCheck]:
+    """Classify every built-in bound form and each user expression (:func:`check_bound`).
+
+    S3T forms (and user expressions) are checked against S3T's exact δ, SISA's forms against
+    SISA's exact δ with checkpoint fallback; rays beyond the grid only where
+    :func:`has_closed_form`.
+    """
+    points = [tuple(int(v) for v in (row["m"], row["L"], row["B"])) for row in result.rows]
     targets = {"s3t": result.column("exact"), "sisa": result.column("sisa_exact")}
-    fits = []
-    for name, form in BOUND_FORMS.items():
-        fits.append(fit_bound(name, parse_bound(form.expression), m, L, B, targets[form.bounds], form.bounds))
-    for i, text in enumerate(user_bounds):
-        bound: BoundExpression = parse_bound(text)
-        fits.append(fit_bound(f"user-{i + 1}", bound, m, L, B, targets["s3t"], "s3t"))
-    return fits
+    closed = has_closed_form(result)
+    forms = [(name, form.expression, form.bounds) for name, form in BOUND_FORMS.items()]
+    forms += [(f"user-{i + 1}", text, "s3t") for i, text in enumerate(user_bounds)]
+    return [check_bound(parse_bound(text), points, targets[target], text, target, closed, name)
+            for name, text, target in forms]
 
 
-def fits_table(fits: list[BoundFit]) -> Table:
-    """One row per bound form: constants, ratios at the ends of the grid, the growth test."""
-    rows = [
-        (f.name, f.expression, f.target, f.points, f.constant_max, f.constant_lsq, f.ratio_at_smallest,
-         f.ratio_at_largest, f.slope, f.slope_se, f.bounded, len(f.violations))
-        for f in fits
-    ]
-    cols = ["form", "g(m,L,B)", "bounds", "points", "c_max", "c_lsq", "ratio@min mL", "ratio@max mL",
-            "slope vs log mL", "slope SE", "bounded", "violations (c=1)"]
-    return Table(cols, rows, "Bound forms: fitted constants and the growth of exact/g")
+CHECK_COLUMNS = ("form", "expression", "bounds", "verdict", "constant", "constant_source", "grid_constant",
+                 "grid_argmax_m", "grid_argmax_l", "grid_argmax_b", "fit_constant_least_squares", "points",
+                 "undefined_points", "violations_at_constant_1", "rays_checked", "growing_ray", "growing_ray_base",
+                 "growing_ray_ratio_at_x_max")
+
+
+def checks_table(checks: list[BoundCheck]) -> Table:
+    """One row per bound form: verdict, bound constant and its source, grid constant, the fit, the growing ray."""
+    rows = [[c.record()[k] for k in CHECK_COLUMNS] for c in checks]
+    return Table(list(CHECK_COLUMNS), rows, "Bound forms: verdict (holds / grows / fails / undecided) with its evidence")
 
 
 # ---------------------------------------------------------------------------------------
@@ -250,31 +270,41 @@ def performance_gap(
     requests: Iterable[int],
     selection: str = "cyclic",
     reading: str = "spec",
+    request_model: str = "fixed",
 ) -> Table:
     """Exact S3T−SISA gap in P(served prefix ≥ j) next to the closed form, per (B, j, r).
 
-    One shard, uniform prior, r requests to that shard. P(k ≥ j) comes from the exact
-    served-prefix law of ``s3t_sim.selection.served_prefix_distribution`` for the S3T set
-    and for SISA's single sequence; ζ = 1 − P_SISA(k ≥ j) is the probability that one
-    sequence's j-prefix has been hit.
+    One shard, uniform prior. ``request_model="fixed"``: exactly r requests
+    (:func:`s3t_sim.laws.served_prefix_distribution`); ``"poisson"``: Poisson(r) requests,
+    each slice hit independently with probability ``1 − e^{−r/L}``
+    (:func:`s3t_sim.laws.served_prefix.prefix_law_at_times` at time r). ζ = 1 − P_SISA(k ≥ j)
+    is the probability that one sequence's j-prefix has been hit.
     """
     L = check_int("L", L, 1, 16)
     check_choice("reading", reading, GAP_READINGS)
+    check_choice("request_model", request_model, GAP_REQUEST_MODELS)
     sisa = select_sequences("sisa", L, 1)
+    uniform = np.full(L, 1.0 / L)
+
+    def law(seqs: np.ndarray, r: int) -> np.ndarray:
+        if request_model == "fixed":
+            return served_prefix_distribution(seqs, None, r)
+        return prefix_law_at_times(np.asarray(seqs), uniform, True, np.array([float(r)]))[0]
+
     rows = []
     for B in budgets:
         B = check_int("B", B, 1, L)
         seqs = select_sequences(selection, L, B)
         for r in requests:
-            s3t_tail = _tail(served_prefix_distribution(seqs, None, r))
-            sisa_tail = _tail(served_prefix_distribution(sisa, None, r))
+            s3t_tail, sisa_tail = _tail(law(seqs, r)), _tail(law(sisa, r))
             for j in range(1, L + 1):
                 zeta = 1.0 - sisa_tail[j]
                 exact = s3t_tail[j] - sisa_tail[j]
                 closed = float(closed_form_gap(zeta, B, reading))
-                rows.append([L, B, j, r, zeta, exact, closed, closed - exact, closed >= exact - 1e-12])
-    cols = ["L", "B", "j", "r", "zeta", "exact gap", f"closed form ({reading})", "closed − exact", "upper bound"]
-    return Table(cols, rows, f"Performance gap P(k ≥ j): S3T ({selection}) − SISA, exact vs closed form ({reading} reading)")
+                rows.append([L, B, j, r, zeta, exact, closed, closed - exact, closed >= exact - 1e-12, request_model, reading])
+    model = "r requests" if request_model == "fixed" else "Poisson(r) requests"
+    return Table(GAP_COLUMNS, rows,
+                 f"Performance gap P(k ≥ j): S3T ({selection}) − SISA, {model}, exact vs closed form ({reading} reading)")
 
 
 def _tail(pmf: np.ndarray) -> np.ndarray:

@@ -290,9 +290,9 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
     key = ("stop",) + _law_key(config, system, prior)
     if key not in cache:
         if config.criterion in SYSTEM_CRITERIA:  # closed form per shard kind, any L
-            cache[key] = 1.0 - float(death_survival(shard_kinds(system.sequences, prior), config.criterion, np.array([U]))[0])
+            cache[key] = float(death_survival(shard_kinds(system.sequences, prior), config.criterion, np.array([U]))[1][0])
         else:
-            cache[key] = 1.0 - float(PoissonEmbeddingLaw(system, prior, config.criterion).survival(U))
+            cache[key] = float(PoissonEmbeddingLaw(system, prior, config.criterion).survival_pair(np.array([U]))[1][0])
     stop = cache[key]
 
     performance = se = cost_units = 0.0

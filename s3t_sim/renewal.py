@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from s3t_sim.checks import as_generator, check_choice, check_int, check_real
+from s3t_sim.laws.quadrature import count_moments
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES, shard_tables
 from s3t_sim.system import best_prefix_minima
 
@@ -403,8 +404,9 @@ def sampled_steady_state(kinds: list[ShardKind], performance: np.ndarray, policy
     return mean, se
 
 
-def death_survival(kinds: list[ShardKind], criterion: str, t: np.ndarray) -> np.ndarray:
-    """``P(criterion not yet held at t)`` for ``any-dead``/``all-dead`` from clean shards, ``(T,)``.
+def death_survival(kinds: list[ShardKind], criterion: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(S, F)``: ``P(criterion not yet held at t)`` for ``any-dead``/``all-dead`` from clean
+    shards and its complement, each ``(T,)`` and each to full relative accuracy (log space).
 
     A shard with checkpoint fallback is dead when all its first slices ``F`` are hit:
     ``P(alive) = 1 - prod_{i in F} (1 - e^{-r_i t})`` (closed form, any ``L``); alike shards
@@ -413,7 +415,7 @@ def death_survival(kinds: list[ShardKind], criterion: str, t: np.ndarray) -> np.
     Examples
     --------
     >>> kinds = [ShardKind(np.array([[0, 1], [1, 0]]), np.array([1.0, 1.0]), 2)]
-    >>> float(death_survival(kinds, "any-dead", np.array([np.log(2)]))[0])   # (1 - 1/4)^2
+    >>> float(death_survival(kinds, "any-dead", np.array([np.log(2)]))[0][0])   # (1 - 1/4)^2
     0.5625
     """
     check_choice("criterion", criterion, SYSTEM_CRITERIA)
@@ -425,12 +427,13 @@ def death_survival(kinds: list[ShardKind], criterion: str, t: np.ndarray) -> np.
         with np.errstate(divide="ignore"):
             log_alive += kind.count * np.log1p(-dead)
             log_dead += kind.count * np.log(dead)
-    return np.exp(log_alive) if criterion == "any-dead" else -np.expm1(log_dead)
+    if criterion == "any-dead":
+        return np.exp(log_alive), -np.expm1(log_alive)
+    return -np.expm1(log_dead), np.exp(log_dead)
 
 
 def mean_death_time(kinds: list[ShardKind], criterion: str) -> float:
-    """``E[T] = int_0^inf S(t) dt`` for :func:`death_survival` (Gauss–Legendre on geometric pieces)."""
-    total = sum(k.count for k in kinds)  # P(some shard alive) <= m e^{-r t}: room for log m
-    ends = [infinite_end(k.rates[np.unique(np.asarray(k.sequences)[:, 0])]) for k in kinds]
-    t, w = time_nodes(max(ends) * (1.0 + math.log(total) / 60.0))
-    return float(w @ death_survival(kinds, criterion, t))
+    """``E[T] = int_0^inf S(t) dt`` for :func:`death_survival`, error-bounded at any prior
+    (:func:`s3t_sim.laws.quadrature.count_moments`)."""
+    rates = np.concatenate([k.rates[np.unique(np.asarray(k.sequences)[:, 0])] for k in kinds])
+    return count_moments(lambda t: death_survival(kinds, criterion, t), rates).mean

@@ -16,23 +16,46 @@ from s3t_sim.laws.served_prefix import system_expected_served_prefix
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
 from s3t_sim.performance import parse_performance
+from s3t_sim.priors import POINT_LAWS
 from s3t_sim.selection.build import build_system
 from s3t_sim.system import S3TSystem
 
 EXACT_WEIGHTED_MAX_L = 12  # Poisson-embedding enumeration for prefix/performance criteria
 EXACT_WEIGHTED_MAX_M = 64
+SELF_CHECK_Z = 5.0  # exact and Monte Carlo means further apart than this many SE: reported loudly
 
 
-def _exact_count(system, prior, criterion) -> tuple[float | None, float | None, str | None]:
-    """Exact mean and variance of the failure count where a law applies (i.i.d. requests)."""
+def _exact_count(system, prior, criterion) -> tuple[float | None, float | None, str | None, float | None]:
+    """Exact mean, variance, method and the mean's absolute error bound (i.i.d. requests)."""
     if not criterion.depends_only_on_death() and (system.L > EXACT_WEIGHTED_MAX_L or system.m > EXACT_WEIGHTED_MAX_M):
-        return None, None, None
+        return None, None, None, None
     try:
         law = deletion_law(system, prior, criterion)
+        mean, var = law.mean(), law.var()
     except ValueError:
-        return None, None, None
-    method = f"coupon collector n={law.n}, K={law.K}" if isinstance(law, CouponCollectorLaw) else "Poisson embedding"
-    return law.mean(), law.var(), method
+        return None, None, None, None
+    if isinstance(law, CouponCollectorLaw):
+        return mean, var, f"coupon collector n={law.n}, K={law.K}", 1e-15 * mean
+    return mean, var, "Poisson embedding", law.moments.mean_error
+
+
+def self_check(mc_mean: float, mc_se: float, exact: "float | None", exact_error: float = 0.0) -> tuple[str, str]:
+    """``("agrees" | "DISAGREES" | "no exact value", message)``: the exact mean against Monte Carlo.
+
+    They disagree when ``|MC - exact| > 5 SE + exact_error`` (with ``SE = 0``: any difference
+    beyond the exact value's error bound), which at a correct exact value happens with
+    probability ~6e-7 per run.
+    """
+    if exact is None:
+        return "no exact value", ""
+    gap = abs(mc_mean - exact)
+    if gap <= SELF_CHECK_Z * mc_se + exact_error + 1e-12 * abs(exact):
+        return "agrees", ""
+    z = f"{gap / mc_se:.1f} SE" if mc_se > 0 else "a deterministic Monte Carlo (SE = 0)"
+    return "DISAGREES", (
+        f"SELF-CHECK FAILED: exact mean {exact:.10g} and Monte Carlo {mc_mean:.6g} ± {mc_se:.2g} differ by {z} "
+        f"(> {SELF_CHECK_Z:g} SE): one of them is wrong; please report this with the command line"
+    )
 
 
 def _parse_counts(text: "str | None") -> list[int]:
@@ -76,6 +99,12 @@ def simulation_report(
     B = check_budget(B, L)
     runs = check_int("runs", runs, 2)
     seed = check_int("seed", seed, 0)
+    if request_model == "without-replacement" and str(prior).partition(":")[0] in POINT_LAWS:
+        raise ValueError(
+            f"--prior {prior} is a per-point law: without replacement its points would be deleted by weighted "
+            "successive sampling, which is not implemented (the slice-size reading would change the law); "
+            "use --request-model iid, or a per-slice prior (uniform or a CSV), whose values give the slice sizes"
+        )
     system, p = build_system(m, L, B, selection, prior, seed, prior_seed=prior_seed,
                              points_per_slice=points_per_slice, assignment=assignment)
     uniform = prior in (None, "uniform")
@@ -90,11 +119,12 @@ def simulation_report(
         "mc_quantiles": dict(zip(("q05", "q50", "q95"), map(float, result.quantile([0.05, 0.5, 0.95])))),
         "runs": runs, "seed": result.seed, "seconds": result.seconds,
     }
-    exact, exact_var, method = (None, None, None)
+    exact, exact_var, method, exact_error = (None, None, None, None)
     if request_model == "iid":
-        exact, exact_var, method = _exact_count(system, p, crit)
-    report.update(exact=exact, exact_var=exact_var, exact_method=method)
+        exact, exact_var, method, exact_error = _exact_count(system, p, crit)
+    report.update(exact=exact, exact_var=exact_var, exact_method=method, exact_error=exact_error)
     report["mc_minus_exact_in_se"] = None if exact is None else (result.mean - exact) / result.se if result.se > 0 else None
+    report["self_check"], report["self_check_message"] = self_check(result.mean, result.se, exact, exact_error or 0.0)
     bounds = bound_values(m, L, B)
     reference = exact if exact is not None else result.mean
     report.update(bounds)
@@ -140,7 +170,8 @@ def _fmt(x, digits: int = 4) -> str:
 
 def format_simulation_report(r: dict) -> str:
     """The readable table of :func:`simulation_report`."""
-    lines = [
+    alarm = [r["self_check_message"], ""] if r.get("self_check") == "DISAGREES" else []
+    lines = alarm + [
         f"s3t simulate: m={r['m']} L={r['L']} B={r['B']} selection={r['selection']} prior={r['prior']} "
         f"criterion={r['criterion']} requests={r['request_model']}",
         "",
@@ -151,11 +182,12 @@ def format_simulation_report(r: dict) -> str:
         f"{'  runs, seed, seconds':<44}{r['runs']:>10}, {r['seed']}, {r['seconds']:.3g}",
     ]
     if r["exact"] is not None:
-        lines.append(f"{'exact mean (' + r['exact_method'] + ')':<44}{r['exact']:>10.6g}")
+        lines.append(f"{'exact mean (' + r['exact_method'] + ')':<44}{r['exact']:>10.6g} ± {r['exact_error']:.1g}")
         lines.append(f"{'  exact std':<44}{math.sqrt(max(r['exact_var'], 0)):>10.4g}")
         z = r["mc_minus_exact_in_se"]
         z_text = f"{z:>10.2f}" if z is not None else f"{'— (SE = 0: MC - exact = ' + format(r['mc_mean'] - r['exact'], '.3g') + ')':>10}"
         lines.append(f"{'  (MC - exact) / SE':<44}{z_text}")
+        lines.append(f"{'  self-check (|MC - exact| <= 5 SE)':<44}{r['self_check']:>10}")
     else:
         lines.append(f"{'exact mean':<44}{'— (no exact law for these options)':>10}")
     what = "exact" if r["exact"] is not None else "MC"
@@ -177,4 +209,4 @@ def format_simulation_report(r: dict) -> str:
         for row in r["served_prefix"]:
             mc = f"{row['mc_fraction']:.4f} ± {row['mc_se']:.1g}"
             lines.append(f"{row['requests']:>10}{mc:>28}{_fmt(row['exact_fraction']):>10}{row['dead_shards']:>13.3g}")
-    return "\n".join(lines)
+    return "\n".join(lines + (["", alarm[0]] if alarm else []))

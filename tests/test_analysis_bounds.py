@@ -1,4 +1,4 @@
-"""Bound fitting, the grid of exact and Monte Carlo deletion rates, the gap table, saturation."""
+"""Bound verdicts, the grid of exact and Monte Carlo deletion rates, the gap table, saturation."""
 import json
 import math
 
@@ -7,55 +7,81 @@ import pytest
 
 from analysis import bounds
 from analysis.expression import parse_bound
-from analysis.fitting import fit_bound
+from analysis.bound_check import ANALYTIC, RATES, check_bound
 
 
 def H(k: int) -> float:
     return math.fsum(1 / i for i in range(1, k + 1))
 
 
-# --------------------------------------------------------------------------- fitting
-def test_fit_recovers_a_known_constant_and_calls_a_flat_ratio_bounded():
-    m = np.array([2, 4, 8, 16, 32, 2, 4, 8, 16, 32], dtype=float)
-    L = np.array([2] * 5 + [4] * 5, dtype=float)
-    g = parse_bound("m*L*log(m*L)")
-    fit = fit_bound("x", g, m, L, np.ones_like(m), 3.0 * g(m, L, 1))
-    assert fit.constant_max == pytest.approx(3.0)
-    assert fit.constant_lsq == pytest.approx(3.0)
-    assert abs(fit.slope) < 1e-9 and fit.bounded
-    assert fit.violations and len(fit.violations) == m.size  # 3g > g everywhere: the bound as written fails
+# --------------------------------------------------------------------------- bound verdicts
+DEFAULT = [(m, L, B) for m in (2, 4, 8, 16, 32) for L in (2, 4, 8, 16) for B in (1, 2, 4, 8, 16)]
+WIDE = [(m, L, B) for m in (2, 4, 8, 16, 32, 64, 128) for L in (2, 4, 8, 16, 32) for B in (1, 2, 4, 8, 16, 32)]
 
 
-def test_fit_flags_a_ratio_that_grows_with_log_mL():
-    m = np.array([2, 4, 8, 16, 32, 64], dtype=float)
-    ones = np.ones_like(m)
-    exact = m * np.log(m) ** 2  # exact / (m log m) = log m grows
-    fit = fit_bound("too small", parse_bound("m*log(m)"), m, ones, ones, exact)
-    assert fit.slope == pytest.approx(1.0)  # ratio = log(m) = log(mL) exactly: slope 1
-    assert not fit.bounded
-    assert "grows" in fit.verdict()
+def _check(expression, grid=DEFAULT, target="s3t", **kw):
+    exact = np.array([float(RATES[target](*map(float, p))) for p in grid])
+    return check_bound(parse_bound(expression), grid, exact, expression, target, **kw)
 
 
-def test_fit_lists_violations_and_skips_undefined_points():
-    m = np.array([1, 2, 4, 8], dtype=float)
-    ones = np.ones_like(m)
-    exact = np.array([5.0, 1.0, 100.0, 1.0])
-    fit = fit_bound("log m", parse_bound("m*log(m)"), m, ones, ones, exact)
-    assert fit.undefined_points == 1  # log(1) = 0 at m = 1
-    assert fit.points == 3
-    assert [(v["m"], v["exact"]) for v in fit.violations] == [(4, 100.0)]
-    assert fit.constant_max == pytest.approx(100 / (4 * math.log(4)))
+def test_closed_form_rate_is_the_harmonic_sum():
+    assert float(RATES["s3t"](5.0, 6.0, 6.0)) == pytest.approx(30 * H(30), rel=1e-15)
+    assert float(RATES["s3t"](5.0, 6.0, 12.0)) == float(RATES["s3t"](5.0, 6.0, 6.0))  # B' = min(B, L)
+    assert float(RATES["sisa"](5.0, 6.0, 3.0)) == pytest.approx(30 * H(5), rel=1e-15)
 
 
-def test_noisy_ratio_with_decreasing_trend_is_bounded():
-    rng = np.random.default_rng(0)
-    m = np.repeat([2, 4, 8, 16, 32, 64], 5).astype(float)
-    ones = np.ones_like(m)
-    g = m * np.log(m)
-    exact = g * (2 - 0.1 * np.log(m) + rng.normal(0, 0.01, m.size))
-    fit = fit_bound("noisy", parse_bound("m*log(m)"), m, ones, ones, exact)
-    assert fit.slope == pytest.approx(-0.1, abs=4 * fit.slope_se)
-    assert fit.bounded
+def test_true_bound_with_constant_three_holds():
+    """Issue 10: m L (log(m L B') + 3) is a true bound (largest grid ratio 0.60)."""
+    check = _check("m*L*(log(m*L*Bp)+3)")
+    assert check.verdict == "holds" and check.constant == 1.0 and check.constant_source.startswith("analytic")
+    assert check.grid_constant == pytest.approx(0.604, abs=1e-3)
+    assert not check.growing and len(check.rays) == 5 * len(DEFAULT)
+
+
+@pytest.mark.parametrize("form", ["m*L*log(m)", "m*L*log(2*m)"])
+def test_log_m_forms_grow_along_L_equals_B(form):
+    """Issue 10: exact / (m L log m) grows without limit along B' = L."""
+    check = _check(form)
+    assert check.verdict == "grows" and "grows along ray L=B" in check.summary()
+    assert {t.ray for t in check.growing} == {"L=B"}
+    assert all(t.ratio_end > 2 * check.grid_constant for t in check.growing)
+
+
+@pytest.mark.parametrize("form", ["m*L*log(m*L*Bp)", "m*L*log(m*Bp)"])
+def test_paper_forms_hold_with_analytic_constant_and_numerically(form):
+    check = _check(form, WIDE)
+    assert check.verdict == "holds" and check.constant == pytest.approx(1.5 / math.log(2))
+    assert check.grid_constant <= check.constant + 1e-12
+    exact = np.array([float(RATES["s3t"](*map(float, p))) for p in WIDE])
+    numeric = check_bound(parse_bound(form), WIDE, exact, "", "s3t")  # no analytic entry: rays alone
+    assert numeric.verdict == "holds" and numeric.constant_source.startswith("numerical")
+
+
+def test_analytic_constants_are_true_on_a_large_domain():
+    axis = np.unique(np.geomspace(1, 1e6, 30).round())
+    m, L, B = (v.ravel() for v in np.meshgrid(axis, axis, axis))
+    for (expression, target), analytic in ANALYTIC.items():
+        y = RATES[target](m, L, B)
+        g = parse_bound(expression)(m, L, B)
+        ok = g > 0
+        assert np.all(y[ok] <= analytic.constant * g[ok] * (1 + 1e-12)), expression
+
+
+def test_a_bound_that_is_zero_where_the_rate_is_positive_fails():
+    check = _check("m*L*log(m*Bp)", [(1, 4, 1), (2, 4, 2)])
+    assert check.verdict == "fails" and check.undefined == [(1, 4, 1)]
+
+
+def test_without_a_closed_form_the_verdict_is_undecided():
+    check = _check("m*L*(log(m*L*Bp)+3)", closed_form=False)
+    assert check.verdict == "undecided" and not check.rays and "no closed form" in check.summary()
+
+
+def test_fit_constant_is_labelled_not_a_bound():
+    check = _check("m*L*log(m)")
+    assert check.fit_constant < check.grid_constant
+    assert "not a bound" in check.summary() and "fit_constant_least_squares" in check.record()
+    assert check.violations == len(DEFAULT)  # delta > m L log m at every point: the form as written fails
 
 
 # --------------------------------------------------------------------------- grid
@@ -91,23 +117,29 @@ def test_grid_monte_carlo_agrees_with_exact_within_4_se(tiny_grid):
 
 
 def test_paper_forms_hold_and_a_too_small_user_bound_is_caught(tiny_grid):
-    fits = {f.name: f for f in bounds.check_bound_forms(tiny_grid, ["m*L", "2*m*L*log(m*L*Bp)"])}
-    assert fits["poster"].bounded and fits["arxiv"].bounded and fits["sisa-poster"].bounded
-    assert fits["poster"].slope < 0  # H_K / log(mL B') decreases
-    too_small = fits["user-1"]  # exact / (mL) = H_K grows like log(mL)
-    assert not too_small.bounded and too_small.slope > 0
-    assert len(too_small.violations) == tiny_grid.column("exact").size  # H_K >= 1 with K >= 2 everywhere
-    generous = fits["user-2"]
-    assert generous.bounded and not generous.violations
-    # the envelope constant really envelopes: c_max * g >= exact at every defined point
+    assert bounds.has_closed_form(tiny_grid)
+    checks = {c.name: c for c in bounds.check_bound_forms(tiny_grid, ["m*L", "2*m*L*log(m*L*Bp)"])}
+    assert all(checks[name].verdict == "holds" for name in ("poster", "arxiv", "sisa-poster", "sisa-arxiv"))
+    too_small = checks["user-1"]  # exact / (mL) = H_K grows like log(mL)
+    assert too_small.verdict == "grows" and too_small.violations == tiny_grid.column("exact").size
+    generous = checks["user-2"]
+    assert generous.verdict == "holds" and generous.violations == 0
+    # the grid constant really envelopes: c_grid * g >= exact at every point
     g = parse_bound("m*L*log(m*L*Bp)")(tiny_grid.column("m"), tiny_grid.column("L"), tiny_grid.column("B"))
-    assert np.all(fits["poster"].constant_max * g >= tiny_grid.column("exact") * (1 - 1e-12))
+    assert np.all(checks["poster"].grid_constant * g >= tiny_grid.column("exact") * (1 - 1e-12))
+    assert len(bounds.checks_table(list(checks.values())).rows) == 6
 
 
-def test_sisa_arxiv_form_is_undefined_at_one_shard():
+def test_sisa_arxiv_form_fails_at_one_shard():
     grid = bounds.deletion_rate_grid(bounds.parse_grid("m=1,2,4;L=2,4;B=1"), runs=50, seed=3)
-    fits = {f.name: f for f in bounds.check_bound_forms(grid)}
-    assert fits["sisa-arxiv"].undefined_points == 2  # log(1) = 0 for both L
+    checks = {c.name: c for c in bounds.check_bound_forms(grid)}
+    assert checks["sisa-arxiv"].verdict == "fails" and len(checks["sisa-arxiv"].undefined) == 2  # log(1) = 0
+
+
+def test_a_skewed_prior_gives_no_rays():
+    grid = bounds.deletion_rate_grid(bounds.parse_grid("m=2,4;L=2,4;B=1,2"), prior="zipf:1.5", runs=50, seed=3)
+    assert not bounds.has_closed_form(grid)
+    assert {c.verdict for c in bounds.check_bound_forms(grid)} == {"undecided"}
 
 
 # --------------------------------------------------------------------------- gap
@@ -137,6 +169,36 @@ def test_gap_is_zero_for_one_sequence_and_summary_counts_cells():
     assert 0 < summary["upper_bound_cells"] <= summary["informative_cells"]
 
 
+def test_poisson_gap_matches_independent_enumeration():
+    """Poisson(r) requests: each slice hit independently with q = 1 - e^{-r/L}; brute force over hit sets."""
+    import itertools
+
+    from exact_reference import served_prefix
+    from s3t_sim.selection import select_sequences
+
+    L, B, r = 5, 3, 3
+    table = bounds.performance_gap(L, [B], [r], request_model="poisson")
+    q = -math.expm1(-r / L)
+    s3t, sisa = select_sequences("cyclic", L, B).tolist(), select_sequences("sisa", L, 1).tolist()
+    for j in range(1, L + 1):
+        want = 0.0
+        for hit in itertools.product((0, 1), repeat=L):
+            weight = math.prod(q if h else 1 - q for h in hit)
+            D = {i for i in range(L) if hit[i]}
+            want += weight * ((served_prefix(s3t, D) >= j) - (served_prefix(sisa, D) >= j))
+        row = next(row for row in table.rows if row[2] == j)
+        assert row[5] == pytest.approx(want, abs=1e-14) and row[9] == "poisson"
+
+
+def test_harris_fkg_bound_holds_with_poisson_requests_only():
+    for reading in bounds.GAP_READINGS:
+        poisson = bounds.gap_summary(bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading,
+                                                           request_model="poisson"))
+        assert poisson["upper_bound_cells"] == poisson["informative_cells"] > 0
+        fixed = bounds.gap_summary(bounds.performance_gap(8, (2, 4, 8), (1, 2, 4, 8, 16, 32), reading=reading))
+        assert fixed["upper_bound_cells"] < fixed["informative_cells"]  # negative association: violated somewhere
+
+
 def test_saturation_shows_no_gain_beyond_L():
     table = bounds.budget_saturation(shards=(3,), slices=(4,), multiples=(0.5, 1, 2), runs=300, seed=1)
     rows = {row[2]: row for row in table.rows}
@@ -156,9 +218,9 @@ def test_bounds_cli_json_and_user_bound(capsys):
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert len(payload["points"]) == 8
-    user = next(f for f in payload["fits"] if f["name"] == "user-1")
-    assert user["expression"] == "m*L" and len(user["violations"]) == 8
-    assert set(payload["gap"]) == {"spec", "paper"}
+    user = next(c for c in payload["checks"] if c["form"] == "user-1")
+    assert user["expression"] == "m*L" and user["violations_at_constant_1"] == 8 and user["verdict"] == "grows"
+    assert set(payload["gap"]) == {"fixed_spec", "fixed_paper", "poisson_spec", "poisson_paper"}
 
 
 def test_bounds_cli_rejects_bad_runs(capsys):
@@ -166,3 +228,28 @@ def test_bounds_cli_rejects_bad_runs(capsys):
 
     assert main(["bounds", "--grid", "tiny", "--runs", "1"]) == 2
     assert "runs must be an integer in [2, inf]" in capsys.readouterr().err
+
+
+def test_bounds_cli_classifies_the_three_bounds_of_issue_10(capsys):
+    from analysis.cli import main
+
+    main(["bounds", "--runs", "2", "--no-gap", "--no-saturation", "--bound", "m*L*(log(m*L*Bp)+3)",
+          "--bound", "m*L*log(m)", "--bound", "m*L*log(2*m)", "--json"])
+    checks = {c["expression"]: c for c in json.loads(capsys.readouterr().out)["checks"] if c["form"].startswith("user")}
+    assert checks["m*L*(log(m*L*Bp)+3)"]["verdict"] == "holds" and checks["m*L*(log(m*L*Bp)+3)"]["constant"] == 1.0
+    for form in ("m*L*log(m)", "m*L*log(2*m)"):
+        assert checks[form]["verdict"] == "grows" and checks[form]["growing_ray"] == "L=B"
+
+
+def test_bounds_cli_csv_and_json_share_keys(capsys, tmp_path):
+    import csv
+
+    from analysis.cli import main
+
+    main(["bounds", "--grid", "m=2,4;L=2,4;B=1,2", "--runs", "20", "--no-gap", "--no-saturation", "--json",
+          "--out", str(tmp_path)])
+    payload = json.loads(capsys.readouterr().out)
+    with open(tmp_path / "bounds_checks.csv") as f:
+        header = next(csv.reader(f))
+    assert header == list(payload["checks"][0]) and all(k == k.lower() for k in header)
+    assert set(payload["check_summaries"]) == {c["form"] for c in payload["checks"]}

@@ -5,12 +5,12 @@ import pytest
 
 import analysis.bounds
 import analysis.expression
-import analysis.fitting
+import analysis.bound_check
 import analysis.planning
 import analysis.realruns.bands
 import analysis.tables
 
-MODULES = [analysis.expression, analysis.fitting, analysis.bounds, analysis.planning, analysis.tables, analysis.realruns.bands]
+MODULES = [analysis.expression, analysis.bound_check, analysis.bounds, analysis.planning, analysis.tables, analysis.realruns.bands]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -76,7 +76,7 @@ def test_coupon_collector_cdf_by_brute_force_enumeration():
 
 def test_coupon_rvs_matches_mean_within_4se():
     law = CouponCollectorLaw(40, 25)
-    x = law.rvs(20000, seed=1)
+    x = law.rvs(20000, random_state=1)
     assert abs(x.mean() - law.mean()) < 4 * x.std() / math.sqrt(x.size)
     assert law.ppf([0.5])[0] == np.searchsorted(law.cdf(np.arange(400)), 0.5)
 
@@ -182,8 +182,39 @@ def test_sisa_without_fallback_prefix_law():
 def test_laws_reject_bad_input():
     with pytest.raises(ValueError, match=r"K must be an integer in \[1, 5\]"):
         CouponCollectorLaw(5, 6)
-    with pytest.raises(ValueError, match="at most 14 relevant slices"):
-        HitSetChainLaw(build_system(4, 4, 1)[0], None, "prefix-below:0.5")
+    with pytest.raises(ValueError, match="at most 20 relevant slices"):
+        HitSetChainLaw(build_system(6, 4, 1)[0], None, "prefix-below:0.5")
+    with pytest.raises(ValueError, match="moments need at most 14 relevant slices"):
+        HitSetChainLaw(build_system(4, 4, 1)[0], None, "prefix-below:0.5").mean()
     zero_first = np.array([[0.0, 0.5, 0.5]])
     with pytest.raises(ValueError, match="never holds"):
         PoissonEmbeddingLaw(build_system(1, 3, 1)[0], zero_first, "all-dead")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: CouponCollectorLaw(12, 7),
+    lambda: HitSetChainLaw(build_system(2, 3, 2)[0], np.array([[0.5, 0.2, 0.1], [0.1, 0.05, 0.05]]), "any-dead"),
+    lambda: PoissonEmbeddingLaw(build_system(2, 3, 2)[0], np.array([[0.5, 0.2, 1e-6], [0.1, 0.1, 0.1 - 1e-6]]), "prefix-below:0.5"),
+])
+def test_frozen_interface_matches_scipy(make):
+    """Every law answers scipy.stats' frozen interface like rv_discrete built from its own pmf."""
+    from scipy import stats
+
+    law = make()
+    k = np.arange(law._support_end(1e-18) + 1)
+    ref = stats.rv_discrete(values=(k, law.pmf(k) / law.pmf(k).sum()))
+    assert law.mean() == pytest.approx(ref.mean(), rel=1e-9)
+    assert law.var() == pytest.approx(ref.var(), rel=1e-8)
+    assert law.std() == pytest.approx(ref.std(), rel=1e-8)
+    assert law.median() == ref.median()
+    assert law.interval(0.9) == tuple(float(v) for v in ref.interval(0.9))
+    assert np.array_equal(law.ppf([0.1, 0.5, 0.99]), ref.ppf([0.1, 0.5, 0.99]))
+    assert np.allclose(law.cdf(k[:20]), ref.cdf(k[:20]), rtol=1e-12, atol=1e-15)
+    assert law.expect(lambda x: x**2, lb=2, ub=9) == pytest.approx(ref.expect(lambda x: x**2, lb=2, ub=9), rel=1e-9)
+    assert law.moment(3) == pytest.approx(ref.moment(3), rel=1e-8)
+    for got, want in zip(law.stats("mvsk"), ref.stats(moments="mvsk")):
+        assert got == pytest.approx(float(want), rel=1e-6, abs=1e-9)
+    x = law.rvs(size=4000, random_state=5)
+    assert x.shape == (4000,) and np.array_equal(x, law.rvs(size=4000, random_state=5))
+    assert abs(x.mean() - law.mean()) < 4 * law.std() / math.sqrt(x.size)
+    assert isinstance(law.rvs(random_state=1), int)

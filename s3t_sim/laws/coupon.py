@@ -63,8 +63,9 @@ class CouponCollectorLaw(CountLaw):
 
         mean = n H_K,    var = n^2 sum_{i<=K} 1/i^2 - n H_K.
 
-    ``pmf``/``cdf`` are exact by the Markov chain on the number of coupons drawn (cost
-    ``O(r K)``; refused beyond ``max_work`` operations).
+    ``sf``/``cdf``/``pmf`` are exact by the Markov chain on the number of coupons drawn
+    (cost ``O(r K)``; refused beyond ``max_work`` operations); the rest of scipy's frozen
+    interface comes from :class:`~s3t_sim.laws.count.CountLaw`.
 
     Examples
     --------
@@ -89,41 +90,35 @@ class CouponCollectorLaw(CountLaw):
     def var(self) -> float:
         return self.n**2 * harmonic(self.K, 2) - self.n * harmonic(self.K)
 
-    def _cdf_table(self, r_max: int) -> np.ndarray:
+    def _sf_table(self, r_max: int) -> np.ndarray:
+        """``P(N > r)``, ``r = 0..r_max``: the mass of the chain's states below ``K`` (no ``1 - cdf``)."""
         if r_max * self.K > self.max_work:
             raise ValueError(
                 f"cdf up to r={r_max} with K={self.K} exceeds max_work={self.max_work:g} operations; use rvs"
             )
         n, K = self.n, self.K
         up = (K - np.arange(K)) / n  # P(new coupon | j drawn), j = 0..K-1
-        state = np.zeros(K + 1)
+        stay = np.arange(n - K, n) / n  # 1 - up, without cancellation
+        state = np.zeros(K)
         state[0] = 1.0
-        table = np.zeros(r_max + 1)
+        table = np.ones(r_max + 1)
         for r in range(1, r_max + 1):
-            moved = state[:-1] * up
-            state[:-1] -= moved
-            state[1:] += moved
-            table[r] = state[K]
+            moved = state * up
+            state = state * stay
+            state[1:] += moved[:-1]
+            table[r] = state.sum()
         return table
 
-    def cdf(self, r):
-        r = np.asarray(r)
-        table = self._cdf_table(int(max(0, r.max(initial=0))))
-        return np.where(r < 0, 0.0, table[np.clip(r, 0, None)])
-
-    def pmf(self, r):
-        r = np.asarray(r)
-        return self.cdf(r) - self.cdf(r - 1)
-
-    def rvs(self, size: "int | tuple[int, ...]" = 1, seed=None) -> np.ndarray:
-        """Samples as sums of the ``K`` geometric waits."""
-        rng = np.random.default_rng(seed)
+    def rvs(self, size: "int | tuple[int, ...] | None" = None, random_state=None) -> "np.ndarray | int":
+        """Samples as sums of the ``K`` geometric waits (``random_state``: seed or Generator)."""
+        rng = np.random.default_rng(random_state)
         q = np.arange(1, self.K + 1) / self.n
         with np.errstate(divide="ignore"):
             scale = -1.0 / np.log1p(-np.minimum(q, 1.0))
-        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        shape = () if size is None else (size,) if np.ndim(size) == 0 else tuple(size)
         e = rng.standard_exponential(shape + (self.K,))
-        return (np.floor(e * scale).sum(axis=-1) + self.K).astype(np.int64)
+        out = (np.floor(e * scale).sum(axis=-1) + self.K).astype(np.int64)
+        return out if out.ndim else int(out)
 
 
 def all_dead_law(system: S3TSystem) -> CouponCollectorLaw:

@@ -15,9 +15,11 @@ def deletion_law(
 ) -> "CouponCollectorLaw | PoissonEmbeddingLaw":
     """The exact law of the request count until ``criterion`` holds, for any prior and criterion.
 
-    ``all-dead`` under the uniform prior is a coupon collector (:func:`all_dead_law`:
-    ``mean``, ``var``, ``pmf``, ``cdf``, ``rvs``); every other case is the Poisson embedding
-    (:class:`PoissonEmbeddingLaw`: ``mean``, ``var``, ``survival``).
+    ``all-dead`` under the uniform prior is a coupon collector (:func:`all_dead_law`); every
+    other case is the Poisson embedding (:class:`PoissonEmbeddingLaw`: error-bounded
+    ``mean``/``var`` at any prior, the discrete law by the hit-set chain up to 20 relevant
+    slices, refused beyond). Both have scipy.stats' frozen interface
+    (:class:`~s3t_sim.laws.count.CountLaw`).
 
     Examples
     --------

@@ -11,7 +11,9 @@ Request models (``request_model``):
   ``N`` apportioned in proportion to the prior). The first-hit order sorts ``Exp(n_i)``
   clocks; after ``r`` requests with ``U`` points in unhit slices, the wait for the next new
   slice is the position of the first of ``U`` marked items in a random order of the ``N - r``
-  remaining ones (negative hypergeometric), drawn by exact inverse-cdf bisection.
+  remaining ones (negative hypergeometric), drawn by exact inverse-cdf bisection. Points
+  are equally likely: a per-point law with unequal weights (successive sampling) is not this
+  model, and ``s3t simulate`` refuses that combination.
 
 :func:`open_simulation` is the check/seed/setup opening of every simulator entry point.
 """
