@@ -166,10 +166,16 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
                               "--out", str(out), "--json"])
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["checkpoints"] == 2 * 2 * 2 * 2 * 5  # seeds x priors x budgets x streams x request counts
+    assert summary["checkpoints"] == 4 * 2 * 2 * 2 * 5  # seeds x priors x budgets x streams x request counts
     assert 0.0 <= summary["coverage"] <= 1.0
     by = summary["coverage_by_predictor"]
     assert set(by) == {"simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model"}
+    held = summary["heldout"]  # leave one seed out: 4 targets x 2 priors x 2 budgets x 2 streams x 5 checkpoints
+    assert held["checkpoints"] == 160 and held["independent_streams"] == 16 and held["mean_curve_checkpoints"] == 80
+    for key in ("mean_curve_coverage", "band_coverage_nontrivial", "band_coverage", "mean_curve_coverage_se"):
+        assert 0.0 <= held[key] <= 1.0
+    assert 0.0 < held["band_width"] and 0.0 < held["trivial_band_width"] and 0.0 <= held["mean_curve_width"] <= 1.0
+    assert held["nontrivial_checkpoints"] < held["checkpoints"]
     # the run's own serving path (S3TRun.evaluate) equals the cached-logit ensemble
     assert summary["serving_checks"] and all(c["cached"] == c["served"] for c in summary["serving_checks"])
     # the measured f(k) is a file `s3t plan` reads, and the model learned the toy task
@@ -197,8 +203,8 @@ def test_validate_cli_rejects_bad_arguments(tmp_path):
 
     parser = argparse.ArgumentParser(prog="s3t")
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["validate", "--size", "tiny", "--seeds", "1", "--out", str(tmp_path)])
-    with pytest.raises(ValueError, match=r"seeds must be an integer in \[2, inf\]"):
+    args = parser.parse_args(["validate", "--size", "tiny", "--seeds", "2", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match=r"seeds must be an integer in \[3, inf\]"):
         args.func(args)
     args = parser.parse_args(["validate", "--size", "tiny", "--data-dir", str(tmp_path), "--out", str(tmp_path)])
     with pytest.raises(FileNotFoundError, match="data set folder not found"):

@@ -22,7 +22,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default ../shared/data)")
     parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="data set folders under --data-dir (default sst2 agnews)")
     parser.add_argument("--model", default=None, help="model: minilm (default), tiny, a hub name or a local path")
-    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 2)")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 3; held-out scoring needs 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
     parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         overrides["model"] = args.model
     if args.seeds is not None:
-        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 2)))
+        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 3)))
     if args.threads is not None:
         overrides["threads"] = args.threads
     overrides["seed"] = check_int("seed", args.seed, 0)

@@ -50,7 +50,7 @@ class ValidationConfig:
     shards: int = 3
     slices: int = 3
     budgets: tuple[int, ...] = (1, 2, 3)
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
     train_limit: int = 900
     eval_limit: int = 400
     epochs: int = 1
@@ -74,8 +74,9 @@ class ValidationConfig:
         self.slices = check_int("slices", self.slices, 1)
         self.budgets = tuple(sorted({check_int("budgets", b, 1, self.slices) for b in self.budgets}))
         self.seeds = tuple(check_int("seeds", s, 0) for s in self.seeds)
-        if len(self.seeds) < 2:
-            raise ValueError("seeds must hold at least 2 training seeds (intervals of f(k) are over seeds)")
+        if len(set(self.seeds)) < 3:
+            raise ValueError("seeds must hold at least 3 distinct training seeds (intervals over seeds; "
+                             "held-out scoring needs 4: 3 pilots + 1 held out)")
         self.train_limit = check_int("train_limit", self.train_limit, 2 * self.shards * self.slices)
         self.eval_limit = check_int("eval_limit", self.eval_limit, 10)
         self.streams = check_int("streams", self.streams, 1)
@@ -91,13 +92,13 @@ class ValidationConfig:
 
 
 VALIDATION_SIZES: dict[str, ValidationConfig] = {
-    # about 10 minutes on 2 cores: two data sets, two seeds, 2 shards x 3 slices, 240 examples
-    "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1), train_limit=240, eval_limit=300,
+    # two data sets, four seeds (leave-one-seed-out: 3 pilots + 1 held out), 2 shards x 3 slices, 240 examples
+    "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1, 2, 3), train_limit=240, eval_limit=300,
                               streams=2, requests=16, checkpoint_every=2, mc_runs=1000),
-    # about 30 minutes on 2 cores: two data sets, three seeds, 3 shards x 3 slices, 720 examples
+    # two data sets, four seeds, 3 shards x 3 slices, 720 examples
     "full": ValidationConfig(train_limit=720, eval_limit=300),
     # the CI test: the tiny random BERT, seconds
-    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1), train_limit=48, epochs=4, lr=2e-2,
+    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1, 2, 3), train_limit=48, epochs=4, lr=2e-2,
                              eval_limit=40, max_length=16, batch_size=8, streams=2, requests=8, checkpoint_every=2,
                              mc_runs=400, datasets=("sst2",)),
 }
@@ -227,13 +228,19 @@ def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_co
 
 def measure_performance(systems: list[TrainedSystem], level: float = 0.95) -> dict[str, Any]:
     """f(k) = mean accuracy of a shard model with k active groups, over shards and sequences,
-    per seed; mean over seeds with a Student-t interval (``level``)."""
+    per seed; mean over seeds with a Student-t interval (``level``, S - 1 degrees of freedom,
+    S >= 3 seeds). ``f(0)`` is a dead shard: chance ``1/C`` exactly (the served ensemble never
+    uses the untrained head), with zero spread."""
+    S = len(systems)
+    if S < 3:
+        raise ValueError(f"systems must hold at least 3 training seeds for a t-interval of f(k); got {S}")
     per_seed = []
     for system in systems:
         correct = system.logits.argmax(axis=-1) == system.labels  # (m, B, L+1, n)
-        per_seed.append(correct.mean(axis=(0, 1, 3)))
+        values = correct.mean(axis=(0, 1, 3))
+        values[0] = 1.0 / system.logits.shape[-1]
+        per_seed.append(values)
     per_seed = np.array(per_seed)  # (seeds, L+1)
-    S = per_seed.shape[0]
     mean = per_seed.mean(axis=0)
     se = per_seed.std(axis=0, ddof=1) / np.sqrt(S)
     half = stats.t.ppf(0.5 + level / 2, S - 1) * se
