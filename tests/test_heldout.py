@@ -107,3 +107,15 @@ def test_summary_counts_nontrivial_checkpoints_and_clusters():
     assert out["band_width"] == pytest.approx(0.2) and out["trivial_band_width"] == pytest.approx(0.4)
     assert out["trivial_band_coverage_nontrivial"] == 1.0 and out["exact_band_width_in_sample"] == pytest.approx(0.1)
     assert out["mean_curve_coverage"] == 1.0 and out["horizon_bias"] == pytest.approx(0.02)
+
+
+def test_calibrate_saturating_fit_recovers_an_exact_curve():
+    from analysis.commands.calibrate import saturating_fit
+
+    x = np.array([0.0, 40.0, 80.0, 120.0])
+    y = 0.5 + (0.9 - 0.5) * -np.expm1(-x / 60.0)
+    fit = saturating_fit(x, y, 0.5)
+    assert fit["fmax"] == pytest.approx(0.9, abs=1e-6) and fit["scale"] == pytest.approx(60.0, rel=1e-5)
+    assert fit["fmax_se"] == pytest.approx(0.0, abs=1e-6) and fit["spec"].startswith("saturating:0.5,0.9")
+    with pytest.raises(ValueError, match="at least 2 prefix lengths"):
+        saturating_fit(x[:2], y[:2], 0.5)

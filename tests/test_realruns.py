@@ -188,6 +188,23 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     assert methods == ["SISA (B=1, checkpoints)", "S3T (B=2)", "full LoRA (one model, all data)"]
     assert saved["comparison"][1]["training_cost_example_passes"] == 2 * saved["comparison"][0]["training_cost_example_passes"]
 
+    # s3t calibrate: the four pilot runs -> an f(k) file that simulate and plan read
+    from analysis.cli import main
+
+    perf = tmp_path / "perf.csv"
+    pilots = [str(out / "runs" / "toy" / f"seed{s}" / "s3t") for s in range(4)]
+    assert main(["calibrate", *pilots, "--out", str(perf), "--eval-limit", "40", "--json"]) == 0
+    calibrated = json.loads(capsys.readouterr().out)
+    assert calibrated["pilots"] == 4 and calibrated["f"][0]["accuracy"] == 0.5  # f(0) is chance
+    assert [row["accuracy"] for row in calibrated["f"]] == pytest.approx(list(f.values))  # same logits as validate's f(k)
+    assert calibrated["saturating"]["spec"].startswith("saturating:0.5,")
+    assert main(["simulate", "-m", "2", "-L", "2", "-B", "2", "--criterion", "performance-below:0.55", "--performance", str(perf),
+                 "--runs", "200", "--json"]) == 0
+    assert main(["plan", "--performance", str(perf), "--shards", "2", "--slices", "2", "--budgets", "1,2", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", *pilots[:2], "--out", str(perf)]) == 2
+    assert "at least 3 pilot run folders" in capsys.readouterr().err
+
     # the report section picks the results up from <out>/validation
     from analysis.realruns.report_section import validation_section
     from analysis.report.document import ReportContext, render_html

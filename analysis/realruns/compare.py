@@ -233,8 +233,8 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             for seed in config.seeds:
                 systems.append(train_and_measure(config, dataset, seed, out_dir, executor))
                 bar.update(1)
-            measured_f = measure_performance(systems, config.level)
-            fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f)
+            measured_f = measure_performance([s.logits for s in systems], [s.labels for s in systems], [s.seed for s in systems], config.level)
+            fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f, config.train_limit / (config.shards * config.slices))
             performance = performance_from_csv(fk_path, L=config.slices)  # exactly what `s3t plan` will read
             result.performance[dataset] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in measured_f.items()}
             result.ensemble[dataset] = ensemble_table(systems, performance)

@@ -151,18 +151,8 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
     run = S3TRun(s3t_dir)
     try:
         eval_set = eval_dataset(run, limit=config.eval_limit, seed=config.seed)
-        m, B, L = run.sequences.shape
-        n, C = len(eval_set), len(run.label_names)
-        logits = np.zeros((m, B, L + 1, n, C))
-        node_logits: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
-        for s in range(m):
-            for b in range(B):
-                for k in range(L + 1):
-                    prefix = tuple(int(x) for x in run.sequences[s, b, :k])
-                    key = (s, prefix) if k else (0, ())  # k = 0 (untrained head) is the same for every shard
-                    if key not in node_logits:
-                        node_logits[key] = stage_logits(run, s, prefix, eval_set.texts).numpy().astype(float)
-                    logits[s, b, k] = node_logits[key]
+        logits = prefix_logits(run, eval_set.texts)
+        L = run.sequences.shape[2]
         location = run.deletions.trained_location
         ids = np.array(sorted(location), dtype=np.int64)
         slice_of_point = np.array([location[i][0] * L + location[i][1] for i in ids])
@@ -176,6 +166,23 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
         full.close()
     return TrainedSystem(dataset, seed, s3t_dir, sequences, logits, eval_set, np.asarray(eval_set.labels), slice_of_point, ids,
                          node_seconds, full_accuracy, full_seconds)
+
+
+def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
+    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``; each
+    prefix-tree node is evaluated once (k = 0, the untrained head, is shared by all shards)."""
+    m, B, L = run.sequences.shape
+    logits = np.zeros((m, B, L + 1, len(texts), len(run.label_names)))
+    cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+    for s in range(m):
+        for b in range(B):
+            for k in range(L + 1):
+                prefix = tuple(int(x) for x in run.sequences[s, b, :k])
+                key = (s, prefix) if k else (0, ())
+                if key not in cache:
+                    cache[key] = stage_logits(run, s, prefix, texts).numpy().astype(float)
+                logits[s, b, k] = cache[key]
+    return logits
 
 
 # --------------------------------------------------------------------------- replay
@@ -226,33 +233,41 @@ def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_co
 
 # --------------------------------------------------------------------------- f(k)
 
-def measure_performance(systems: list[TrainedSystem], level: float = 0.95) -> dict[str, Any]:
-    """f(k) = mean accuracy of a shard model with k active groups, over shards and sequences,
-    per seed; mean over seeds with a Student-t interval (``level``, S - 1 degrees of freedom,
-    S >= 3 seeds). ``f(0)`` is a dead shard: chance ``1/C`` exactly (the served ensemble never
-    uses the untrained head), with zero spread."""
-    S = len(systems)
-    if S < 3:
-        raise ValueError(f"systems must hold at least 3 training seeds for a t-interval of f(k); got {S}")
+def measure_performance(logits: list[np.ndarray], labels: list[np.ndarray], seeds: list[int], level: float = 0.95) -> dict[str, Any]:
+    """f(k) from the prefix logits (m, B, L+1, n, C) of S >= 3 training seeds (with each seed's labels).
+
+    Per seed, f(k) is the mean accuracy of a shard model with k active groups over shards and
+    sequences; the mean over seeds carries a Student-t interval (``level``, S - 1 degrees of
+    freedom) and the between-seed spread. ``f(0)`` is a dead shard: chance ``1/C`` exactly (the
+    served ensemble never uses the untrained head), with zero spread.
+    """
+    S = len(logits)
+    if S < 3 or len(labels) != S or len(seeds) != S:
+        raise ValueError(f"logits, labels and seeds must hold the same number (at least 3) of training seeds; got {S}, {len(labels)}, {len(seeds)}")
     per_seed = []
-    for system in systems:
-        correct = system.logits.argmax(axis=-1) == system.labels  # (m, B, L+1, n)
-        values = correct.mean(axis=(0, 1, 3))
-        values[0] = 1.0 / system.logits.shape[-1]
-        per_seed.append(values)
+    for values, y in zip(logits, labels):
+        correct = values.argmax(axis=-1) == y  # (m, B, L+1, n)
+        f = correct.mean(axis=(0, 1, 3))
+        f[0] = 1.0 / values.shape[-1]
+        per_seed.append(f)
     per_seed = np.array(per_seed)  # (seeds, L+1)
     mean = per_seed.mean(axis=0)
-    se = per_seed.std(axis=0, ddof=1) / np.sqrt(S)
+    sd = per_seed.std(axis=0, ddof=1)
+    se = sd / np.sqrt(S)
     half = stats.t.ppf(0.5 + level / 2, S - 1) * se
-    return {"k": np.arange(per_seed.shape[1]), "accuracy": mean, "se": se, "low": mean - half, "high": mean + half,
-            "per_seed": per_seed, "seeds": [s.seed for s in systems], "level": level}
+    return {"k": np.arange(per_seed.shape[1]), "accuracy": mean, "se": se, "between_seed_sd": sd, "low": mean - half, "high": mean + half,
+            "per_seed": per_seed, "seeds": list(seeds), "level": level, "eval_examples": int(min(len(y) for y in labels))}
 
 
-def write_performance_csv(path: Path, measured: dict[str, Any]) -> Path:
-    """The measured f(k) as CSV ``k,accuracy,se,ci_low,ci_high,seeds`` (``s3t plan --performance`` reads it)."""
-    rows = [[int(k), float(a), float(se), float(lo), float(hi), len(measured["seeds"])]
-            for k, a, se, lo, hi in zip(measured["k"], measured["accuracy"], measured["se"], measured["low"], measured["high"])]
-    return write_text_atomic(path, Table(["k", "accuracy", "se", "ci_low", "ci_high", "seeds"], rows).to_csv())
+def write_performance_csv(path: Path, measured: dict[str, Any], examples_per_slice: float) -> Path:
+    """The measured f(k) as CSV ``k,examples_seen,accuracy,se,between_seed_sd,ci_low,ci_high,seeds,eval_examples``
+    (``s3t simulate/plan --performance`` read ``k,accuracy``; the other columns are its uncertainty)."""
+    columns = ["k", "examples_seen", "accuracy", "se", "between_seed_sd", "ci_low", "ci_high", "seeds", "eval_examples"]
+    rows = [[int(k), float(k * examples_per_slice), float(a), float(se), float(sd), float(lo), float(hi), len(measured["seeds"]),
+             measured["eval_examples"]]
+            for k, a, se, sd, lo, hi in zip(measured["k"], measured["accuracy"], measured["se"], measured["between_seed_sd"],
+                                            measured["low"], measured["high"])]
+    return write_text_atomic(path, Table(columns, rows).to_csv())
 
 
 def ensemble_table(systems: list[TrainedSystem], performance: PerformanceModel) -> list[dict[str, Any]]:
