@@ -119,3 +119,12 @@ def test_calibrate_saturating_fit_recovers_an_exact_curve():
     assert fit["fmax_se"] == pytest.approx(0.0, abs=1e-6) and fit["spec"].startswith("saturating:0.5,0.9")
     with pytest.raises(ValueError, match="at least 2 prefix lengths"):
         saturating_fit(x[:2], y[:2], 0.5)
+
+
+def test_alive_vote_leaves_dead_shards_out():
+    from s3t_sim.performance import PerformanceModel
+
+    f = PerformanceModel(np.array([0.5, 0.7, 0.9]))
+    prefixes = np.array([[2, 0], [0, 0], [1, 2], [2, 2]])
+    assert f.alive_vote(prefixes).tolist() == pytest.approx([0.9, 0.5, 0.8, 0.9])
+    assert f.aggregate(prefixes).tolist() == pytest.approx([0.7, 0.5, 0.8, 0.9])  # dead shards at f(0)

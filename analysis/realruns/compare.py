@@ -154,7 +154,7 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
         for (dataset, seed, prior, B), rep in result.replayed.items():
             if (dataset, seed) != (target.dataset, target.seed):
                 continue
-            mc_seed = [config.seed, seed, zlib.crc32(prior.encode()), B, zlib.crc32(dataset.encode()), 12]
+            mc_seed = int(np.random.SeedSequence([config.seed, seed, zlib.crc32(prior.encode()), B, zlib.crc32(dataset.encode()), 12]).generate_state(1)[0])
             pred = predict_heldout([p.logits[:, :B] for p in pilots], target.labels, target.sequences[:, :B], target.slice_of_point,
                                    rep["weights"], counts, config.streams, config.mc_runs, mc_seed, config.level)
             measured, dead = rep["measured"], (rep["prefix"] == 0).all(axis=-1)
@@ -167,6 +167,7 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
                         "trivial_low": 1.0 / C, "trivial_high": float(measured[j, 0]),
                         "exact_low": float(rep["exact_low"][c]), "exact_high": float(rep["exact_high"][c]),
                         "nontrivial": bool(r > 0 and not dead[j, c]), "cluster": f"{dataset}/{seed}/{prior}/{j}"})
+            planner = _planner_horizons(config, pilots, target, rep["weights"], B, mc_seed)
             for c, r in enumerate(counts):
                 row = {**key, "requests": int(r), "measured": float(measured[:, c].mean()), "predicted": float(pred.mean[c]),
                        "mean_low": float(pred.mean_low[c]), "mean_high": float(pred.mean_high[c]),
@@ -174,8 +175,24 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
                        "pilots": pred.pilots, "cluster": f"{dataset}/{seed}"}
                 if c == 0:
                     row.update(horizon_measured=float(measured.mean()), horizon_predicted=pred.horizon,
-                               horizon_low=pred.horizon_low, horizon_high=pred.horizon_high)
+                               horizon_low=pred.horizon_low, horizon_high=pred.horizon_high, **planner)
                 result.heldout_means.append(row)
+
+
+def _planner_horizons(config: ValidationConfig, pilots: list[TrainedSystem], target: TrainedSystem, weights: np.ndarray, B: int,
+                      seed: int) -> dict[str, float]:
+    """The planner's horizon average (simulator, i.i.d. slice hits) with f(k) calibrated on the pilots only:
+    ``mean_s f(k_s)`` (what ``s3t plan`` uses) and the alive-vote model (dead shards leave the vote)."""
+    m, _, L = target.sequences.shape
+    f = measure_performance([p.logits[:, :B] for p in pilots], [p.labels for p in pilots], [p.seed for p in pilots], config.level)
+    model = PerformanceModel(np.maximum.accumulate(f["accuracy"]), "pilots")
+    prior = np.bincount(target.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
+    sub = S3TSystem(target.sequences[:, :B])
+    out = {}
+    for name, aggregate in (("planner_mean_f", model.aggregate), ("planner_alive_vote", model.alive_vote)):
+        band = predict_accuracy_band(sub, prior / prior.sum(), model, config.request_counts, config.mc_runs, seed, config.level, aggregate=aggregate)
+        out[f"horizon_{name}"] = float(band.mean.mean())
+    return out
 
 
 def comparison_rows(config: ValidationConfig, dataset: str, systems: list[TrainedSystem], result: ValidationResult) -> list[dict[str, Any]]:

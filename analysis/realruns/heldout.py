@@ -197,4 +197,10 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
         "horizon_bias": float(h_err.mean()) if horizon else float("nan"),
         "horizon_mean_abs_error": float(np.abs(h_err).mean()) if horizon else float("nan"),
         "horizon_max_abs_error": float(np.abs(h_err).max()) if horizon else float("nan"),
+        **{f"{name}_horizon_{stat}": value for name in ("planner_mean_f", "planner_alive_vote") if horizon and f"horizon_{name}" in horizon[0]
+           for stat, value in _errors(np.array([r[f"horizon_{name}"] - r["horizon_measured"] for r in horizon])).items()},
     }
+
+
+def _errors(err: np.ndarray) -> dict[str, float]:
+    return {"bias": float(err.mean()), "mean_abs_error": float(np.abs(err).mean()), "max_abs_error": float(np.abs(err).max())}
