@@ -226,3 +226,27 @@ def test_validate_cli_rejects_bad_arguments(tmp_path):
     args = parser.parse_args(["validate", "--size", "tiny", "--data-dir", str(tmp_path), "--out", str(tmp_path)])
     with pytest.raises(FileNotFoundError, match="data set folder not found"):
         args.func(args)
+
+
+def test_prefix_logits_cache_is_reused_only_for_the_same_texts_and_sequences(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from analysis.realruns import experiment
+
+    calls = []
+
+    def fake(run, texts):
+        calls.append(list(texts))
+        return np.full((1, 1, 2, len(texts), 2), float(len(calls)))
+
+    monkeypatch.setattr(experiment, "prefix_logits", fake)
+    run = SimpleNamespace(sequences=np.array([[[0]]]))
+    path = tmp_path / "logits.npz"
+    first = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "b"]), path)
+    again = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "b"]), path)
+    assert len(calls) == 1 and np.array_equal(first, again) and (path.stat().st_mode & 0o777) == 0o644
+    other = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "c"]), path)
+    assert len(calls) == 2 and other[0, 0, 0, 0, 0] == 2.0
+    run.sequences = np.array([[[1]]])
+    experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "c"]), path)
+    assert len(calls) == 3

@@ -17,6 +17,7 @@ accuracy after each checkpoint.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import shutil
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from scipy import stats
 
 from analysis.realruns.bands import ensemble_accuracy
 from analysis.tables import Table
-from s3t_sim.output import write_text_atomic
+from s3t_sim.output import write_bytes_atomic, write_text_atomic
 from s3t_sim.performance import PerformanceModel
 from s3t_sim.priors import point_weights
 from s3t_sim.checks import check_int, check_real
@@ -151,7 +152,7 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
     run = S3TRun(s3t_dir)
     try:
         eval_set = eval_dataset(run, limit=config.eval_limit, seed=config.seed)
-        logits = prefix_logits(run, eval_set.texts)
+        logits = cached_prefix_logits(run, eval_set, runs_dir / f"logits_eval{config.eval_limit}_seed{config.seed}.npz")
         L = run.sequences.shape[2]
         location = run.deletions.trained_location
         ids = np.array(sorted(location), dtype=np.int64)
@@ -182,6 +183,21 @@ def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
                 if key not in cache:
                     cache[key] = stage_logits(run, s, prefix, texts).numpy().astype(float)
                 logits[s, b, k] = cache[key]
+    return logits
+
+
+def cached_prefix_logits(run: S3TRun, eval_set: Any, path: Path) -> np.ndarray:
+    """:func:`prefix_logits` kept in ``path`` (``.npz``) beside the run, so a rerun of the same
+    (trained, hence unchanged) run on the same examples replays without re-evaluating; the
+    cache is used only when its texts and sequences equal the current ones."""
+    if path.is_file():
+        with np.load(path) as cached:
+            if list(cached["texts"]) == list(eval_set.texts) and np.array_equal(cached["sequences"], run.sequences):
+                return cached["logits"]
+    logits = prefix_logits(run, eval_set.texts)
+    buffer = io.BytesIO()
+    np.savez(buffer, logits=logits, texts=np.array(eval_set.texts), sequences=np.asarray(run.sequences))
+    write_bytes_atomic(path, buffer.getvalue())
     return logits
 
 
