@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from analysis.realruns.bands import ensemble_accuracy, sample_request_streams
 from analysis.realruns.heldout import clustered_share, interval_score, predict_heldout, summarise_heldout
@@ -34,10 +35,11 @@ def test_identical_pilots_give_the_exact_stream_expectation():
     assert pred.mean[0] == pytest.approx(0.8) and pred.between_seed_sd.max() == 0
     assert np.all(np.abs(pred.mean - exact) <= 4 * sd / math.sqrt(runs) + 1e-12)
     assert pred.within_seed_sd == pytest.approx(sd, abs=0.01)
-    # no seed spread: the band is the stream law's own range, the mean interval t_2 sqrt(sw2 / J)
+    # no seed spread: the band is the stream law's own range; the mean interval t_nu sqrt(sw2 / J) with
+    # Welch-Satterthwaite nu = S (runs - 1) (all of the variance is from the Monte Carlo streams)
     assert pred.band_low == pytest.approx([0.8, 0.5, 0.5]) and pred.band_high == pytest.approx([0.8, 0.8, 0.8])
-    t2 = 4.302652729911275
-    assert pred.mean_high - pred.mean == pytest.approx(np.minimum(t2 * pred.within_seed_sd / math.sqrt(2), 1 - pred.mean))
+    t = stats.t.ppf(0.975, 3 * (runs - 1))
+    assert pred.mean_high - pred.mean == pytest.approx(np.minimum(t * pred.within_seed_sd / math.sqrt(2), 1 - pred.mean))
 
 
 def test_predictor_refuses_fewer_than_three_pilots():
@@ -97,13 +99,14 @@ def test_clustered_share_by_hand_and_singleton_clusters():
 def test_summary_counts_nontrivial_checkpoints_and_clusters():
     def row(y, stream, nontrivial):
         return {"measured": y, "band_low": 0.6, "band_high": 0.8, "trivial_low": 0.5, "trivial_high": 0.9, "exact_low": 0.65,
-                "exact_high": 0.75, "nontrivial": nontrivial, "cluster": stream}
+                "exact_high": 0.75, "nontrivial": nontrivial, "cluster": stream, "stream_id": stream,
+                "source": "replayed" if stream == "s0" else "cached"}
     streams = [row(0.9, "s0", False), row(0.7, "s0", True), row(0.5, "s1", False), row(0.55, "s1", True)]
     means = [{"measured": 0.7, "mean_low": 0.65, "mean_high": 0.75, "cluster": "d/0", "horizon_measured": 0.7,
               "horizon_predicted": 0.72, "horizon_low": 0.6, "horizon_high": 0.8}]
     out = summarise_heldout(streams, means, 0.95)
     assert (out["checkpoints"], out["nontrivial_checkpoints"], out["independent_streams"]) == (4, 2, 2)
-    assert out["band_coverage"] == 0.25 and out["band_coverage_nontrivial"] == 0.5
+    assert out["band_coverage"] == 0.25 and out["band_coverage_nontrivial"] == 0.5 and out["band_coverage_nontrivial_replayed"] == 1.0
     assert out["band_width"] == pytest.approx(0.2) and out["trivial_band_width"] == pytest.approx(0.4)
     assert out["trivial_band_coverage_nontrivial"] == 1.0 and out["exact_band_width_in_sample"] == pytest.approx(0.1)
     assert out["mean_curve_coverage"] == 1.0 and out["horizon_bias"] == pytest.approx(0.02)

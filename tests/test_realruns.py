@@ -170,8 +170,9 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     assert 0.0 <= summary["coverage"] <= 1.0
     by = summary["coverage_by_predictor"]
     assert set(by) == {"simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model"}
-    held = summary["heldout"]  # leave one seed out: 4 targets x 2 priors x 2 budgets x 2 streams x 5 checkpoints
-    assert held["checkpoints"] == 160 and held["independent_streams"] == 16 and held["mean_curve_checkpoints"] == 80
+    held = summary["heldout"]  # leave one seed out: 4 targets x 2 priors x 2 budgets x (2 replayed + 20 fresh) streams x 5 checkpoints
+    assert held["checkpoints"] == 4 * 2 * 2 * 22 * 5 and held["independent_streams"] == 4 * 2 * 22 and held["clusters"] == 4
+    assert held["mean_curve_checkpoints"] == 80 and held["nontrivial_checkpoints_replayed"] <= 4 * 2 * 2 * 2 * 4
     for key in ("mean_curve_coverage", "band_coverage_nontrivial", "band_coverage", "mean_curve_coverage_se"):
         assert 0.0 <= held[key] <= 1.0
     assert 0.0 < held["band_width"] and 0.0 < held["trivial_band_width"] and 0.0 <= held["mean_curve_width"] <= 1.0

@@ -21,6 +21,7 @@ from analysis.realruns.bands import (
     inside_band,
     predict_accuracy_band,
     sample_point_streams,
+    sample_request_streams,
     stream_accuracy_band,
 )
 from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, summarise_heldout
@@ -144,7 +145,8 @@ def _check_serving(system: TrainedSystem, replays: list[dict], sequences: np.nda
 
 def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result: ValidationResult) -> None:
     """Leave one training seed out: predict each seed from the others (>= 3 pilots) and score the
-    prediction on its replayed streams, which the fit never saw; rows go to ``result.heldout_*``."""
+    prediction on streams the fit never saw: the seed's replayed streams and ``config.heldout_streams``
+    fresh ones scored from its cached logits (equal to what the run serves: ``_check_serving``)."""
     counts = config.request_counts
     for target in systems:
         pilots = [s for s in systems if s.seed != target.seed]
@@ -154,23 +156,30 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
         for (dataset, seed, prior, B), rep in result.replayed.items():
             if (dataset, seed) != (target.dataset, target.seed):
                 continue
-            mc_seed = int(np.random.SeedSequence([config.seed, seed, zlib.crc32(prior.encode()), B, zlib.crc32(dataset.encode()), 12]).generate_state(1)[0])
+            tags = [zlib.crc32(prior.encode()), zlib.crc32(dataset.encode())]
+            mc_seed = int(np.random.SeedSequence([config.seed, seed, B, 12, *tags]).generate_state(1)[0])
+            fresh = np.random.default_rng([config.seed, seed, 13, *tags])  # one stream set for all nested B
+            hits = sample_request_streams(target.slice_of_point, rep["weights"], int(counts[-1]), max(config.heldout_streams, 1), fresh)
+            index, prefix = served_states_after(target.sequences[:, :B], hits[: config.heldout_streams], counts)
+            measured = np.vstack([rep["measured"], ensemble_accuracy(target.logits[:, :B], target.labels, index, prefix)])
+            dead = np.vstack([rep["prefix"], prefix]).max(axis=-1) == 0
+            source = ["replayed"] * rep["measured"].shape[0] + ["cached"] * config.heldout_streams
             pred = predict_heldout([p.logits[:, :B] for p in pilots], target.labels, target.sequences[:, :B], target.slice_of_point,
-                                   rep["weights"], counts, config.streams, config.mc_runs, mc_seed, config.level)
-            measured, dead = rep["measured"], (rep["prefix"] == 0).all(axis=-1)
+                                   rep["weights"], counts, measured.shape[0], config.mc_runs, mc_seed, config.level)
             key = {"dataset": dataset, "seed": seed, "prior": prior, "B": B}
             for j in range(measured.shape[0]):
                 for c, r in enumerate(counts):
                     result.heldout_streams.append({
-                        **key, "stream": j, "requests": int(r), "measured": float(measured[j, c]),
+                        **key, "stream": j, "source": source[j], "requests": int(r), "measured": float(measured[j, c]),
                         "band_low": float(pred.band_low[c]), "band_high": float(pred.band_high[c]),
                         "trivial_low": 1.0 / C, "trivial_high": float(measured[j, 0]),
                         "exact_low": float(rep["exact_low"][c]), "exact_high": float(rep["exact_high"][c]),
-                        "nontrivial": bool(r > 0 and not dead[j, c]), "cluster": f"{dataset}/{seed}/{prior}/{j}"})
+                        "nontrivial": bool(r > 0 and not dead[j, c]), "stream_id": f"{dataset}/{seed}/{prior}/{j}",
+                        "cluster": f"{dataset}/{seed}"})
             planner = _planner_horizons(config, pilots, target, rep["weights"], B, mc_seed)
             for c, r in enumerate(counts):
-                row = {**key, "requests": int(r), "measured": float(measured[:, c].mean()), "predicted": float(pred.mean[c]),
-                       "mean_low": float(pred.mean_low[c]), "mean_high": float(pred.mean_high[c]),
+                row = {**key, "requests": int(r), "measured": float(measured[:, c].mean()), "streams": measured.shape[0],
+                       "predicted": float(pred.mean[c]), "mean_low": float(pred.mean_low[c]), "mean_high": float(pred.mean_high[c]),
                        "between_seed_sd": float(pred.between_seed_sd[c]), "within_seed_sd": float(pred.within_seed_sd[c]),
                        "pilots": pred.pilots, "cluster": f"{dataset}/{seed}"}
                 if c == 0:
@@ -270,8 +279,9 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
         per_predictor[name] = {"coverage": c.share, "inside": c.inside, "checkpoints": c.checkpoints, "se": c.se}
     if result.heldout_streams:
         heldout = summarise_heldout(result.heldout_streams, result.heldout_means, config.level)
-        heldout["protocol"] = (f"leave one training seed out: {len(config.seeds) - 1} pilot seeds fit, the held-out seed's "
-                               "replayed streams score; in-sample predictors are listed under coverage_by_predictor")
+        heldout["protocol"] = (f"leave one training seed out: {len(config.seeds) - 1} pilot seeds fit; the held-out seed's "
+                               f"{config.streams} replayed and {config.heldout_streams} fresh cached-logit streams per prior score; "
+                               "SEs clustered by held-out seed; in-sample predictors are listed under coverage_by_predictor")
     else:
         heldout = {"skipped": f"needs at least {MIN_PILOTS + 1} training seeds ({MIN_PILOTS} pilots + 1 held out); got {len(config.seeds)}"}
     headline = per_predictor[PREDICTORS[0]]

@@ -15,8 +15,8 @@ Deletion streams are drawn from the request law (point model, without replacemen
   new seed (the fit's own uncertainty, the variance of ``mu``, is the ``1/S``);
 - within-seed stream variance ``sw2(c) = mean_s var_runs g_s``;
 - **mean curve** of the target, averaged over its ``J`` measured streams:
-  ``mu +- t_{S-1} sqrt(sb2 (1 + 1/S) + sw2 / J)`` (Student t: the variance is estimated
-  from S seeds); the horizon average (mean over checkpoints) the same way;
+  ``mu +- t_nu sqrt(sb2 (1 + 1/S) + sw2 / J)`` (Student t with Welch-Satterthwaite ``nu``:
+  the seed part is estimated from S seeds); the horizon average the same way;
 - **one-stream band**: predictive draws ``gbar(state) + T sd_s(state) sqrt(1 + 1/S)`` with
   ``gbar, sd_s`` the pilots' mean and spread at the drawn state and ``T ~ t_{S-1}``;
   central ``level`` quantiles, clipped to [0, 1].
@@ -71,8 +71,16 @@ def pilot_state_accuracy(pilot_logits: list[np.ndarray], labels: np.ndarray, ind
     return np.stack([ensemble_accuracy(logits, labels, index, prefix) for logits in pilot_logits])
 
 
-def _t_quantile(level: float, pilots: int) -> float:
-    return float(stats.t.ppf(0.5 + level / 2, pilots - 1))
+def _half_width(seed_var: np.ndarray, stream_var: np.ndarray, pilots: int, runs: int, level: float) -> np.ndarray:
+    """``t_nu sqrt(seed_var + stream_var)`` with Welch-Satterthwaite degrees of freedom
+    ``nu = (A + W)^2 / (A^2 / (S - 1) + W^2 / (S (runs - 1)))``: the seed part is estimated
+    from S pilots, the stream part from S x runs Monte Carlo streams."""
+    seed_var, stream_var = np.asarray(seed_var, dtype=float), np.asarray(stream_var, dtype=float)
+    total = seed_var + stream_var
+    denominator = seed_var**2 / (pilots - 1) + stream_var**2 / (pilots * (runs - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nu = np.where(denominator > 0, total**2 / np.where(denominator > 0, denominator, 1.0), np.inf)
+    return stats.t.ppf(0.5 + level / 2, nu) * np.sqrt(total)
 
 
 def predict_heldout(
@@ -103,11 +111,10 @@ def predict_heldout(
     mu = a.mean(axis=0)
     sb2 = a.var(axis=0, ddof=1)
     sw2 = g.var(axis=1, ddof=1).mean(axis=0)
-    t = _t_quantile(level, pilots)
     inflate = 1.0 + 1.0 / pilots
-    half = t * np.sqrt(sb2 * inflate + sw2 / streams)
+    half = _half_width(sb2 * inflate, sw2 / streams, pilots, runs, level)
     h = g.mean(axis=2)  # (S, runs): horizon average of each drawn stream
-    h_half = t * np.sqrt(h.mean(axis=1).var(ddof=1) * inflate + h.var(axis=1, ddof=1).mean() / streams)
+    h_half = float(_half_width(h.mean(axis=1).var(ddof=1) * inflate, h.var(axis=1, ddof=1).mean() / streams, pilots, runs, level))
     draws = g.mean(axis=0) + stats.t.rvs(pilots - 1, size=g.shape[1:], random_state=rng) * g.std(axis=0, ddof=1) * np.sqrt(inflate)
     tail = (1.0 - level) / 2
     low, high = np.quantile(np.clip(draws, 0.0, 1.0), [tail, 1.0 - tail], axis=0, method="inverted_cdf")
@@ -156,7 +163,8 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
 
     ``stream_rows``: one per (data set, target seed, prior, B, stream, checkpoint) with
     ``measured, band_low, band_high, trivial_low, trivial_high, exact_low, exact_high,
-    nontrivial, cluster``; ``mean_rows``: one per (data set, seed, prior, B, checkpoint) with
+    nontrivial, source`` (``replayed`` through the run, or ``cached`` logits), ``stream_id``
+    and ``cluster`` (the unit whose members are dependent, e.g. the training seed); ``mean_rows``: one per (data set, seed, prior, B, checkpoint) with
     ``measured, mean_low, mean_high, cluster``, plus ``horizon_*`` on the first checkpoint.
     """
     def col(rows: list[dict], key: str) -> np.ndarray:
@@ -166,6 +174,7 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
     nontrivial = col(stream_rows, "nontrivial").astype(bool)
     inside = (y >= lo - 1e-12) & (y <= hi + 1e-12)
     trivial_inside = (y >= col(stream_rows, "trivial_low") - 1e-12) & (y <= col(stream_rows, "trivial_high") + 1e-12)
+    replayed = col(stream_rows, "source") == "replayed"
     cov, cov_se, G = clustered_share(inside, clusters)
     cov_nt, cov_nt_se, _ = clustered_share(inside[nontrivial], clusters[nontrivial])
     my, mlo, mhi, mcl = col(mean_rows, "measured"), col(mean_rows, "mean_low"), col(mean_rows, "mean_high"), col(mean_rows, "cluster")
@@ -178,7 +187,10 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
         "level": level,
         "checkpoints": int(y.size),
         "nontrivial_checkpoints": int(nontrivial.sum()),
-        "independent_streams": G,
+        "independent_streams": int(np.unique(col(stream_rows, "stream_id")).size),
+        "clusters": G,
+        "band_coverage_nontrivial_replayed": float(inside[nontrivial & replayed].mean()) if (nontrivial & replayed).any() else float("nan"),
+        "nontrivial_checkpoints_replayed": int((nontrivial & replayed).sum()),
         "band_coverage": cov, "band_coverage_se": cov_se,
         "band_coverage_nontrivial": cov_nt, "band_coverage_nontrivial_se": cov_nt_se,
         "band_width": float(np.mean(hi - lo)),
