@@ -182,7 +182,7 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     # the measured f(k) is a file `s3t plan` reads, and the model learned the toy task
     f = performance_from_csv(out / "fk_toy.csv")
     assert f.L == 2 and f(2) > 0.6  # chance is 0.5
-    for name in ("validation_fk", "validation_bands", "validation_ensemble", "validation_comparison", "validation_heldout"):
+    for name in ("validation_fk", "validation_bands", "validation_ensemble", "validation_comparison", "validation_heldout", "validation_main"):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").is_file()
     saved = json.loads((out / "validation.json").read_text())
     methods = [row["method"] for row in saved["comparison"]]
@@ -211,7 +211,7 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     from analysis.report.document import ReportContext, render_html
 
     section = validation_section(ReportContext(out_dir=tmp_path / "out", seed=0, size="small"))
-    assert section is not None and len(section.figures) == 5 and len(section.checks) >= 5
+    assert section is not None and len(section.figures) == 6 and len(section.checks) >= 5
     assert "Validation against real fine-tuning runs" in render_html("r", {}, [section])
     assert validation_section(ReportContext(out_dir=tmp_path, seed=0, size="small")) is None
 

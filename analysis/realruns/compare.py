@@ -24,6 +24,7 @@ from analysis.realruns.bands import (
     sample_request_streams,
     stream_accuracy_band,
 )
+from analysis.realruns.mainfigure import deletion_curves
 from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, summarise_heldout
 from analysis.realruns.experiment import (
     TrainedSystem,
@@ -66,6 +67,8 @@ class ValidationResult:
     replayed: dict[tuple[str, int, str, int], dict[str, Any]] = field(default_factory=dict)
     heldout_streams: list[dict[str, Any]] = field(default_factory=list)
     heldout_means: list[dict[str, Any]] = field(default_factory=list)
+    main_rows: list[dict[str, Any]] = field(default_factory=list)  # the paper-style deletion curves
+    chance: dict[str, float] = field(default_factory=dict)
 
 
 def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
@@ -271,6 +274,9 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             if len(systems) > MIN_PILOTS:
                 score_heldout(config, systems, result)
             result.comparison += comparison_rows(config, dataset, systems, result)
+            points = min(len(s.point_ids) for s in systems)
+            result.main_rows += deletion_curves(systems, config.budgets, config.main_streams, points, config.seed, config.level)
+            result.chance[dataset] = 1.0 / systems[0].logits.shape[-1]
         bar.close()
 
     per_predictor = {}

@@ -60,6 +60,7 @@ class ValidationConfig:
     lr: float = 1e-3
     streams: int = 3
     heldout_streams: int = 200  # fresh streams per held-out seed and prior, scored from its cached logits
+    main_streams: int = 1000  # streams per seed of the paper-style figure (every point deleted)
     requests: int = 30
     checkpoint_every: int = 2
     skewed_prior: str = "zipf:1.0"
@@ -83,6 +84,7 @@ class ValidationConfig:
         self.eval_limit = check_int("eval_limit", self.eval_limit, 10)
         self.streams = check_int("streams", self.streams, 1)
         self.heldout_streams = check_int("heldout_streams", self.heldout_streams, 0)
+        self.main_streams = check_int("main_streams", self.main_streams, 1)
         self.requests = check_int("requests", self.requests, 1, self.train_limit)
         self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, 1, self.requests)
         self.mc_runs = check_int("mc_runs", self.mc_runs, 100)
@@ -102,7 +104,7 @@ VALIDATION_SIZES: dict[str, ValidationConfig] = {
     "full": ValidationConfig(train_limit=720, eval_limit=300),
     # the CI test: the tiny random BERT, seconds
     "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1, 2, 3), train_limit=48, epochs=4, lr=2e-2,
-                             eval_limit=40, max_length=16, batch_size=8, streams=2, heldout_streams=20, requests=8, checkpoint_every=2,
+                             eval_limit=40, max_length=16, batch_size=8, streams=2, heldout_streams=20, main_streams=50, requests=8, checkpoint_every=2,
                              mc_runs=400, datasets=("sst2",)),
 }
 

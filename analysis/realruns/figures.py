@@ -5,7 +5,8 @@
   against the measured accuracy of replayed deletion streams;
 - ``validation_ensemble``: ensemble accuracy against the f(k) model ``mean_s f(k_s)``;
 - ``validation_comparison``: S3T (several B) vs SISA vs full LoRA over the request stream;
-- ``validation_heldout``: the held-out prediction (pilot seeds only) of a left-out seed against its streams.
+- ``validation_heldout``: the held-out prediction (pilot seeds only) of a left-out seed against its streams;
+- ``validation_main``: accuracy against deletions until every shard is dead (:mod:`analysis.realruns.mainfigure`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.realruns.mainfigure import main_figure
 from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.output import write_json_atomic, write_text_atomic
@@ -44,6 +46,8 @@ def write_validation_outputs(result: Any, out_dir: "str | Path") -> list[SavedFi
     figures = [fk_figure(result, out_dir), bands_figure(result, out_dir), ensemble_figure(result, out_dir), comparison_figure(result, out_dir)]
     if result.heldout_streams:
         figures.append(heldout_figure(result, out_dir))
+    if result.main_rows:
+        figures.append(main_figure(result.main_rows, result.comparison, result.chance, out_dir))
     payload = {"summary": result.summary, "comparison": result.comparison, "performance": result.performance,
                "figures": [{"name": f.name, "title": f.title, "caption": f.caption} for f in figures]}
     write_json_atomic(out_dir / SUMMARY_FILE, payload)
