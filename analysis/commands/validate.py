@@ -11,7 +11,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     """Add ``validate`` to the ``s3t`` parser."""
     parser = subparsers.add_parser(
         "validate",
-        help="train real S3T systems, measure f(k), replay deletion streams, check the predicted bands",
+        help="train real S3T systems, replay deletion streams, score held-out predictions and the predicted bands",
         description="Train S3T systems (MiniLM + grouped LoRA) on SST-2 and AG News, measure f(k) over seeds, "
         "replay seeded deletion streams (uniform and one skewed prior) and report the share of checkpoints "
         "inside the simulator's 95% band, and S3T vs SISA vs full LoRA. Writes CSV, JSON and figures.",
@@ -68,7 +68,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(summary: dict, out: str) -> str:
-    lines = [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
+    held = summary["heldout"]
+    if "skipped" in held:
+        lines = [f"held out: skipped ({held['skipped']})"]
+    else:
+        lines = [f"held out ({held['protocol']}):",
+                 f"  mean curve: coverage {held['mean_curve_coverage']:.3f} +- {held['mean_curve_coverage_se']:.3f} of "
+                 f"{held['mean_curve_checkpoints']} checkpoints, mean width {held['mean_curve_width']:.3f}",
+                 f"  one-stream band: coverage {held['band_coverage_nontrivial']:.3f} +- {held['band_coverage_nontrivial_se']:.3f} of "
+                 f"{held['nontrivial_checkpoints']} non-trivial checkpoints ({held['band_coverage']:.3f} of all {held['checkpoints']}; "
+                 f"{held['independent_streams']} streams), width {held['band_width']:.3f} vs trivial {held['trivial_band_width']:.3f}",
+                 f"  horizon average: bias {held['horizon_bias']:+.3f}, planner mean f(k) {held['planner_mean_f_horizon_bias']:+.3f}, "
+                 f"alive vote {held['planner_alive_vote_horizon_bias']:+.3f}",
+                 "in-sample diagnostics:"]
+    lines += [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})"]
     lines += [f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})"
               for name, c in summary["coverage_by_predictor"].items()]
