@@ -182,10 +182,10 @@ def heldout_figure(result: Any, out_dir: Path) -> SavedFigure:
         ax.fill_between(x, [r["mean_low"] for r in means], [r["mean_high"] for r in means], color=colour(1), alpha=0.35,
                         label="mean-curve 95% interval")
         ax.plot(x, [r["predicted"] for r in means], color=colour(1), linewidth=1.2, label="predicted mean")
-        for j in sorted({r["stream"] for r in rows_s}):
+        for j in sorted({r["stream"] for r in rows_s if r["source"] == "replayed"}):
             sel = [r for r in rows_s if (r["dataset"], r["seed"], r["prior"], r["B"]) == key and r["stream"] == j]
             ax.plot(x, [r["measured"] for r in sel], color=colour(6), marker=marker(j + 1), markersize=3.5, linewidth=1.0,
-                    label="measured stream" if j == 0 else None)
+                    label="measured stream (replayed through the run)" if j == 0 else None)
         ax.axhline(streams[0]["trivial_low"], color=colour(6), linestyle=":", linewidth=1.0, label="chance")
         ax.set_title(f"{dataset}, prior {prior}, B={B}, held-out seed {seed}", fontsize=9)
         ax.set_xlabel("deletion requests r")
@@ -199,4 +199,5 @@ def heldout_figure(result: Any, out_dir: Path) -> SavedFigure:
     return save_figure(fig, out_dir, "validation_heldout", Table(columns, table, "held-out prediction shown"),
                        f"Held-out prediction (seed {seed}, B = {B})",
                        f"Fitted on {pilots} other training seeds only (leave one seed out); the seed shown and its replayed deletion "
-                       "streams were not used. Dark: 95% interval of the mean over its streams; light: 95% band for one stream.")
+                       "streams were not used. Dark: 95% interval of the mean over its streams (replayed and fresh cached-logit ones); "
+                       "light: 95% band for one stream; lines: the streams replayed through the run.")
