@@ -131,3 +131,25 @@ def test_alive_vote_leaves_dead_shards_out():
     prefixes = np.array([[2, 0], [0, 0], [1, 2], [2, 2]])
     assert f.alive_vote(prefixes).tolist() == pytest.approx([0.9, 0.5, 0.8, 0.9])
     assert f.aggregate(prefixes).tolist() == pytest.approx([0.7, 0.5, 0.8, 0.9])  # dead shards at f(0)
+
+
+def test_deletion_curves_start_at_the_clean_ensemble_and_end_at_chance():
+    from types import SimpleNamespace
+
+    from analysis.realruns.mainfigure import deletion_curves
+
+    rng = np.random.default_rng(7)
+    m, B, L, n, C = 2, 2, 2, 30, 3
+    labels = rng.integers(0, C, size=n)
+    sequences = np.array([[[0, 1], [1, 0]]] * m)
+    systems = [SimpleNamespace(dataset="d", seed=s, logits=rng.normal(size=(m, B, L + 1, n, C)), labels=labels, sequences=sequences,
+                               slice_of_point=np.repeat(np.arange(m * L), 3)) for s in range(2)]
+    rows = deletion_curves(systems, (1, 2), streams=20, points=12, seed=0, level=0.95)
+    assert len(rows) == 2 * 13 and {r["samples"] for r in rows} == {40}
+    full = np.full((1, m), L)
+    for B in (1, 2):
+        clean = [ensemble_accuracy(s.logits[:, :B], labels, np.zeros_like(full), full)[0] for s in systems]
+        first = next(r for r in rows if r["B"] == B and r["requests"] == 0)
+        last = next(r for r in rows if r["B"] == B and r["requests"] == 12)
+        assert first["mean"] == pytest.approx(np.mean(clean)) and first["low"] == pytest.approx(min(clean))
+        assert last["mean"] == last["low"] == last["high"] == pytest.approx(1 / C)  # every point deleted: every shard dead
