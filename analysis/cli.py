@@ -14,10 +14,10 @@ import sys
 
 import s3t_sim.commands
 import s3t_train.commands
-from analysis.commands import bounds, figures, plan, report, validate
+from analysis.commands import bounds, calibrate, figures, plan, report, validate
 
 # In the order of ``s3t --help``.
-COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, s3t_train.commands)
+COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, calibrate, s3t_train.commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

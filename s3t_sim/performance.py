@@ -49,6 +49,15 @@ class PerformanceModel:
         """Aggregate performance ``mean_s f(k_s)`` over the last axis (shards)."""
         return self(prefixes).mean(axis=-1)
 
+    def alive_vote(self, prefixes: np.ndarray) -> np.ndarray:
+        """Served-ensemble model: mean of ``f(k_s)`` over the *live* shards (``k_s > 0``; a dead
+        shard leaves the vote), ``f(0)`` when every shard is dead; last axis = shards."""
+        prefixes = np.asarray(prefixes)
+        alive = prefixes > 0
+        live = np.where(alive, self(prefixes), 0.0).sum(axis=-1)
+        count = alive.sum(axis=-1)
+        return np.where(count > 0, live / np.maximum(count, 1), self.values[0])
+
 
 def saturating_performance(
     L: int, f0: float = 0.5, fmax: float = 0.9, scale: float = 2.0, samples_per_slice: float = 1.0

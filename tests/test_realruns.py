@@ -166,28 +166,52 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
                               "--out", str(out), "--json"])
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["checkpoints"] == 2 * 2 * 2 * 2 * 5  # seeds x priors x budgets x streams x request counts
+    assert summary["checkpoints"] == 4 * 2 * 2 * 2 * 5  # seeds x priors x budgets x streams x request counts
     assert 0.0 <= summary["coverage"] <= 1.0
     by = summary["coverage_by_predictor"]
     assert set(by) == {"simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model"}
+    held = summary["heldout"]  # leave one seed out: 4 targets x 2 priors x 2 budgets x (2 replayed + 20 fresh) streams x 5 checkpoints
+    assert held["checkpoints"] == 4 * 2 * 2 * 22 * 5 and held["independent_streams"] == 4 * 2 * 22 and held["clusters"] == 4
+    assert held["mean_curve_checkpoints"] == 80 and held["nontrivial_checkpoints_replayed"] <= 4 * 2 * 2 * 2 * 4
+    for key in ("mean_curve_coverage", "band_coverage_nontrivial", "band_coverage", "mean_curve_coverage_se"):
+        assert 0.0 <= held[key] <= 1.0
+    assert 0.0 < held["band_width"] and 0.0 < held["trivial_band_width"] and 0.0 <= held["mean_curve_width"] <= 1.0
+    assert held["nontrivial_checkpoints"] < held["checkpoints"]
     # the run's own serving path (S3TRun.evaluate) equals the cached-logit ensemble
     assert summary["serving_checks"] and all(c["cached"] == c["served"] for c in summary["serving_checks"])
     # the measured f(k) is a file `s3t plan` reads, and the model learned the toy task
     f = performance_from_csv(out / "fk_toy.csv")
     assert f.L == 2 and f(2) > 0.6  # chance is 0.5
-    for name in ("validation_fk", "validation_bands", "validation_ensemble", "validation_comparison"):
+    for name in ("validation_fk", "validation_bands", "validation_ensemble", "validation_comparison", "validation_heldout", "validation_main"):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").is_file()
     saved = json.loads((out / "validation.json").read_text())
     methods = [row["method"] for row in saved["comparison"]]
     assert methods == ["SISA (B=1, checkpoints)", "S3T (B=2)", "full LoRA (one model, all data)"]
     assert saved["comparison"][1]["training_cost_example_passes"] == 2 * saved["comparison"][0]["training_cost_example_passes"]
 
+    # s3t calibrate: the four pilot runs -> an f(k) file that simulate and plan read
+    from analysis.cli import main
+
+    perf = tmp_path / "perf.csv"
+    pilots = [str(out / "runs" / "toy" / f"seed{s}" / "s3t") for s in range(4)]
+    assert main(["calibrate", *pilots, "--out", str(perf), "--eval-limit", "40", "--json"]) == 0
+    calibrated = json.loads(capsys.readouterr().out)
+    assert calibrated["pilots"] == 4 and calibrated["f"][0]["accuracy"] == 0.5  # f(0) is chance
+    assert [row["accuracy"] for row in calibrated["f"]] == pytest.approx(list(f.values))  # same logits as validate's f(k)
+    assert calibrated["saturating"]["spec"].startswith("saturating:0.5,")
+    assert main(["simulate", "-m", "2", "-L", "2", "-B", "2", "--criterion", "performance-below:0.55", "--performance", str(perf),
+                 "--runs", "200", "--json"]) == 0
+    assert main(["plan", "--performance", str(perf), "--shards", "2", "--slices", "2", "--budgets", "1,2", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", *pilots[:2], "--out", str(perf)]) == 2
+    assert "at least 3 pilot run folders" in capsys.readouterr().err
+
     # the report section picks the results up from <out>/validation
     from analysis.realruns.report_section import validation_section
     from analysis.report.document import ReportContext, render_html
 
     section = validation_section(ReportContext(out_dir=tmp_path / "out", seed=0, size="small"))
-    assert section is not None and len(section.figures) == 4 and section.checks
+    assert section is not None and len(section.figures) == 6 and len(section.checks) >= 5
     assert "Validation against real fine-tuning runs" in render_html("r", {}, [section])
     assert validation_section(ReportContext(out_dir=tmp_path, seed=0, size="small")) is None
 
@@ -197,9 +221,33 @@ def test_validate_cli_rejects_bad_arguments(tmp_path):
 
     parser = argparse.ArgumentParser(prog="s3t")
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["validate", "--size", "tiny", "--seeds", "1", "--out", str(tmp_path)])
-    with pytest.raises(ValueError, match=r"seeds must be an integer in \[2, inf\]"):
+    args = parser.parse_args(["validate", "--size", "tiny", "--seeds", "2", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match=r"seeds must be an integer in \[3, inf\]"):
         args.func(args)
     args = parser.parse_args(["validate", "--size", "tiny", "--data-dir", str(tmp_path), "--out", str(tmp_path)])
     with pytest.raises(FileNotFoundError, match="data set folder not found"):
         args.func(args)
+
+
+def test_prefix_logits_cache_is_reused_only_for_the_same_texts_and_sequences(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from analysis.realruns import experiment
+
+    calls = []
+
+    def fake(run, texts):
+        calls.append(list(texts))
+        return np.full((1, 1, 2, len(texts), 2), float(len(calls)))
+
+    monkeypatch.setattr(experiment, "prefix_logits", fake)
+    run = SimpleNamespace(sequences=np.array([[[0]]]))
+    path = tmp_path / "logits.npz"
+    first = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "b"]), path)
+    again = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "b"]), path)
+    assert len(calls) == 1 and np.array_equal(first, again) and (path.stat().st_mode & 0o777) == 0o644
+    other = experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "c"]), path)
+    assert len(calls) == 2 and other[0, 0, 0, 0, 0] == 2.0
+    run.sequences = np.array([[[1]]])
+    experiment.cached_prefix_logits(run, SimpleNamespace(texts=["a", "c"]), path)
+    assert len(calls) == 3

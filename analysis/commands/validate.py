@@ -11,7 +11,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     """Add ``validate`` to the ``s3t`` parser."""
     parser = subparsers.add_parser(
         "validate",
-        help="train real S3T systems, measure f(k), replay deletion streams, check the predicted bands",
+        help="train real S3T systems, replay deletion streams, score held-out predictions and the predicted bands",
         description="Train S3T systems (MiniLM + grouped LoRA) on SST-2 and AG News, measure f(k) over seeds, "
         "replay seeded deletion streams (uniform and one skewed prior) and report the share of checkpoints "
         "inside the simulator's 95% band, and S3T vs SISA vs full LoRA. Writes CSV, JSON and figures.",
@@ -22,7 +22,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default: shared/data beside the project folder, whatever the current folder)")
     parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="data set folders under --data-dir (default sst2 agnews)")
     parser.add_argument("--model", default=None, help="model: minilm (default), tiny, a hub name or a local path")
-    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 2)")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 3; held-out scoring needs 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
     parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         overrides["model"] = args.model
     if args.seeds is not None:
-        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 2)))
+        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 3)))
     if args.threads is not None:
         overrides["threads"] = args.threads
     overrides["seed"] = check_int("seed", args.seed, 0)
@@ -68,7 +68,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(summary: dict, out: str) -> str:
-    lines = [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
+    held = summary["heldout"]
+    if "skipped" in held:
+        lines = [f"held out: skipped ({held['skipped']})"]
+    else:
+        lines = [f"held out ({held['protocol']}):",
+                 f"  mean curve: coverage {held['mean_curve_coverage']:.3f} +- {held['mean_curve_coverage_se']:.3f} of "
+                 f"{held['mean_curve_checkpoints']} checkpoints, mean width {held['mean_curve_width']:.3f}",
+                 f"  one-stream band: coverage {held['band_coverage_nontrivial']:.3f} +- {held['band_coverage_nontrivial_se']:.3f} of "
+                 f"{held['nontrivial_checkpoints']} non-trivial checkpoints ({held['band_coverage']:.3f} of all {held['checkpoints']}; "
+                 f"{held['independent_streams']} streams), width {held['band_width']:.3f} vs trivial {held['trivial_band_width']:.3f}",
+                 f"  horizon average: bias {held['horizon_bias']:+.3f}, planner mean f(k) {held['planner_mean_f_horizon_bias']:+.3f}, "
+                 f"alive vote {held['planner_alive_vote_horizon_bias']:+.3f}",
+                 "in-sample diagnostics:"]
+    lines += [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})"]
     lines += [f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})"
               for name, c in summary["coverage_by_predictor"].items()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from analysis.realruns.bands import (
     inside_band,
     predict_accuracy_band,
     sample_point_streams,
+    sample_request_streams,
     stream_accuracy_band,
 )
+from analysis.realruns.mainfigure import deletion_curves
+from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, summarise_heldout
 from analysis.realruns.experiment import (
     TrainedSystem,
     ValidationConfig,
@@ -59,6 +63,12 @@ class ValidationResult:
     deaths: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     predicted_deaths: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     stream_means: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    # per (dataset, seed, prior, B): measured curves, served prefixes, the exact-law band (in-sample)
+    replayed: dict[tuple[str, int, str, int], dict[str, Any]] = field(default_factory=dict)
+    heldout_streams: list[dict[str, Any]] = field(default_factory=list)
+    heldout_means: list[dict[str, Any]] = field(default_factory=list)
+    main_rows: list[dict[str, Any]] = field(default_factory=list)  # the paper-style deletion curves
+    chance: dict[str, float] = field(default_factory=dict)
 
 
 def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
@@ -71,7 +81,9 @@ def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str,
     weights = prior_point_weights(prior, len(system.point_ids), config.seed + system.seed)
     slice_prior = np.bincount(system.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
     slice_prior = slice_prior / slice_prior.sum()
-    positions = sample_point_streams(weights, int(counts[-1]), config.streams, np.random.default_rng([config.seed, system.seed, prior_index]))
+    # the data set is in the seed: each data set gets its own streams (independent clusters)
+    positions = sample_point_streams(weights, int(counts[-1]), config.streams,
+                                     np.random.default_rng([config.seed, system.seed, prior_index, zlib.crc32(system.dataset.encode())]))
     replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
                for j in range(config.streams)]
     streams = np.stack([r["hits"] for r in replays])
@@ -106,6 +118,8 @@ def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str,
             stream_accuracy_band(logits, system.labels, sequences, system.slice_of_point, weights, counts, config.mc_runs, seeds[3],
                                  config.level, replacement=False),
         ]
+        result.replayed[(system.dataset, system.seed, prior, B)] = {
+            "measured": measured, "prefix": prefix, "weights": weights, "exact_low": bands[3].lower, "exact_high": bands[3].upper}
         for band in bands:
             inside = inside_band(band, measured)
             result.inside[band.predictor].append(inside)
@@ -130,6 +144,67 @@ def _check_serving(system: TrainedSystem, replays: list[dict], sequences: np.nda
             c, accuracy = replay["serving_check"]
             result.serving_checks.append({"dataset": system.dataset, "seed": system.seed, "requests": int(counts[c]),
                                           "cached": float(measured[j, c]), "served": accuracy})
+
+
+def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result: ValidationResult) -> None:
+    """Leave one training seed out: predict each seed from the others (>= 3 pilots) and score the
+    prediction on streams the fit never saw: the seed's replayed streams and ``config.heldout_streams``
+    fresh ones scored from its cached logits (equal to what the run serves: ``_check_serving``)."""
+    counts = config.request_counts
+    for target in systems:
+        pilots = [s for s in systems if s.seed != target.seed]
+        if not all(np.array_equal(p.labels, target.labels) for p in pilots):
+            raise RuntimeError("pilot and target systems must be evaluated on the same examples")
+        C = target.logits.shape[-1]
+        for (dataset, seed, prior, B), rep in result.replayed.items():
+            if (dataset, seed) != (target.dataset, target.seed):
+                continue
+            tags = [zlib.crc32(prior.encode()), zlib.crc32(dataset.encode())]
+            mc_seed = int(np.random.SeedSequence([config.seed, seed, B, 12, *tags]).generate_state(1)[0])
+            fresh = np.random.default_rng([config.seed, seed, 13, *tags])  # one stream set for all nested B
+            hits = sample_request_streams(target.slice_of_point, rep["weights"], int(counts[-1]), max(config.heldout_streams, 1), fresh)
+            index, prefix = served_states_after(target.sequences[:, :B], hits[: config.heldout_streams], counts)
+            measured = np.vstack([rep["measured"], ensemble_accuracy(target.logits[:, :B], target.labels, index, prefix)])
+            dead = np.vstack([rep["prefix"], prefix]).max(axis=-1) == 0
+            source = ["replayed"] * rep["measured"].shape[0] + ["cached"] * config.heldout_streams
+            pred = predict_heldout([p.logits[:, :B] for p in pilots], target.labels, target.sequences[:, :B], target.slice_of_point,
+                                   rep["weights"], counts, measured.shape[0], config.mc_runs, mc_seed, config.level)
+            key = {"dataset": dataset, "seed": seed, "prior": prior, "B": B}
+            for j in range(measured.shape[0]):
+                for c, r in enumerate(counts):
+                    result.heldout_streams.append({
+                        **key, "stream": j, "source": source[j], "requests": int(r), "measured": float(measured[j, c]),
+                        "band_low": float(pred.band_low[c]), "band_high": float(pred.band_high[c]),
+                        "trivial_low": 1.0 / C, "trivial_high": float(measured[j, 0]),
+                        "exact_low": float(rep["exact_low"][c]), "exact_high": float(rep["exact_high"][c]),
+                        "nontrivial": bool(r > 0 and not dead[j, c]), "stream_id": f"{dataset}/{seed}/{prior}/{j}",
+                        "cluster": f"{dataset}/{seed}"})
+            planner = _planner_horizons(config, pilots, target, rep["weights"], B, mc_seed)
+            for c, r in enumerate(counts):
+                row = {**key, "requests": int(r), "measured": float(measured[:, c].mean()), "streams": measured.shape[0],
+                       "predicted": float(pred.mean[c]), "mean_low": float(pred.mean_low[c]), "mean_high": float(pred.mean_high[c]),
+                       "between_seed_sd": float(pred.between_seed_sd[c]), "within_seed_sd": float(pred.within_seed_sd[c]),
+                       "pilots": pred.pilots, "cluster": f"{dataset}/{seed}"}
+                if c == 0:
+                    row.update(horizon_measured=float(measured.mean()), horizon_predicted=pred.horizon,
+                               horizon_low=pred.horizon_low, horizon_high=pred.horizon_high, **planner)
+                result.heldout_means.append(row)
+
+
+def _planner_horizons(config: ValidationConfig, pilots: list[TrainedSystem], target: TrainedSystem, weights: np.ndarray, B: int,
+                      seed: int) -> dict[str, float]:
+    """The planner's horizon average (simulator, i.i.d. slice hits) with f(k) calibrated on the pilots only:
+    ``mean_s f(k_s)`` (what ``s3t plan`` uses) and the alive-vote model (dead shards leave the vote)."""
+    m, _, L = target.sequences.shape
+    f = measure_performance([p.logits[:, :B] for p in pilots], [p.labels for p in pilots], [p.seed for p in pilots], config.level)
+    model = PerformanceModel(np.maximum.accumulate(f["accuracy"]), "pilots")
+    prior = np.bincount(target.slice_of_point, weights=weights, minlength=m * L).reshape(m, L)
+    sub = S3TSystem(target.sequences[:, :B])
+    out = {}
+    for name, aggregate in (("planner_mean_f", model.aggregate), ("planner_alive_vote", model.alive_vote)):
+        band = predict_accuracy_band(sub, prior / prior.sum(), model, config.request_counts, config.mc_runs, seed, config.level, aggregate=aggregate)
+        out[f"horizon_{name}"] = float(band.mean.mean())
+    return out
 
 
 def comparison_rows(config: ValidationConfig, dataset: str, systems: list[TrainedSystem], result: ValidationResult) -> list[dict[str, Any]]:
@@ -187,8 +262,8 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             for seed in config.seeds:
                 systems.append(train_and_measure(config, dataset, seed, out_dir, executor))
                 bar.update(1)
-            measured_f = measure_performance(systems, config.level)
-            fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f)
+            measured_f = measure_performance([s.logits for s in systems], [s.labels for s in systems], [s.seed for s in systems], config.level)
+            fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f, config.train_limit / (config.shards * config.slices))
             performance = performance_from_csv(fk_path, L=config.slices)  # exactly what `s3t plan` will read
             result.performance[dataset] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in measured_f.items()}
             result.ensemble[dataset] = ensemble_table(systems, performance)
@@ -196,13 +271,25 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             for system in systems:
                 for prior in ("uniform", config.skewed_prior):
                     validate_system(config, system, prior, performance, g, out_dir, result)
+            if len(systems) > MIN_PILOTS:
+                score_heldout(config, systems, result)
             result.comparison += comparison_rows(config, dataset, systems, result)
+            points = min(len(s.point_ids) for s in systems)
+            result.main_rows += deletion_curves(systems, config.budgets, config.main_streams, points, config.seed, config.level)
+            result.chance[dataset] = 1.0 / systems[0].logits.shape[-1]
         bar.close()
 
     per_predictor = {}
     for name, parts in result.inside.items():
         c = coverage_of(np.concatenate([p.ravel() for p in parts]))
         per_predictor[name] = {"coverage": c.share, "inside": c.inside, "checkpoints": c.checkpoints, "se": c.se}
+    if result.heldout_streams:
+        heldout = summarise_heldout(result.heldout_streams, result.heldout_means, config.level)
+        heldout["protocol"] = (f"leave one training seed out: {len(config.seeds) - 1} pilot seeds fit; the held-out seed's "
+                               f"{config.streams} replayed and {config.heldout_streams} fresh cached-logit streams per prior score; "
+                               "SEs clustered by held-out seed; in-sample predictors are listed under coverage_by_predictor")
+    else:
+        heldout = {"skipped": f"needs at least {MIN_PILOTS + 1} training seeds ({MIN_PILOTS} pilots + 1 held out); got {len(config.seeds)}"}
     headline = per_predictor[PREDICTORS[0]]
     result.summary = {
         "coverage": headline["coverage"],
@@ -212,6 +299,8 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
         "level": config.level,
         "predictor": PREDICTORS[0],
         "coverage_by_predictor": per_predictor,
+        "coverage_by_predictor_note": "in-sample: bands use the scored seed's own logits or f(k) tables that include it",
+        "heldout": heldout,
         "serving_checks": result.serving_checks,
         "performance_csv": {d: f"fk_{d}.csv" for d in config.datasets},
         "config": asdict(config),

@@ -17,6 +17,7 @@ accuracy after each checkpoint.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import shutil
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from scipy import stats
 
 from analysis.realruns.bands import ensemble_accuracy
 from analysis.tables import Table
-from s3t_sim.output import write_text_atomic
+from s3t_sim.output import write_bytes_atomic, write_text_atomic
 from s3t_sim.performance import PerformanceModel
 from s3t_sim.priors import point_weights
 from s3t_sim.checks import check_int, check_real
@@ -50,7 +51,7 @@ class ValidationConfig:
     shards: int = 3
     slices: int = 3
     budgets: tuple[int, ...] = (1, 2, 3)
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
     train_limit: int = 900
     eval_limit: int = 400
     epochs: int = 1
@@ -58,6 +59,8 @@ class ValidationConfig:
     max_length: int = 32
     lr: float = 1e-3
     streams: int = 3
+    heldout_streams: int = 200  # fresh streams per held-out seed and prior, scored from its cached logits
+    main_streams: int = 1000  # streams per seed of the paper-style figure (every point deleted)
     requests: int = 30
     checkpoint_every: int = 2
     skewed_prior: str = "zipf:1.0"
@@ -74,11 +77,14 @@ class ValidationConfig:
         self.slices = check_int("slices", self.slices, 1)
         self.budgets = tuple(sorted({check_int("budgets", b, 1, self.slices) for b in self.budgets}))
         self.seeds = tuple(check_int("seeds", s, 0) for s in self.seeds)
-        if len(self.seeds) < 2:
-            raise ValueError("seeds must hold at least 2 training seeds (intervals of f(k) are over seeds)")
+        if len(set(self.seeds)) < 3:
+            raise ValueError("seeds must hold at least 3 distinct training seeds (intervals over seeds; "
+                             "held-out scoring needs 4: 3 pilots + 1 held out)")
         self.train_limit = check_int("train_limit", self.train_limit, 2 * self.shards * self.slices)
         self.eval_limit = check_int("eval_limit", self.eval_limit, 10)
         self.streams = check_int("streams", self.streams, 1)
+        self.heldout_streams = check_int("heldout_streams", self.heldout_streams, 0)
+        self.main_streams = check_int("main_streams", self.main_streams, 1)
         self.requests = check_int("requests", self.requests, 1, self.train_limit)
         self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, 1, self.requests)
         self.mc_runs = check_int("mc_runs", self.mc_runs, 100)
@@ -91,14 +97,14 @@ class ValidationConfig:
 
 
 VALIDATION_SIZES: dict[str, ValidationConfig] = {
-    # about 10 minutes on 2 cores: two data sets, two seeds, 2 shards x 3 slices, 240 examples
-    "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1), train_limit=240, eval_limit=300,
+    # two data sets, four seeds (leave-one-seed-out: 3 pilots + 1 held out), 2 shards x 3 slices, 240 examples
+    "small": ValidationConfig(shards=2, budgets=(1, 2, 3), seeds=(0, 1, 2, 3), train_limit=240, eval_limit=300,
                               streams=2, requests=16, checkpoint_every=2, mc_runs=1000),
-    # about 30 minutes on 2 cores: two data sets, three seeds, 3 shards x 3 slices, 720 examples
+    # two data sets, four seeds, 3 shards x 3 slices, 720 examples
     "full": ValidationConfig(train_limit=720, eval_limit=300),
     # the CI test: the tiny random BERT, seconds
-    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1), train_limit=48, epochs=4, lr=2e-2,
-                             eval_limit=40, max_length=16, batch_size=8, streams=2, requests=8, checkpoint_every=2,
+    "tiny": ValidationConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), seeds=(0, 1, 2, 3), train_limit=48, epochs=4, lr=2e-2,
+                             eval_limit=40, max_length=16, batch_size=8, streams=2, heldout_streams=20, main_streams=50, requests=8, checkpoint_every=2,
                              mc_runs=400, datasets=("sst2",)),
 }
 
@@ -150,18 +156,8 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
     run = S3TRun(s3t_dir)
     try:
         eval_set = eval_dataset(run, limit=config.eval_limit, seed=config.seed)
-        m, B, L = run.sequences.shape
-        n, C = len(eval_set), len(run.label_names)
-        logits = np.zeros((m, B, L + 1, n, C))
-        node_logits: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
-        for s in range(m):
-            for b in range(B):
-                for k in range(L + 1):
-                    prefix = tuple(int(x) for x in run.sequences[s, b, :k])
-                    key = (s, prefix) if k else (0, ())  # k = 0 (untrained head) is the same for every shard
-                    if key not in node_logits:
-                        node_logits[key] = stage_logits(run, s, prefix, eval_set.texts).numpy().astype(float)
-                    logits[s, b, k] = node_logits[key]
+        logits = cached_prefix_logits(run, eval_set, runs_dir / f"logits_eval{config.eval_limit}_seed{config.seed}.npz")
+        L = run.sequences.shape[2]
         location = run.deletions.trained_location
         ids = np.array(sorted(location), dtype=np.int64)
         slice_of_point = np.array([location[i][0] * L + location[i][1] for i in ids])
@@ -175,6 +171,38 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
         full.close()
     return TrainedSystem(dataset, seed, s3t_dir, sequences, logits, eval_set, np.asarray(eval_set.labels), slice_of_point, ids,
                          node_seconds, full_accuracy, full_seconds)
+
+
+def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
+    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``; each
+    prefix-tree node is evaluated once (k = 0, the untrained head, is shared by all shards)."""
+    m, B, L = run.sequences.shape
+    logits = np.zeros((m, B, L + 1, len(texts), len(run.label_names)))
+    cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+    for s in range(m):
+        for b in range(B):
+            for k in range(L + 1):
+                prefix = tuple(int(x) for x in run.sequences[s, b, :k])
+                key = (s, prefix) if k else (0, ())
+                if key not in cache:
+                    cache[key] = stage_logits(run, s, prefix, texts).numpy().astype(float)
+                logits[s, b, k] = cache[key]
+    return logits
+
+
+def cached_prefix_logits(run: S3TRun, eval_set: Any, path: Path) -> np.ndarray:
+    """:func:`prefix_logits` kept in ``path`` (``.npz``) beside the run, so a rerun of the same
+    (trained, hence unchanged) run on the same examples replays without re-evaluating; the
+    cache is used only when its texts and sequences equal the current ones."""
+    if path.is_file():
+        with np.load(path) as cached:
+            if list(cached["texts"]) == list(eval_set.texts) and np.array_equal(cached["sequences"], run.sequences):
+                return cached["logits"]
+    logits = prefix_logits(run, eval_set.texts)
+    buffer = io.BytesIO()
+    np.savez(buffer, logits=logits, texts=np.array(eval_set.texts), sequences=np.asarray(run.sequences))
+    write_bytes_atomic(path, buffer.getvalue())
+    return logits
 
 
 # --------------------------------------------------------------------------- replay
@@ -225,27 +253,41 @@ def replay_stream(system: TrainedSystem, point_positions: np.ndarray, request_co
 
 # --------------------------------------------------------------------------- f(k)
 
-def measure_performance(systems: list[TrainedSystem], level: float = 0.95) -> dict[str, Any]:
-    """f(k) = mean accuracy of a shard model with k active groups, over shards and sequences,
-    per seed; mean over seeds with a Student-t interval (``level``)."""
+def measure_performance(logits: list[np.ndarray], labels: list[np.ndarray], seeds: list[int], level: float = 0.95) -> dict[str, Any]:
+    """f(k) from the prefix logits (m, B, L+1, n, C) of S >= 3 training seeds (with each seed's labels).
+
+    Per seed, f(k) is the mean accuracy of a shard model with k active groups over shards and
+    sequences; the mean over seeds carries a Student-t interval (``level``, S - 1 degrees of
+    freedom) and the between-seed spread. ``f(0)`` is a dead shard: chance ``1/C`` exactly (the
+    served ensemble never uses the untrained head), with zero spread.
+    """
+    S = len(logits)
+    if S < 3 or len(labels) != S or len(seeds) != S:
+        raise ValueError(f"logits, labels and seeds must hold the same number (at least 3) of training seeds; got {S}, {len(labels)}, {len(seeds)}")
     per_seed = []
-    for system in systems:
-        correct = system.logits.argmax(axis=-1) == system.labels  # (m, B, L+1, n)
-        per_seed.append(correct.mean(axis=(0, 1, 3)))
+    for values, y in zip(logits, labels):
+        correct = values.argmax(axis=-1) == y  # (m, B, L+1, n)
+        f = correct.mean(axis=(0, 1, 3))
+        f[0] = 1.0 / values.shape[-1]
+        per_seed.append(f)
     per_seed = np.array(per_seed)  # (seeds, L+1)
-    S = per_seed.shape[0]
     mean = per_seed.mean(axis=0)
-    se = per_seed.std(axis=0, ddof=1) / np.sqrt(S)
+    sd = per_seed.std(axis=0, ddof=1)
+    se = sd / np.sqrt(S)
     half = stats.t.ppf(0.5 + level / 2, S - 1) * se
-    return {"k": np.arange(per_seed.shape[1]), "accuracy": mean, "se": se, "low": mean - half, "high": mean + half,
-            "per_seed": per_seed, "seeds": [s.seed for s in systems], "level": level}
+    return {"k": np.arange(per_seed.shape[1]), "accuracy": mean, "se": se, "between_seed_sd": sd, "low": mean - half, "high": mean + half,
+            "per_seed": per_seed, "seeds": list(seeds), "level": level, "eval_examples": int(min(len(y) for y in labels))}
 
 
-def write_performance_csv(path: Path, measured: dict[str, Any]) -> Path:
-    """The measured f(k) as CSV ``k,accuracy,se,ci_low,ci_high,seeds`` (``s3t plan --performance`` reads it)."""
-    rows = [[int(k), float(a), float(se), float(lo), float(hi), len(measured["seeds"])]
-            for k, a, se, lo, hi in zip(measured["k"], measured["accuracy"], measured["se"], measured["low"], measured["high"])]
-    return write_text_atomic(path, Table(["k", "accuracy", "se", "ci_low", "ci_high", "seeds"], rows).to_csv())
+def write_performance_csv(path: Path, measured: dict[str, Any], examples_per_slice: float) -> Path:
+    """The measured f(k) as CSV ``k,examples_seen,accuracy,se,between_seed_sd,ci_low,ci_high,seeds,eval_examples``
+    (``s3t simulate/plan --performance`` read ``k,accuracy``; the other columns are its uncertainty)."""
+    columns = ["k", "examples_seen", "accuracy", "se", "between_seed_sd", "ci_low", "ci_high", "seeds", "eval_examples"]
+    rows = [[int(k), float(k * examples_per_slice), float(a), float(se), float(sd), float(lo), float(hi), len(measured["seeds"]),
+             measured["eval_examples"]]
+            for k, a, se, sd, lo, hi in zip(measured["k"], measured["accuracy"], measured["se"], measured["between_seed_sd"],
+                                            measured["low"], measured["high"])]
+    return write_text_atomic(path, Table(columns, rows).to_csv())
 
 
 def ensemble_table(systems: list[TrainedSystem], performance: PerformanceModel) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@
 - ``validation_bands``: predicted bands (simulator + f(k), and the exact point-model band)
   against the measured accuracy of replayed deletion streams;
 - ``validation_ensemble``: ensemble accuracy against the f(k) model ``mean_s f(k_s)``;
-- ``validation_comparison``: S3T (several B) vs SISA vs full LoRA over the request stream.
+- ``validation_comparison``: S3T (several B) vs SISA vs full LoRA over the request stream;
+- ``validation_heldout``: the held-out prediction (pilot seeds only) of a left-out seed against its streams;
+- ``validation_main``: accuracy against deletions until every shard is dead (:mod:`analysis.realruns.mainfigure`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.realruns.mainfigure import main_figure
 from analysis.style import SavedFigure, colour, linestyle, marker, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.output import write_json_atomic, write_text_atomic
@@ -21,8 +24,8 @@ SUMMARY_FILE = "validation.json"
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> Table:
-    columns = list(rows[0]) if rows else ["empty"]
-    return Table(columns, [[_cell(r[c]) for c in columns] for r in rows], title)
+    columns = list(dict.fromkeys(c for r in rows for c in r)) if rows else ["empty"]  # union, in first-seen order
+    return Table(columns, [[_cell(r.get(c, "")) for c in columns] for r in rows], title)
 
 
 def _cell(value: Any) -> Any:
@@ -37,7 +40,14 @@ def write_validation_outputs(result: Any, out_dir: "str | Path") -> list[SavedFi
     write_text_atomic(out_dir / "comparison.csv", _table(result.comparison, "comparison").to_csv())
     for dataset, rows in result.ensemble.items():
         write_text_atomic(out_dir / f"ensemble_{dataset}.csv", _table(rows, f"ensemble {dataset}").to_csv())
+    if result.heldout_streams:
+        write_text_atomic(out_dir / "heldout_streams.csv", _table(result.heldout_streams, "held-out one-stream bands").to_csv())
+        write_text_atomic(out_dir / "heldout_means.csv", _table(result.heldout_means, "held-out mean curves").to_csv())
     figures = [fk_figure(result, out_dir), bands_figure(result, out_dir), ensemble_figure(result, out_dir), comparison_figure(result, out_dir)]
+    if result.heldout_streams:
+        figures.append(heldout_figure(result, out_dir))
+    if result.main_rows:
+        figures.append(main_figure(result.main_rows, result.comparison, result.chance, out_dir))
     payload = {"summary": result.summary, "comparison": result.comparison, "performance": result.performance,
                "figures": [{"name": f.name, "title": f.title, "caption": f.caption} for f in figures]}
     write_json_atomic(out_dir / SUMMARY_FILE, payload)
@@ -61,7 +71,8 @@ def fk_figure(result: Any, out_dir: Path) -> SavedFigure:
     ax.legend()
     table = Table(["dataset", "k", "accuracy", "se", "ci_low", "ci_high"], rows, "measured f(k)")
     return save_figure(fig, out_dir, "validation_fk", table, "Measured f(k)",
-                       "Accuracy of a shard model with k active groups (k = 0: untrained head), mean over shards, sequences and training seeds.")
+                       "Accuracy of a shard model with k active groups, mean over shards, sequences and training seeds; "
+                       "k = 0 is a dead shard (chance); t-interval over seeds (S - 1 degrees of freedom). In-sample: every seed is in the mean.")
 
 
 def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
@@ -91,14 +102,14 @@ def bands_figure(result: Any, out_dir: Path) -> SavedFigure:
             sel = [r for r in measured if (r["dataset"], r["prior"], r["B"], r["seed"], r["stream"]) == (dataset, prior, B, seed, j)]
             ax.plot([r["requests"] for r in sel], [r["accuracy"] for r in sel], color=colour(6), marker=marker(j + 1), markersize=3.5,
                     linewidth=1.0, label="measured (replayed streams)" if j == 0 else None)
-        ax.set_title(f"{dataset}, prior {prior}, B={B}", fontsize=10)
+        ax.set_title(f"{dataset}, prior {prior}, B={B}, seed {seed}", fontsize=10)
         ax.set_xlabel("deletion requests r")
     axes[0].set_ylabel("ensemble accuracy")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     table = Table(["dataset", "prior", "B", "seed", "predictor", "requests", "mean", "lower", "upper"], rows, "bands shown")
-    return save_figure(fig, out_dir, "validation_bands", table, "Predicted bands vs measured streams",
-                       "Shaded: simulator + measured f(k); dashed: simulator + measured ensemble table g(k); dash-dotted: exact law of the replay (trained ensemble, points deleted without replacement); thin lines: band means; markers: replayed streams.")
+    return save_figure(fig, out_dir, "validation_bands", table, f"In-sample bands vs measured streams (seed {seed}, B = {B})",
+                       f"In-sample (the bands use the shown seed's f(k) or logits). Training seed {seed}, B = {B} of {sorted({r['B'] for r in bands})}. Shaded: simulator + measured f(k); dashed: simulator + measured ensemble table g(k); dash-dotted: exact law of the replay (trained ensemble, points deleted without replacement); thin lines: band means; markers: replayed streams.")
 
 
 def ensemble_figure(result: Any, out_dir: Path) -> SavedFigure:
@@ -151,3 +162,42 @@ def comparison_figure(result: Any, out_dir: Path) -> SavedFigure:
     table = Table(["dataset", "method", "requests", "accuracy", "se", "samples"], rows, "accuracy over the request stream")
     return save_figure(fig, out_dir, "validation_comparison", table, "S3T vs SISA vs full LoRA",
                        "Measured accuracy after r uniform deletion requests, mean ± SE over streams and training seeds; a dead system (every shard dead) scores chance.")
+
+
+def heldout_figure(result: Any, out_dir: Path) -> SavedFigure:
+    """Held-out prediction for the first seed at the largest B: mean-curve interval, one-stream band, streams."""
+    rows_s, rows_m = result.heldout_streams, result.heldout_means
+    B, seed = max(r["B"] for r in rows_m), min(r["seed"] for r in rows_m)
+    panels = sorted({(r["dataset"], r["prior"]) for r in rows_m}, key=lambda p: (p[0], p[1] != "uniform", p[1]))
+    fig, axes = new_figure(ncols=len(panels), width=3.6 * len(panels) + 0.8, height=3.8)
+    axes = np.atleast_1d(axes)
+    table = []
+    for ax, (dataset, prior) in zip(axes, panels):
+        key = (dataset, seed, prior, B)
+        means = [r for r in rows_m if (r["dataset"], r["seed"], r["prior"], r["B"]) == key]
+        x = np.array([r["requests"] for r in means])
+        streams = [r for r in rows_s if (r["dataset"], r["seed"], r["prior"], r["B"]) == key and r["stream"] == 0]
+        ax.fill_between(x, [r["band_low"] for r in streams], [r["band_high"] for r in streams], color=colour(0), alpha=0.2,
+                        label="one-stream 95% band")
+        ax.fill_between(x, [r["mean_low"] for r in means], [r["mean_high"] for r in means], color=colour(1), alpha=0.35,
+                        label="mean-curve 95% interval")
+        ax.plot(x, [r["predicted"] for r in means], color=colour(1), linewidth=1.2, label="predicted mean")
+        for j in sorted({r["stream"] for r in rows_s if r["source"] == "replayed"}):
+            sel = [r for r in rows_s if (r["dataset"], r["seed"], r["prior"], r["B"]) == key and r["stream"] == j]
+            ax.plot(x, [r["measured"] for r in sel], color=colour(6), marker=marker(j + 1), markersize=3.5, linewidth=1.0,
+                    label="measured stream (replayed through the run)" if j == 0 else None)
+        ax.axhline(streams[0]["trivial_low"], color=colour(6), linestyle=":", linewidth=1.0, label="chance")
+        ax.set_title(f"{dataset}, prior {prior}, B={B}, held-out seed {seed}", fontsize=9)
+        ax.set_xlabel("deletion requests r")
+        table += [[dataset, prior, B, seed, r["requests"], r["predicted"], r["mean_low"], r["mean_high"], s["band_low"], s["band_high"],
+                   r["measured"]] for r, s in zip(means, streams)]
+    axes[0].set_ylabel("ensemble accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    columns = ["dataset", "prior", "B", "seed", "requests", "predicted", "mean_low", "mean_high", "band_low", "band_high", "measured_mean"]
+    pilots = means[0]["pilots"]
+    return save_figure(fig, out_dir, "validation_heldout", Table(columns, table, "held-out prediction shown"),
+                       f"Held-out prediction (seed {seed}, B = {B})",
+                       f"Fitted on {pilots} other training seeds only (leave one seed out); the seed shown and its replayed deletion "
+                       "streams were not used. Dark: 95% interval of the mean over its streams (replayed and fresh cached-logit ones); "
+                       "light: 95% band for one stream; lines: the streams replayed through the run.")

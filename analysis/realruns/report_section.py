@@ -23,6 +23,17 @@ def _csv_table(path: Path, title: str) -> Table:
     return Table(rows[0], rows[1:], title)
 
 
+def _heldout_paragraph(held: dict) -> str:
+    return (f"Held out ({held['protocol']}): the mean-curve interval covers {held['mean_curve_coverage']:.3f} "
+            f"(SE {held['mean_curve_coverage_se']:.3f}, clustered by seed; {held['mean_curve_checkpoints']} checkpoints) with mean width "
+            f"{held['mean_curve_width']:.3f}; the one-stream band covers {held['band_coverage_nontrivial']:.3f} of "
+            f"{held['nontrivial_checkpoints']} non-trivial checkpoints (SE {held['band_coverage_nontrivial_se']:.3f}, clustered by "
+            f"{held['independent_streams']} independent streams; all checkpoints {held['band_coverage']:.3f}) with width "
+            f"{held['band_width']:.3f}, against {held['trivial_band_width']:.3f} for [chance, accuracy with nothing deleted] and "
+            f"{held['exact_band_width_in_sample']:.3f} for the exact law of the replay (in-sample). Horizon average: bias "
+            f"{held['horizon_bias']:+.3f}, mean absolute error {held['horizon_mean_abs_error']:.3f}.")
+
+
 def validation_section(ctx: ReportContext) -> "Section | None":
     """Section from ``<out>/validation/validation.json``; ``None`` when there is none."""
     folder = Path(ctx.out_dir) / VALIDATION_DIR
@@ -49,15 +60,31 @@ def validation_section(ctx: ReportContext) -> "Section | None":
         "(deleted points cannot be requested again).",
         f"Reproduce: s3t validate --size {summary.get('size', 'full')} --out {Path(ctx.out_dir).name}/{VALIDATION_DIR}",
     ]
-    checks = [Check("measured accuracy inside the 95% band of simulator + f(k) at >= 90% of checkpoints",
-                    summary["coverage"] >= summary["target"], f"{summary['coverage']:.3f} of {summary['checkpoints']}")]
+    held = summary.get("heldout", {})
+    checks = []
+    if "band_coverage_nontrivial" in held:
+        paragraphs.insert(1, _heldout_paragraph(held))
+        checks += [
+            Check("held out: mean-curve interval covers >= 90% of checkpoints", held["mean_curve_coverage"] >= 0.90,
+                  f"{held['mean_curve_coverage']:.3f} ± {held['mean_curve_coverage_se']:.3f} of {held['mean_curve_checkpoints']}"),
+            Check("held out: mean-curve interval width <= 0.12", held["mean_curve_width"] <= 0.12, f"{held['mean_curve_width']:.3f}"),
+            Check("held out: one-stream band covers >= 90% of non-trivial checkpoints", held["band_coverage_nontrivial"] >= 0.90,
+                  f"{held['band_coverage_nontrivial']:.3f} ± {held['band_coverage_nontrivial_se']:.3f} of {held['nontrivial_checkpoints']}"),
+            Check("held out: one-stream band narrower than [chance, accuracy with nothing deleted]",
+                  held["band_width"] < held["trivial_band_width"], f"{held['band_width']:.3f} vs {held['trivial_band_width']:.3f}"),
+        ]
+    checks.append(Check("in-sample: measured accuracy inside the 95% band of simulator + f(k) at >= 90% of checkpoints",
+                        summary["coverage"] >= summary["target"], f"{summary['coverage']:.3f} of {summary['checkpoints']}"))
     if summary.get("serving_checks"):
         same = all(c["cached"] == c["served"] for c in summary["serving_checks"])
         checks.append(Check("S3TRun.evaluate equals the cached-logit ensemble after deletions", same,
                             f"{len(summary['serving_checks'])} states compared"))
     coverage = Table(["predictor", "coverage", "se", "inside", "checkpoints"],
-                     [[name, c["coverage"], c["se"], c["inside"], c["checkpoints"]] for name, c in by.items()], "Coverage by predictor")
+                     [[name, c["coverage"], c["se"], c["inside"], c["checkpoints"]] for name, c in by.items()],
+                     "In-sample coverage by predictor (the scored seed is in the fit; binomial SE)")
     tables = [coverage]
+    if "band_coverage_nontrivial" in held:
+        tables.insert(0, Table(["measure", "value"], [[k, v] for k, v in held.items() if k != "protocol"], "Held-out scores"))
     if (folder / "comparison.csv").is_file():
         tables.append(_csv_table(folder / "comparison.csv", "S3T vs SISA vs full LoRA (same data and budget)"))
     figures = []

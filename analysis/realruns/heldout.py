@@ -1,0 +1,218 @@
+"""Held-out prediction: fit on pilot training seeds, predict a *new* seed's accuracy under deletions.
+
+The pilots are S >= 3 trained S3T systems (same m, L, B, data size; other training seeds).
+A state of the target system is the vector of its shards' served (sequence, prefix); the
+real ensemble's accuracy at a state is :func:`~analysis.realruns.bands.ensemble_accuracy`
+(dead shards leave the vote, live shards' logits are averaged, chance when all are dead).
+Pilot ``s`` scores a state as ``g_s(state)``; the shard accuracy growing with the examples
+its served prefix has seen is in the pilots' cached logits of every prefix.
+
+Deletion streams are drawn from the request law (point model, without replacement) with
+``runs`` Monte Carlo streams, so the stream is a source of variance. For a checkpoint ``c``:
+
+- pilot mean curves ``a_s(c) = mean_runs g_s``; ``mu(c) = mean_s a_s(c)``;
+- between-seed variance ``sb2(c) = var_s a_s(c)`` (ddof 1), inflated by ``1 + 1/S`` for a
+  new seed (the fit's own uncertainty, the variance of ``mu``, is the ``1/S``);
+- within-seed stream variance ``sw2(c) = mean_s var_runs g_s``;
+- **mean curve** of the target, averaged over its ``J`` measured streams:
+  ``mu +- t_nu sqrt(sb2 (1 + 1/S) + sw2 / J)`` (Student t with Welch-Satterthwaite ``nu``:
+  the seed part is estimated from S seeds); the horizon average the same way;
+- **one-stream band**: predictive draws ``gbar(state) + T sd_s(state) sqrt(1 + 1/S)`` with
+  ``gbar, sd_s`` the pilots' mean and spread at the drawn state and ``T ~ t_{S-1}``;
+  central ``level`` quantiles, clipped to [0, 1].
+
+The evaluation sample: pilots and target are scored on the same evaluation rows, so its
+sampling error is common to prediction and measurement and cancels; a prediction of the
+*population* accuracy adds ``p (1 - p) / n`` (:func:`eval_sample_variance`).
+
+Scoring (:func:`interval_score`, :func:`clustered_share`): Gneiting & Raftery (2007)
+interval score; coverage standard errors clustered by independent stream (a stream is
+shared by the nested budgets B of one system), not per checkpoint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from analysis.realruns.bands import ensemble_accuracy, sample_request_streams
+from s3t_sim.checks import check_int, check_real, check_request_counts
+from s3t_sim.prefix import served_states_after
+
+MIN_PILOTS = 3
+
+
+@dataclass
+class HeldoutPrediction:
+    """Predicted accuracy of a new training seed after each request count."""
+
+    requests: np.ndarray
+    mean: np.ndarray  # mu(c)
+    mean_low: np.ndarray  # interval for the target's mean over `streams` measured streams
+    mean_high: np.ndarray
+    band_low: np.ndarray  # predictive band for one stream
+    band_high: np.ndarray
+    horizon: float  # mean of mu over checkpoints
+    horizon_low: float
+    horizon_high: float
+    between_seed_sd: np.ndarray
+    within_seed_sd: np.ndarray
+    pilots: int
+    streams: int
+    runs: int
+    seed: Any
+    level: float
+
+
+def pilot_state_accuracy(pilot_logits: list[np.ndarray], labels: np.ndarray, index: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+    """``g_s(state)`` for every pilot: array (S, *prefix.shape[:-1])."""
+    return np.stack([ensemble_accuracy(logits, labels, index, prefix) for logits in pilot_logits])
+
+
+def _half_width(seed_var: np.ndarray, stream_var: np.ndarray, pilots: int, runs: int, level: float) -> np.ndarray:
+    """``t_nu sqrt(seed_var + stream_var)`` with Welch-Satterthwaite degrees of freedom
+    ``nu = (A + W)^2 / (A^2 / (S - 1) + W^2 / (S (runs - 1)))``: the seed part is estimated
+    from S pilots, the stream part from S x runs Monte Carlo streams."""
+    seed_var, stream_var = np.asarray(seed_var, dtype=float), np.asarray(stream_var, dtype=float)
+    total = seed_var + stream_var
+    denominator = seed_var**2 / (pilots - 1) + stream_var**2 / (pilots * (runs - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nu = np.where(denominator > 0, total**2 / np.where(denominator > 0, denominator, 1.0), np.inf)
+    return stats.t.ppf(0.5 + level / 2, nu) * np.sqrt(total)
+
+
+def predict_heldout(
+    pilot_logits: list[np.ndarray],
+    labels: np.ndarray,
+    sequences: np.ndarray,
+    slice_of_point: np.ndarray,
+    point_weights: "np.ndarray | None",
+    request_counts: Any,
+    streams: int,
+    runs: int = 1000,
+    seed: Any = 0,
+    level: float = 0.95,
+) -> HeldoutPrediction:
+    """Mean-curve interval and one-stream band of a new seed from ``S >= 3`` pilots' logits (m, B, L+1, n, C)."""
+    pilots = len(pilot_logits)
+    if pilots < MIN_PILOTS:
+        raise ValueError(f"pilot_logits must hold at least {MIN_PILOTS} pilot seeds (the seed spread is estimated from them); got {pilots}")
+    counts = check_request_counts(request_counts)
+    streams = check_int("streams", streams, 1)
+    runs = check_int("runs", runs, 2)
+    level = check_real("level", level, 0.5, 1.0, high_inclusive=False)
+    rng = np.random.default_rng(seed)
+    hits = sample_request_streams(slice_of_point, point_weights, int(counts[-1]), runs, rng, replacement=False)
+    index, prefix = served_states_after(sequences, hits, counts)
+    g = pilot_state_accuracy(pilot_logits, labels, index, prefix)  # (S, runs, C)
+    a = g.mean(axis=1)  # (S, C)
+    mu = a.mean(axis=0)
+    sb2 = a.var(axis=0, ddof=1)
+    sw2 = g.var(axis=1, ddof=1).mean(axis=0)
+    inflate = 1.0 + 1.0 / pilots
+    half = _half_width(sb2 * inflate, sw2 / streams, pilots, runs, level)
+    h = g.mean(axis=2)  # (S, runs): horizon average of each drawn stream
+    h_half = float(_half_width(h.mean(axis=1).var(ddof=1) * inflate, h.var(axis=1, ddof=1).mean() / streams, pilots, runs, level))
+    draws = g.mean(axis=0) + stats.t.rvs(pilots - 1, size=g.shape[1:], random_state=rng) * g.std(axis=0, ddof=1) * np.sqrt(inflate)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(np.clip(draws, 0.0, 1.0), [tail, 1.0 - tail], axis=0, method="inverted_cdf")
+    return HeldoutPrediction(counts, mu, np.clip(mu - half, 0, 1), np.clip(mu + half, 0, 1), low, high, float(mu.mean()),
+                             float(mu.mean() - h_half), float(mu.mean() + h_half), np.sqrt(sb2), np.sqrt(sw2),
+                             pilots, streams, runs, seed, level)
+
+
+def eval_sample_variance(accuracy: "np.ndarray | float", examples: int) -> np.ndarray:
+    """Binomial variance ``p (1 - p) / n`` of an accuracy measured on ``n`` evaluation examples."""
+    examples = check_int("examples", examples, 1)
+    p = np.asarray(accuracy, dtype=float)
+    return p * (1 - p) / examples
+
+
+def interval_score(low: np.ndarray, high: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
+    """Interval score ``(u - l) + (2/alpha)(l - y)+ + (2/alpha)(y - u)+`` with ``alpha = 1 - level``
+    (Gneiting & Raftery 2007, eq. 43): lower is better; width plus a penalty for misses."""
+    alpha = 1.0 - level
+    low, high, y = (np.asarray(v, dtype=float) for v in (low, high, y))
+    return (high - low) + (2 / alpha) * np.maximum(low - y, 0) + (2 / alpha) * np.maximum(y - high, 0)
+
+
+def clustered_share(values: np.ndarray, clusters: np.ndarray) -> tuple[float, float, int]:
+    """Mean of ``values`` and its cluster-robust standard error (clusters independent, members not).
+
+    ``se^2 = G / (G - 1) * sum_g (sum_{i in g} (x_i - xbar))^2 / N^2`` (the CR1 sandwich for a
+    mean, e.g. Cameron & Miller 2015). Returns ``(mean, se, G)``; ``se`` is ``nan`` for G < 2.
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    clusters = np.asarray(clusters).ravel()
+    if values.size == 0:
+        return float("nan"), float("nan"), 0
+    if clusters.size != values.size:
+        raise ValueError(f"clusters must have one label per value ({values.size}); got {clusters.size}")
+    mean = float(values.mean())
+    _, inverse = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(inverse.ravel(), weights=values - mean)
+    G = sums.size
+    se = float(np.sqrt(G / (G - 1) * np.sum(sums**2)) / values.size) if G > 1 else float("nan")
+    return mean, se, G
+
+
+def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[str, Any]], level: float) -> dict[str, Any]:
+    """Scores of the held-out predictions (keys in ``docs/validation.md``).
+
+    ``stream_rows``: one per (data set, target seed, prior, B, stream, checkpoint) with
+    ``measured, band_low, band_high, trivial_low, trivial_high, exact_low, exact_high,
+    nontrivial, source`` (``replayed`` through the run, or ``cached`` logits), ``stream_id``
+    and ``cluster`` (the unit whose members are dependent, e.g. the training seed); ``mean_rows``: one per (data set, seed, prior, B, checkpoint) with
+    ``measured, mean_low, mean_high, cluster``, plus ``horizon_*`` on the first checkpoint.
+    """
+    def col(rows: list[dict], key: str) -> np.ndarray:
+        return np.array([r[key] for r in rows])
+
+    y, lo, hi, clusters = col(stream_rows, "measured"), col(stream_rows, "band_low"), col(stream_rows, "band_high"), col(stream_rows, "cluster")
+    nontrivial = col(stream_rows, "nontrivial").astype(bool)
+    inside = (y >= lo - 1e-12) & (y <= hi + 1e-12)
+    trivial_inside = (y >= col(stream_rows, "trivial_low") - 1e-12) & (y <= col(stream_rows, "trivial_high") + 1e-12)
+    replayed = col(stream_rows, "source") == "replayed"
+    cov, cov_se, G = clustered_share(inside, clusters)
+    cov_nt, cov_nt_se, _ = clustered_share(inside[nontrivial], clusters[nontrivial])
+    my, mlo, mhi, mcl = col(mean_rows, "measured"), col(mean_rows, "mean_low"), col(mean_rows, "mean_high"), col(mean_rows, "cluster")
+    m_inside = (my >= mlo - 1e-12) & (my <= mhi + 1e-12)
+    m_cov, m_cov_se, m_G = clustered_share(m_inside, mcl)
+    horizon = [r for r in mean_rows if "horizon_measured" in r]
+    h_err = np.array([r["horizon_predicted"] - r["horizon_measured"] for r in horizon])
+    h_inside = [r["horizon_low"] <= r["horizon_measured"] <= r["horizon_high"] for r in horizon]
+    return {
+        "level": level,
+        "checkpoints": int(y.size),
+        "nontrivial_checkpoints": int(nontrivial.sum()),
+        "independent_streams": int(np.unique(col(stream_rows, "stream_id")).size),
+        "clusters": G,
+        "band_coverage_nontrivial_replayed": float(inside[nontrivial & replayed].mean()) if (nontrivial & replayed).any() else float("nan"),
+        "nontrivial_checkpoints_replayed": int((nontrivial & replayed).sum()),
+        "band_coverage": cov, "band_coverage_se": cov_se,
+        "band_coverage_nontrivial": cov_nt, "band_coverage_nontrivial_se": cov_nt_se,
+        "band_width": float(np.mean(hi - lo)),
+        "band_width_nontrivial": float(np.mean((hi - lo)[nontrivial])),
+        "band_interval_score": float(interval_score(lo, hi, y, level).mean()),
+        "trivial_band_width": float(np.mean(col(stream_rows, "trivial_high") - col(stream_rows, "trivial_low"))),
+        "trivial_band_coverage_nontrivial": float(trivial_inside[nontrivial].mean()) if nontrivial.any() else float("nan"),
+        "trivial_interval_score": float(interval_score(col(stream_rows, "trivial_low"), col(stream_rows, "trivial_high"), y, level).mean()),
+        "exact_band_width_in_sample": float(np.mean(col(stream_rows, "exact_high") - col(stream_rows, "exact_low"))),
+        "mean_curve_coverage": m_cov, "mean_curve_coverage_se": m_cov_se, "mean_curves": m_G,
+        "mean_curve_checkpoints": int(my.size),
+        "mean_curve_width": float(np.mean(mhi - mlo)),
+        "mean_curve_interval_score": float(interval_score(mlo, mhi, my, level).mean()),
+        "horizon_curves": len(horizon),
+        "horizon_coverage": float(np.mean(h_inside)) if horizon else float("nan"),
+        "horizon_bias": float(h_err.mean()) if horizon else float("nan"),
+        "horizon_mean_abs_error": float(np.abs(h_err).mean()) if horizon else float("nan"),
+        "horizon_max_abs_error": float(np.abs(h_err).max()) if horizon else float("nan"),
+        **{f"{name}_horizon_{stat}": value for name in ("planner_mean_f", "planner_alive_vote") if horizon and f"horizon_{name}" in horizon[0]
+           for stat, value in _errors(np.array([r[f"horizon_{name}"] - r["horizon_measured"] for r in horizon])).items()},
+    }
+
+
+def _errors(err: np.ndarray) -> dict[str, float]:
+    return {"bias": float(err.mean()), "mean_abs_error": float(np.abs(err).mean()), "max_abs_error": float(np.abs(err).max())}
