@@ -116,21 +116,34 @@ def _deletion_line(r: dict) -> str:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from s3t_train.run import S3TRun
 
-    run = S3TRun(args.run)
-    reports = [run.deletions.delete(i).to_dict() for i in args.id]
+    run = _open(args.run)
+    try:
+        reports = [r.to_dict() for r in run.deletions.delete_many(args.id)]
+    finally:
+        run.close()
     print_result(reports, args.json, lambda rs: "\n".join(_deletion_line(r) for r in rs))
-    run.close()
     return 0
 
 
-def run_predict(args: argparse.Namespace) -> int:
+def _open(run_dir: str) -> "S3TRun":  # noqa: F821 - imported inside (torch)
+    """Open a run for a command, reporting on stderr a torn journal tail that opening repaired."""
+    import sys
+
     from s3t_train.run import S3TRun
+
+    run = S3TRun(run_dir)
+    if run.deletions.notice:
+        print(f"warning: {run.deletions.notice}", file=sys.stderr)
+    return run
+
+
+def run_predict(args: argparse.Namespace) -> int:
     from s3t_train.serving import predict_logits
 
-    run = S3TRun(args.run)
-    logits = predict_logits(run, args.text, args.vote)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        logits = predict_logits(run, args.text, args.vote)
     labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
     rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(args.text, labels, logits.tolist())]
     print_result(rows, args.json, lambda rs: "\n".join(f"{r['label']}\t{r['text']}" for r in rs))
@@ -139,9 +152,10 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from s3t_train.evaluation import evaluate
-    from s3t_train.run import S3TRun
 
-    result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        result = evaluate(run, vote=args.vote, limit=args.limit)
     print_result(result, args.json, lambda r: (
         f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); served prefix {r['served_prefix']}; "
         f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
@@ -151,21 +165,21 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from s3t_train.audit import audit
-    from s3t_train.run import S3TRun
 
-    result = audit(S3TRun(args.run))
+    result = audit(_open(args.run))
     print_result(result, args.json, lambda r: (
         f"audit {'OK' if r['ok'] else 'FAILED'}: {r['active_stages_checked']} active stages checked against {r['deleted']} deleted ids; "
-        f"violations {r['violations']}; deleted ids left in store {r['deleted_in_store']}"
+        f"violations {r['violations']}; files trained on deleted ids {r['tainted_files']}; damaged checkpoints "
+        f"{[d['stage'] for d in r['damaged_checkpoints']]}; foreign fingerprints {r['foreign_fingerprints']}; "
+        f"deleted ids left in store {r['deleted_in_store']}"
     ))
     return 0 if result["ok"] else 1
 
 
 def run_retrain(args: argparse.Namespace) -> int:
     from s3t_train.retraining import retrain
-    from s3t_train.run import S3TRun
 
-    result = retrain(S3TRun(args.run), args.shard, progress=True if args.progress else None)
+    result = retrain(_open(args.run), args.shard, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
         f"shard {r['shard']}: retrained {len(r['stages_retrained'])} stage(s) in {r['seconds']:.1f} s; served prefix {r['served_prefix']}"
     ))
@@ -174,9 +188,10 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 def run_profile(args: argparse.Namespace) -> int:
     from s3t_train.evaluation import performance_profile
-    from s3t_train.run import S3TRun
 
-    rows = performance_profile(S3TRun(args.run), args.shard, path=args.out, limit=args.limit)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        rows = performance_profile(run, args.shard, path=args.out, limit=args.limit)
     for k, acc in rows:
         print(f"k={k}\taccuracy={acc:.4f}")
     print(f"wrote {args.out}")

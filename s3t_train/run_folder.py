@@ -15,9 +15,11 @@ import numpy as np
 
 from s3t_sim.output import write_text_atomic
 from s3t_sim.selection import prefix_tree, select_sequences
+from s3t_train.checkpoints import node_problem
 from s3t_train.config import RunConfig, check_same_config
 from s3t_train.data import load_examples, read_deletion_weights, slice_prior, split_shards_slices
 from s3t_train.layout import CONFIG_FILE, SEQUENCES_FILE, STORE_FILE, membership_path, node_path
+from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 
 
@@ -46,6 +48,20 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     device); it is then reused, so ``train`` resumes.
     """
     run_dir = Path(run_dir)
+    if not str(run_dir).strip():
+        raise ValueError("out must name a run folder; got ''")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"out must be a folder; {run_dir} is a file")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    try:
+        with lock.hold():
+            return _create_locked(config, run_dir)
+    finally:
+        lock.close()
+
+
+def _create_locked(config: RunConfig, run_dir: Path) -> RunInfo:
     if (run_dir / CONFIG_FILE).is_file():
         info = RunInfo.open(run_dir)
         check_same_config(info.config, config, f"run {run_dir}")
@@ -54,7 +70,6 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     dataset = load_examples(config.data.source, "train", config.data.text_column, config.data.label_column, limit=config.data.limit, seed=config.data.split_seed)
     weights = read_deletion_weights(config.data.deletion_weights, dataset.ids) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(dataset.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
-    run_dir.mkdir(parents=True, exist_ok=True)
     store = DataStore.create(run_dir / STORE_FILE, dataset, shard_of, slice_of)
     prior = slice_prior(shard_of, slice_of, weights, system.shards, system.slices) if weights is not None else None
     sequences = []
@@ -85,7 +100,8 @@ def tree_nodes(sequences: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def pending_nodes(run_dir: str | Path, shards: list[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
-    """``(shard, prefix)`` of every node without a checkpoint, parents first."""
+    """``(shard, prefix)`` of every node without a sound checkpoint (missing, or failing its
+    checksum: resume rebuilds it), parents first."""
     info = RunInfo.open(run_dir)
     shards = range(info.config.system.shards) if shards is None else shards
-    return [(s, p) for s in shards for p in tree_nodes(info.sequences[s]) if not node_path(run_dir, s, p).is_file()]
+    return [(s, p) for s in shards for p in tree_nodes(info.sequences[s]) if node_problem(node_path(run_dir, s, p)) is not None]
