@@ -63,7 +63,16 @@ def save_node(path: str | Path, node: NodeCheckpoint) -> None:
         "fingerprint": node.fingerprint,
     }
     metadata["sha256"] = _digest(metadata, tensors)
-    write_bytes_atomic(path, save(tensors, metadata=metadata))
+    write_bytes_atomic(path, _canonical(save(tensors, metadata=metadata)))
+
+
+def _canonical(blob: bytes) -> bytes:
+    """The safetensors file with its header's keys sorted, so that identical nodes give
+    identical bytes (safetensors writes the metadata map in hash order)."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + blob[8 + n :]
 
 
 def _read_verified(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
