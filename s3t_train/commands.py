@@ -98,7 +98,11 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device must be 'cpu' here: torch sees no CUDA device")
-    model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+    _check_train_args(args)
+    try:
+        model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+    except OSError as exc:
+        raise ValueError(f"model must be 'minilm', 'tiny', a hub name or a local folder with safetensors weights; {args.model!r}: {str(exc).splitlines()[0]}") from None
     create_run(config, args.out)
     with executor_from_args(args) as executor:
         summary = train_with_backend(args.out, executor, progress=True if args.progress else None).to_dict()
@@ -108,6 +112,20 @@ def run_train(args: argparse.Namespace) -> int:
         f"{summary['separate_cost']}, saving {summary['saving_vs_separate']:.0%}); run in {args.out}"
     )
     return 0
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded or written, settings that cannot finish or train."""
+    import math
+
+    from s3t_sim.checks import check_int
+
+    if not args.out.strip():
+        raise ValueError("out must name a run folder; got ''")
+    check_int("epochs", args.epochs, 1, 10_000)
+    check_int("max_length", args.max_length, 1, 100_000)
+    if not (math.isfinite(args.lr) and 0 < args.lr <= 10):
+        raise ValueError(f"lr must be a number in (0, 10]; got {args.lr}")
 
 
 def _deletion_line(r: dict) -> str:

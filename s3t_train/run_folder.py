@@ -47,12 +47,13 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     If ``run_dir`` already holds a run, its configuration must equal ``config`` (except the
     device); it is then reused, so ``train`` resumes.
     """
-    run_dir = Path(run_dir)
     if not str(run_dir).strip():
         raise ValueError("out must name a run folder; got ''")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"out must be a folder; {run_dir} is a file")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out must be a folder that can be created; {run_dir}: {exc.strerror}") from None
     lock = RunLock(run_dir)
     try:
         with lock.hold():

@@ -291,3 +291,33 @@ def test_audit_checks_the_configuration_fingerprint(run_copy):
     save_node(path, node)
     report = audit(run)
     assert not report["ok"] and report["foreign_fingerprints"][0]["shard"] == 1
+
+
+# --- item 8/9: train arguments that cannot finish are refused in one line, nothing written -----
+@pytest.mark.parametrize("extra, message", [
+    (["--epochs", str(10**12)], "epochs must be an integer in [1, 10000]"),
+    (["--lr", "1e308"], "lr must be a number in (0, 10]"),
+    (["--model", "/nonexistent"], "model must be 'minilm', 'tiny', a hub name or a local folder"),
+    (["--out", ""], "out must name a run folder"),
+])
+def test_train_refuses_settings_that_cannot_finish(shared_data, tmp_path, capsys, extra, message):
+    from analysis.cli import main
+
+    out = tmp_path / "never"
+    args = ["train", "--data", str(shared_data / "sst2"), "--model", "tiny", "--limit", "20", "--shards", "1",
+            "--slices", "2", "--budget", "2", "--out", str(out), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not out.exists()
+
+
+def test_train_out_naming_a_file_is_refused(shared_data, tmp_path, capsys):
+    from analysis.cli import main
+
+    existing = tmp_path / "file.txt"
+    existing.write_text("keep me")
+    args = ["train", "--data", str(shared_data / "sst2"), "--model", "tiny", "--limit", "20", "--shards", "1",
+            "--slices", "2", "--budget", "2", "--out", str(existing)]
+    assert main(args) == 2
+    assert "out must be a folder that can be created" in capsys.readouterr().err and existing.read_text() == "keep me"

@@ -105,7 +105,7 @@ weird_ints = st.one_of(st.integers(-5, 60), st.sampled_from([10**12, 10**29, 2**
 weird_text = st.one_of(st.sampled_from(["", "1e999", "nan", "inf", "-1", "0x10", "10**29", "\x00", "é", " "]), st.integers().map(str), st.text(max_size=8))
 
 
-def command_args(draw_cmd: str, values: list[str]) -> list[str]:
+def command_args(draw_cmd: str, values: list[str], out_dir: Path) -> list[str]:
     a, b, c = values
     table = {
         "delete": ["--id", a, b],
@@ -113,7 +113,7 @@ def command_args(draw_cmd: str, values: list[str]) -> list[str]:
         "eval": ["--limit", a, "--vote", c],
         "audit": [],
         "retrain": ["--shard", a],
-        "profile": ["--shard", b, "--limit", a, "--out", c],
+        "profile": ["--shard", b, "--limit", a, "--out", f"{out_dir}/{c}"],
     }
     return [draw_cmd, *table[draw_cmd]]
 
@@ -128,11 +128,10 @@ def test_fuzz_run_commands_never_give_a_traceback(reference, tmp_path, cmd, valu
     run_dir = tmp_path / "fuzz"
     if not run_dir.exists():
         shutil.copytree(reference, run_dir)
-    args = command_args(cmd, values)
+    args = command_args(cmd, values, tmp_path)
     args[1:1] = ["--run", str(run_dir)]
     if json_flag and cmd not in ("profile",):
         args.append("--json")
-    os.chdir(tmp_path)
     try:
         code = main(args)
     except SystemExit as exc:  # argparse refusals: exit 2 with a usage line
