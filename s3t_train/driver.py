@@ -23,7 +23,7 @@ import torch
 from s3t_sim.selection import training_cost
 from s3t_train.cache import ActivationCache
 from s3t_train.executors import LocalTreeExecutor
-from s3t_train.run_folder import RunInfo, pending_nodes, tree_nodes
+from s3t_train.run_folder import RunInfo, clean_temporary_files, pending_nodes, tree_nodes
 from s3t_train.run_lock import RunLock
 from s3t_train.stage_model import configure_torch
 from s3t_train.training import NodeResult, train_node
@@ -84,6 +84,7 @@ def train_run(run_dir: str | Path, progress: bool | None = None, cache: Activati
     lock = RunLock(run_dir)
     try:
         with lock.hold():
+            clean_temporary_files(run_dir)  # left by a killed process
             bar = tqdm(total=len(pending_nodes(run_dir)), desc="training stages", unit="stage", disable=not show)
         while True:
             with lock.hold():  # one stage at a time: a deletion waits at most one stage

@@ -106,3 +106,12 @@ def pending_nodes(run_dir: str | Path, shards: list[int] | None = None) -> list[
     info = RunInfo.open(run_dir)
     shards = range(info.config.system.shards) if shards is None else shards
     return [(s, p) for s in shards for p in tree_nodes(info.sequences[s]) if node_problem(node_path(run_dir, s, p)) is not None]
+
+
+def clean_temporary_files(run_dir: str | Path) -> int:
+    """Remove the temporary files (``.*.tmp``) a killed process left in the run folder;
+    call it under the run lock, while no writer is active. Returns how many went."""
+    leftovers = list(Path(run_dir).rglob(".*.tmp"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)

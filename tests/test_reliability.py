@@ -321,3 +321,11 @@ def test_train_out_naming_a_file_is_refused(shared_data, tmp_path, capsys):
             "--slices", "2", "--budget", "2", "--out", str(existing)]
     assert main(args) == 2
     assert "out must be a folder that can be created" in capsys.readouterr().err and existing.read_text() == "keep me"
+
+
+def test_temporary_files_of_a_killed_process_are_removed_on_open(run_copy):
+    leftovers = [run_copy / ".store.sqlite.123.tmp", run_copy / "shards" / "0" / "nodes" / ".0.safetensors.abc.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half a file")
+    run = S3TRun(run_copy)
+    assert run.temporary_files_removed == 2 and not any(p.exists() for p in leftovers)
