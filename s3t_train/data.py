@@ -54,18 +54,33 @@ def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
 
 
 def _read_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+    try:
+        return _parse_rows(path, text_column, label_column)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"data file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8") from None
+
+
+def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
     if path.suffix == ".jsonl":
         text_key, label_key = text_column, label_column or "label"
         texts, labels = [], []
         with path.open(encoding="utf-8") as f:
-            for line in f:
+            for number, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"data file {path} line {number}: not JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"data file {path} line {number}: a JSON object per line is needed")
                 if text_key is None:
                     text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
                     if text_key is None:
                         raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
+                missing = [k for k in (text_key, label_key) if k not in row]
+                if missing:
+                    raise ValueError(f"data file {path} line {number}: no {missing[0]!r} key (keys {sorted(row)[:10]})")
                 texts.append(str(row[text_key]))
                 labels.append(str(row[label_key]))
         return texts, labels
@@ -99,6 +114,13 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None) ->
         else:
             label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
         rows = rows[1:]
+    width = max(text_index, label_index) + 1
+    short = next((n for n, r in enumerate(rows) if len(r) < width), None)
+    if short is not None:
+        raise ValueError(
+            f"data file {path}: data row {short} has {len(rows[short])} column(s), {width} needed "
+            f"({'tab' if delimiter == chr(9) else 'comma'}-separated text and label)"
+        )
     texts = [r[text_index] for r in rows]
     labels = [r[label_index].strip() for r in rows]
     return texts, labels

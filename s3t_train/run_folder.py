@@ -8,6 +8,7 @@ nodes, parents first; :func:`pending_nodes` the ones without a checkpoint yet.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from s3t_sim.selection import prefix_tree, select_sequences
 from s3t_train.checkpoints import node_problem
 from s3t_train.config import RunConfig, check_same_config
 from s3t_train.data import load_examples, read_deletion_weights, slice_prior, split_shards_slices
-from s3t_train.layout import CONFIG_FILE, SEQUENCES_FILE, STORE_FILE, membership_path, node_path
+from s3t_train.layout import CONFIG_FILE, LOCK_FILE, SEQUENCES_FILE, STORE_FILE, membership_path, node_path
 from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 
@@ -36,8 +37,17 @@ class RunInfo:
         run_dir = Path(run_dir)
         if not (run_dir / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"no S3T run in {run_dir} ({CONFIG_FILE} missing); create one with `s3t train`")
-        config = RunConfig.from_json((run_dir / CONFIG_FILE).read_text())
-        sequences = np.array(json.loads((run_dir / SEQUENCES_FILE).read_text()), dtype=np.int64)
+        try:
+            config = RunConfig.from_json((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+            sequences = np.array(json.loads((run_dir / SEQUENCES_FILE).read_text(encoding="utf-8")), dtype=np.int64)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"run {run_dir} has a damaged {CONFIG_FILE} or {SEQUENCES_FILE} ({type(exc).__name__}: {exc}); it cannot be opened") from None
+        system = config.system
+        if sequences.ndim != 3 or sequences.shape[0] != system.shards or sequences.shape[2] != system.slices:
+            raise ValueError(
+                f"run {run_dir}: {CONFIG_FILE} says {system.shards} shards x {system.slices} slices but {SEQUENCES_FILE} "
+                f"has shape {list(sequences.shape)}; the run's files were edited and it cannot be opened"
+            )
         return cls(run_dir, config, sequences)
 
 
@@ -50,6 +60,7 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     if not str(run_dir).strip():
         raise ValueError("out must name a run folder; got ''")
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -58,6 +69,13 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     try:
         with lock.hold():
             return _create_locked(config, run_dir)
+    except BaseException:
+        if created:  # leave no half-made folder that a next run would have to get past
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "shards", ignore_errors=True)
+            if not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
     finally:
         lock.close()
 

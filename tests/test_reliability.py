@@ -329,3 +329,38 @@ def test_temporary_files_of_a_killed_process_are_removed_on_open(run_copy):
         path.write_bytes(b"half a file")
     run = S3TRun(run_copy)
     assert run.temporary_files_removed == 2 and not any(p.exists() for p in leftovers)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("a.tsv", "sentence\tlabel\ngood film\t1\nno tab here\nbad\t0\n", "data row 1 has 1 column(s), 2 needed"),
+    ("b.jsonl", '{"sentence": "x", "label": "1"}\n{"sentence": "y"}\n', "line 2: no 'label' key"),
+    ("c.tsv", b"sentence\tlabel\ngo\xffod\t1\n", "is not UTF-8 text"),
+])
+def test_bad_data_rows_are_one_line_errors_naming_the_file(tmp_path, capsys, name, content, message):
+    from analysis.cli import main
+
+    data = tmp_path / name
+    data.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(data), "--model", "tiny", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(data) in err
+    assert not out.exists()  # no half-made run folder left behind
+
+
+@pytest.mark.parametrize("edit", ["{}", "shards"])
+def test_edited_config_is_refused_in_one_line(run_copy, capsys, edit):
+    from analysis.cli import main
+
+    config = run_copy / "config.json"
+    if edit == "{}":
+        config.write_text("{}")
+    else:
+        payload = json.loads(config.read_text())
+        payload["system"]["shards"] = 5
+        config.write_text(json.dumps(payload))
+    for command in ("audit", "predict"):
+        extra = ["--text", "x"] if command == "predict" else []
+        assert main([command, "--run", str(run_copy), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(run_copy) in err
