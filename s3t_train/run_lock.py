@@ -40,7 +40,10 @@ class RunLock:
             raise RuntimeError("run lock: a shared hold cannot be upgraded to an exclusive one")
         if self._depth == 0:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                except OSError as exc:
+                    raise ValueError(f"run folder {self.path.parent} must be a writable folder (its lock file {self.path.name}: {exc.strerror})") from None
             fcntl.flock(self._fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             self._exclusive = not shared
         self._depth += 1

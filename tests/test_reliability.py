@@ -92,6 +92,12 @@ def test_lock_is_exclusive_between_holders(tmp_path):
                 pass
 
 
+def test_lock_in_a_missing_folder_is_a_one_line_error(tmp_path):
+    with pytest.raises(ValueError, match="must be a writable folder"):
+        with RunLock(tmp_path / "absent").hold():
+            pass
+
+
 def test_delete_during_retrain_is_applied_to_what_the_retrain_produces(run_copy, monkeypatch):
     """Issue 14 item 1: a deletion that arrives while a retrain runs (here, right after its
     first new stage, which saw the example) must not be served by the retrained shard."""
