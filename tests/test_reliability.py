@@ -341,6 +341,11 @@ def test_temporary_files_of_a_killed_process_are_removed_on_open(run_copy):
     ("a.tsv", "sentence\tlabel\ngood film\t1\nno tab here\nbad\t0\n", "data row 1 has 1 column(s), 2 needed"),
     ("b.jsonl", '{"sentence": "x", "label": "1"}\n{"sentence": "y"}\n', "line 2: no 'label' key"),
     ("c.tsv", b"sentence\tlabel\ngo\xffod\t1\n", "is not UTF-8 text"),
+    ("d.tsv", "sentence\tlabel\ngood\t1\na tab\tinside\t0\n", "data row 1 has 3 column(s), 2 needed"),
+    ("e.tsv", "sentence\tlabel\ngood\t1\nbad\t1\n", "at least 2 classes"),
+    ("f.tsv", "sentence\tlabel\ngood\t1\nbad\t0\nmeh\tpositive\n", "mix numbers"),
+    ("g.tsv", "sentence\tlabel\ngood\t1\nbad\t\n", "data row 1 has an empty label"),
+    ("h.tsv", "sentence\tlabel\n \t1\nbad\t0\n", "data row 0 has an empty text"),
 ])
 def test_bad_data_rows_are_one_line_errors_naming_the_file(tmp_path, capsys, name, content, message):
     from analysis.cli import main
