@@ -6,7 +6,7 @@ the example is marked *hit* in its shard, which deactivates every stage whose pr
 contains that slice; each shard switches to serving its longest clean prefix
 (:func:`s3t_sim.prefix.best_sequence`); the example is removed from the data store and
 from the activation cache. Replaying the journal when a run is opened takes the same path
-(:meth:`DeletionState.forget`), so the state after a crash equals the state without one.
+(:meth:`DeletionState.sync`: deactivate, erase, remove), so the state after a crash equals the state without one.
 Deleting twice is a no-op.
 
 Nothing trained on a deleted example stays on disk: a deletion erases the node files of
