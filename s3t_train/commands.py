@@ -119,7 +119,11 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if args.device != "cpu" and not torch.cuda.is_available():
         raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {args.device})")
-    model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+    _check_train_args(args)
+    try:
+        model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+    except OSError as exc:
+        raise ValueError(f"model must be 'minilm', 'tiny', a hub name or a local folder with safetensors weights; {args.model!r}: {str(exc).splitlines()[0]}") from None
     create_run(config, args.out)
     with executor_from_args(args) as executor:
         summary = train_with_backend(args.out, executor, progress=True if args.progress else None).to_dict()
@@ -131,30 +135,57 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded or written, settings that cannot finish or train."""
+    import math
+
+    from s3t_sim.checks import check_int
+
+    if not args.out.strip():
+        raise ValueError("out must name a run folder; got ''")
+    check_int("epochs", args.epochs, 1, 10_000)
+    check_int("max_length", args.max_length, 1, 100_000)
+    if not (math.isfinite(args.lr) and 0 < args.lr <= 10):
+        raise ValueError(f"lr must be a number in (0, 10]; got {args.lr}")
+
+
 def _deletion_line(r: dict) -> str:
     state = "already deleted" if r["already_deleted"] else f"deactivated {len(r['deactivated'])} stage(s), response {r['response_seconds'] * 1000:.1f} ms"
     return f"id {r['example_id']} (shard {r['shard']}, slice {r['slice']}): {state}; served prefix {r['served_prefix']}; dead shards {r['dead_shards']}"
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from s3t_train.run import S3TRun
 
-    run = S3TRun(args.run)
-    reports = [run.deletions.delete(i).to_dict() for i in args.id]
+    run = _open(args.run)
+    try:
+        reports = [r.to_dict() for r in run.deletions.delete_many(args.id)]
+    finally:
+        run.close()
     print_result(reports, args.json, lambda rs: "\n".join(_deletion_line(r) for r in rs))
-    run.close()
     return 0
 
 
-def run_predict(args: argparse.Namespace) -> int:
+def _open(run_dir: str) -> "S3TRun":  # noqa: F821 - imported inside (torch)
+    """Open a run for a command, reporting on stderr a torn journal tail that opening repaired."""
+    import sys
+
     from s3t_train.run import S3TRun
+
+    run = S3TRun(run_dir)
+    if run.deletions.notice:
+        print(f"warning: {run.deletions.notice}", file=sys.stderr)
+    return run
+
+
+def run_predict(args: argparse.Namespace) -> int:
     from s3t_train.serving import predict_logits
 
     texts = list(args.text) + _read_lines(args.file)
     if not texts:
         raise ValueError("predict needs texts: --text TEXT (repeatable) and/or --file FILE (one per line, '-' for stdin)")
-    run = S3TRun(args.run)
-    logits = predict_logits(run, texts, args.vote, progress=True if args.progress else None)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        logits = predict_logits(run, texts, args.vote, progress=True if args.progress else None)
     labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
     rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(texts, labels, logits.tolist())]
     print_result(rows, args.json, lambda rs: "\n".join(f"{r['label']}\t{r['text']}" for r in rs))
@@ -176,9 +207,10 @@ def _read_lines(path: str | None) -> list[str]:
 
 def run_eval(args: argparse.Namespace) -> int:
     from s3t_train.evaluation import evaluate
-    from s3t_train.run import S3TRun
 
-    result = evaluate(S3TRun(args.run), vote=args.vote, limit=args.limit, progress=True if args.progress else None)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        result = evaluate(run, vote=args.vote, limit=args.limit, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
         f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); macro F1 {r['macro_f1']:.4f}; MCC {r['mcc']:.4f}; "
         f"served prefix {r['served_prefix']}; "
@@ -189,9 +221,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from s3t_train.export import export_served
-    from s3t_train.run import S3TRun
 
-    result = export_served(S3TRun(args.run), args.out)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        result = export_served(run, args.out)
     print_result(result, args.json, lambda r: (
         f"exported {len(r['shards'])} shard adapter(s) (served stages, slices in order: {[s['served_stage'] for s in r['shards']]}; "
         f"dead shards {r['dead_shards']}) to {args.out}; load each with peft.PeftModel.from_pretrained"
@@ -201,21 +234,21 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from s3t_train.audit import audit
-    from s3t_train.run import S3TRun
 
-    result = audit(S3TRun(args.run))
+    result = audit(_open(args.run))
     print_result(result, args.json, lambda r: (
         f"audit {'OK' if r['ok'] else 'FAILED'}: {r['active_stages_checked']} active stages checked against {r['deleted']} deleted ids; "
-        f"violations {r['violations']}; deleted ids left in store {r['deleted_in_store']}"
+        f"violations {r['violations']}; files trained on deleted ids {r['tainted_files']}; damaged checkpoints "
+        f"{[d['stage'] for d in r['damaged_checkpoints']]}; foreign fingerprints {r['foreign_fingerprints']}; "
+        f"deleted ids left in store {r['deleted_in_store']}"
     ))
     return 0 if result["ok"] else 1
 
 
 def run_retrain(args: argparse.Namespace) -> int:
     from s3t_train.retraining import retrain
-    from s3t_train.run import S3TRun
 
-    result = retrain(S3TRun(args.run), args.shard, progress=True if args.progress else None)
+    result = retrain(_open(args.run), args.shard, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
         f"shard {r['shard']}: retrained {len(r['stages_retrained'])} stage(s) in {r['seconds']:.1f} s; served prefix {r['served_prefix']}"
     ))
@@ -224,9 +257,10 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 def run_profile(args: argparse.Namespace) -> int:
     from s3t_train.evaluation import performance_profile
-    from s3t_train.run import S3TRun
 
-    rows = performance_profile(S3TRun(args.run), args.shard, path=args.out, limit=args.limit)
+    run = _open(args.run)
+    with run.lock.hold(shared=True):
+        rows = performance_profile(run, args.shard, path=args.out, limit=args.limit)
     for k, acc in rows:
         print(f"k={k}\taccuracy={acc:.4f}")
     print(f"wrote {args.out}")

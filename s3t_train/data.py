@@ -54,18 +54,33 @@ def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
 
 
 def _read_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+    try:
+        return _parse_rows(path, text_column, label_column)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"data file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8") from None
+
+
+def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
     if path.suffix == ".jsonl":
         text_key, label_key = text_column, label_column or "label"
         texts, labels = [], []
         with path.open(encoding="utf-8") as f:
-            for line in f:
+            for number, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"data file {path} line {number}: not JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"data file {path} line {number}: a JSON object per line is needed")
                 if text_key is None:
                     text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
                     if text_key is None:
                         raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
+                missing = [k for k in (text_key, label_key) if k not in row]
+                if missing:
+                    raise ValueError(f"data file {path} line {number}: no {missing[0]!r} key (keys {sorted(row)[:10]})")
                 texts.append(str(row[text_key]))
                 labels.append(str(row[label_key]))
         return texts, labels
@@ -99,6 +114,13 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None) ->
         else:
             label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
         rows = rows[1:]
+    width = max(text_index, label_index) + 1 if delimiter == "," else len(first)
+    odd = next((n for n, r in enumerate(rows) if len(r) < width or (delimiter == "\t" and len(r) != width)), None)
+    if odd is not None:
+        raise ValueError(
+            f"data file {path}: data row {odd} has {len(rows[odd])} column(s), {width} needed "
+            f"({'tab-separated text and label: a tab inside a text shifts the columns' if delimiter == chr(9) else 'comma-separated text and label'})"
+        )
     texts = [r[text_index] for r in rows]
     labels = [r[label_index].strip() for r in rows]
     return texts, labels
@@ -140,6 +162,7 @@ def load_examples(
     texts, raw_labels = _read_rows(path, text_column, label_column) if path else _read_hub(str(source), split, text_column, label_column)
     if label_names is None:
         label_names = sorted(set(raw_labels))
+        _check_training_labels(source, texts, raw_labels, label_names)
     index = {name: i for i, name in enumerate(label_names)}
     unknown = sorted(set(raw_labels) - set(index))
     if unknown:
@@ -151,6 +174,21 @@ def load_examples(
             keep = np.sort(np.random.default_rng(seed).choice(len(dataset), size=limit, replace=False))
             dataset = dataset.subset(keep)
     return dataset
+
+
+def _check_training_labels(source: str | Path, texts: list[str], labels: list[str], names: list[str]) -> None:
+    """Refuse degenerate training data up front: an empty text or label, one class, labels
+    that mix numbers and words (``0``, ``1``, ``positive``: a column or file mix-up)."""
+    for what, values in (("text", texts), ("label", labels)):
+        empty = next((n for n, v in enumerate(values) if not v.strip()), None)
+        if empty is not None:
+            raise ValueError(f"data file {source}: data row {empty} has an empty {what}")
+    if len(names) < 2:
+        raise ValueError(f"label_column of {source} must hold at least 2 classes to train a classifier; every row is labelled {names[0]!r}" if names else f"data file {source} has no rows")
+    numeric = [n for n in names if n.lstrip("-").replace(".", "", 1).isdigit()]
+    if numeric and len(numeric) < len(names):
+        words = [n for n in names if n not in numeric]
+        raise ValueError(f"labels of {source} mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
 
 
 def split_shards_slices(

@@ -23,7 +23,8 @@ import torch
 from s3t_sim.selection import training_cost
 from s3t_train.cache import ActivationCache
 from s3t_train.executors import LocalTreeExecutor
-from s3t_train.run_folder import RunInfo, pending_nodes, tree_nodes
+from s3t_train.run_folder import RunInfo, clean_temporary_files, pending_nodes, tree_nodes
+from s3t_train.run_lock import RunLock
 from s3t_train.stage_model import configure_torch
 from s3t_train.training import NodeResult, train_node
 
@@ -80,8 +81,21 @@ def train_run(run_dir: str | Path, progress: bool | None = None, cache: Activati
     cache = cache if cache is not None else ActivationCache()
     results = []
     show = sys.stderr.isatty() if progress is None else progress
-    for shard, prefix in tqdm(pending_nodes(run_dir), desc="training stages", unit="stage", disable=not show):
-        results.append(train_node(run_dir, shard, prefix, cache=cache))
+    lock = RunLock(run_dir)
+    try:
+        with lock.hold():
+            clean_temporary_files(run_dir)  # left by a killed process
+            bar = tqdm(total=len(pending_nodes(run_dir)), desc="training stages", unit="stage", disable=not show)
+        while True:
+            with lock.hold():  # one stage at a time: a deletion waits at most one stage
+                pending = pending_nodes(run_dir)
+                if not pending:
+                    break
+                results.append(train_node(run_dir, *pending[0], cache=cache))
+            bar.update()
+        bar.close()
+    finally:
+        lock.close()
     return TrainSummary.of(info, results, time.perf_counter() - started)
 
 
@@ -127,11 +141,16 @@ def train_run_ray(run_dir: str | os.PathLike[str], executor: Any, threads: int |
     started = time.perf_counter()
     run_dir = str(os.path.abspath(run_dir))
     info = RunInfo.open(run_dir)
-    tree = training_tree(run_dir)
     if threads is None:
         configure_torch()
         threads = torch.get_num_threads()
-    results = executor.run(tree, partial(train_node_task, run_dir, threads=threads)) if tree.number_of_nodes() else {}
+    lock = RunLock(run_dir)
+    try:
+        with lock.hold():  # Ray workers write the nodes: the driver holds the lock for the whole run
+            tree = training_tree(run_dir)
+            results = executor.run(tree, partial(train_node_task, run_dir, threads=threads)) if tree.number_of_nodes() else {}
+    finally:
+        lock.close()
     trained = [results[node] for node in nx.topological_sort(tree)]
     return TrainSummary.of(info, trained, time.perf_counter() - started)
 

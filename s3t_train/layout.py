@@ -6,6 +6,7 @@
     RUN/sequences.json                   the B training sequences of each shard, (m, B, L)
     RUN/store.sqlite                     the training examples (s3t_train.store.DataStore)
     RUN/journal.jsonl                    deletion requests (s3t_train.journal.DeletionJournal)
+    RUN/.lock                            the run lock (s3t_train.run_lock.RunLock)
     RUN/shards/<s>/membership.json       ids of each slice the shard's checkpoints were trained on
     RUN/shards/<s>/nodes/<s1>-...-<sk>.safetensors   one prefix-tree node (s3t_train.checkpoints)
 """
@@ -17,6 +18,7 @@ CONFIG_FILE = "config.json"
 SEQUENCES_FILE = "sequences.json"
 STORE_FILE = "store.sqlite"
 JOURNAL_FILE = "journal.jsonl"
+LOCK_FILE = ".lock"
 
 
 def node_name(prefix: tuple[int, ...]) -> str:

@@ -58,7 +58,7 @@ def load_tokenizer(name: str):
     """Tokenizer of ``name`` (the tiny test model uses MiniLM's WordPiece vocabulary)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL if name == TINY_MODEL else name))
+    return AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL if name == TINY_MODEL else name), trust_remote_code=False)
 
 
 def tiny_bert(num_labels: int, seed: int = 0, vocab_size: int | None = None) -> nn.Module:
@@ -312,7 +312,9 @@ def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
         hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
         hf_logging.disable_progress_bar()  # a weight-loading bar per process clutters CLI output
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(name), num_labels=num_labels)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                resolve_model_path(name), num_labels=num_labels, use_safetensors=True, trust_remote_code=False  # never pickles or remote code
+            )
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:

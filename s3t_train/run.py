@@ -16,7 +16,8 @@ from pathlib import Path
 from s3t_train.cache import ActivationCache
 from s3t_train.checkpoints import NodeCheckpoint
 from s3t_train.layout import STORE_FILE
-from s3t_train.run_folder import RunInfo
+from s3t_train.run_folder import RunInfo, clean_temporary_files
+from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 from s3t_train.unlearning import DeletionState
 
@@ -47,8 +48,12 @@ class S3TRun:
         self.label_names = self.store.label_names
         self.cache = ActivationCache()
         self.node_states: dict[Path, NodeCheckpoint] = {}  # checkpoints loaded for serving, by path
-        self.deletions = DeletionState(self.run_dir, self.sequences, self.store, self.cache)
+        self.lock = RunLock(self.run_dir)  # hold(shared=True) while reading, hold() while changing the run
+        with self.lock.hold():
+            self.temporary_files_removed = clean_temporary_files(self.run_dir)  # left by a killed process
+            self.deletions = DeletionState(self.run_dir, self.sequences, self.store, self.cache, self.lock)
 
     def close(self) -> None:
         self.deletions.journal.close()
         self.store.close()
+        self.lock.close()

@@ -8,6 +8,7 @@ nodes, parents first; :func:`pending_nodes` the ones without a checkpoint yet.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,11 @@ import numpy as np
 
 from s3t_sim.output import write_text_atomic
 from s3t_sim.selection import prefix_tree, select_sequences
+from s3t_train.checkpoints import node_problem
 from s3t_train.config import RunConfig, check_same_config
 from s3t_train.data import load_examples, read_deletion_weights, slice_prior, split_shards_slices
-from s3t_train.layout import CONFIG_FILE, SEQUENCES_FILE, STORE_FILE, membership_path, node_path
+from s3t_train.layout import CONFIG_FILE, LOCK_FILE, SEQUENCES_FILE, STORE_FILE, membership_path, node_path
+from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 
 
@@ -34,8 +37,17 @@ class RunInfo:
         run_dir = Path(run_dir)
         if not (run_dir / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"no S3T run in {run_dir} ({CONFIG_FILE} missing); create one with `s3t train`")
-        config = RunConfig.from_json((run_dir / CONFIG_FILE).read_text())
-        sequences = np.array(json.loads((run_dir / SEQUENCES_FILE).read_text()), dtype=np.int64)
+        try:
+            config = RunConfig.from_json((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+            sequences = np.array(json.loads((run_dir / SEQUENCES_FILE).read_text(encoding="utf-8")), dtype=np.int64)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"run {run_dir} has a damaged {CONFIG_FILE} or {SEQUENCES_FILE} ({type(exc).__name__}: {exc}); it cannot be opened") from None
+        system = config.system
+        if sequences.ndim != 3 or sequences.shape[0] != system.shards or sequences.shape[2] != system.slices:
+            raise ValueError(
+                f"run {run_dir}: {CONFIG_FILE} says {system.shards} shards x {system.slices} slices but {SEQUENCES_FILE} "
+                f"has shape {list(sequences.shape)}; the run's files were edited and it cannot be opened"
+            )
         return cls(run_dir, config, sequences)
 
 
@@ -45,7 +57,30 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     If ``run_dir`` already holds a run, its configuration must equal ``config`` (except the
     device); it is then reused, so ``train`` resumes.
     """
+    if not str(run_dir).strip():
+        raise ValueError("out must name a run folder; got ''")
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out must be a folder that can be created; {run_dir}: {exc.strerror}") from None
+    lock = RunLock(run_dir)
+    try:
+        with lock.hold():
+            return _create_locked(config, run_dir)
+    except BaseException:
+        if created:  # leave no half-made folder that a next run would have to get past
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "shards", ignore_errors=True)
+            if not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
+    finally:
+        lock.close()
+
+
+def _create_locked(config: RunConfig, run_dir: Path) -> RunInfo:
     if (run_dir / CONFIG_FILE).is_file():
         info = RunInfo.open(run_dir)
         check_same_config(info.config, config, f"run {run_dir}")
@@ -54,7 +89,6 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     dataset = load_examples(config.data.source, "train", config.data.text_column, config.data.label_column, limit=config.data.limit, seed=config.data.split_seed)
     weights = read_deletion_weights(config.data.deletion_weights, dataset.ids) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(dataset.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
-    run_dir.mkdir(parents=True, exist_ok=True)
     store = DataStore.create(run_dir / STORE_FILE, dataset, shard_of, slice_of)
     prior = slice_prior(shard_of, slice_of, weights, system.shards, system.slices) if weights is not None else None
     sequences = []
@@ -85,7 +119,17 @@ def tree_nodes(sequences: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def pending_nodes(run_dir: str | Path, shards: list[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
-    """``(shard, prefix)`` of every node without a checkpoint, parents first."""
+    """``(shard, prefix)`` of every node without a sound checkpoint (missing, or failing its
+    checksum: resume rebuilds it), parents first."""
     info = RunInfo.open(run_dir)
     shards = range(info.config.system.shards) if shards is None else shards
-    return [(s, p) for s in shards for p in tree_nodes(info.sequences[s]) if not node_path(run_dir, s, p).is_file()]
+    return [(s, p) for s in shards for p in tree_nodes(info.sequences[s]) if node_problem(node_path(run_dir, s, p)) is not None]
+
+
+def clean_temporary_files(run_dir: str | Path) -> int:
+    """Remove the temporary files (``.*.tmp``) a killed process left in the run folder;
+    call it under the run lock, while no writer is active. Returns how many went."""
+    leftovers = list(Path(run_dir).rglob(".*.tmp"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)

@@ -6,8 +6,17 @@ the example is marked *hit* in its shard, which deactivates every stage whose pr
 contains that slice; each shard switches to serving its longest clean prefix
 (:func:`s3t_sim.prefix.best_sequence`); the example is removed from the data store and
 from the activation cache. Replaying the journal when a run is opened takes the same path
-(:meth:`DeletionState.forget`), so the state after a crash equals the state without one.
+(:meth:`DeletionState.sync`: deactivate, erase, remove), so the state after a crash equals the state without one.
 Deleting twice is a no-op.
+
+Nothing trained on a deleted example stays on disk: a deletion erases the node files of
+its shard whose provenance lists a deleted id (:meth:`DeletionState.erase_tainted`), after
+the journal and before the store, so a crash in between is finished on the next open. A
+multi-id request is validated as a whole before anything is done
+(:meth:`DeletionState.delete_many`). Every change holds the run lock
+(:class:`s3t_train.run_lock.RunLock`) and starts from the journal and membership files as
+they are on disk (:meth:`DeletionState.sync`), so another process's deletion or a
+retrain's publication is never overwritten or missed.
 
 Reference: Chowdhury et al., S3T, ICLR 2025, arXiv:2406.16257 (deactivation, §3).
 """
@@ -20,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.prefix import best_sequence, served_prefix
-from s3t_sim.checks import check_int
 from s3t_train.cache import ActivationCache
-from s3t_train.journal import DeletionJournal
-from s3t_train.layout import JOURNAL_FILE
+from s3t_train.checkpoints import DamagedCheckpoint, read_node_metadata
+from s3t_train.journal import DeletionJournal, check_example_id
+from s3t_train.layout import JOURNAL_FILE, node_path
 from s3t_train.run_folder import read_membership, tree_nodes
+from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 
 
@@ -41,7 +51,8 @@ class DeletionReport:
     dead_shards: list[int]
     journal_seconds: float = 0.0
     switch_seconds: float = 0.0  # deactivation + serving switch
-    store_seconds: float = 0.0  # removal from the data store and the activation cache
+    store_seconds: float = 0.0  # erasing tainted node files, removal from the data store and the activation cache
+    erased_files: int = 0  # node files erased because they were trained on the example
 
     @property
     def response_seconds(self) -> float:
@@ -63,20 +74,34 @@ class DeletionState:
     deleted example; ``stages[shard]`` lists the shard's prefix-tree nodes, parents first.
     """
 
-    def __init__(self, run_dir: str | Path, sequences: np.ndarray, store: DataStore, cache: ActivationCache):
+    def __init__(self, run_dir: str | Path, sequences: np.ndarray, store: DataStore, cache: ActivationCache, lock: RunLock):
         self.run_dir = Path(run_dir)
         self.sequences = sequences
         self.m, _, self.L = sequences.shape
         self.store = store
         self.cache = cache
+        self.lock = lock
         self.journal = DeletionJournal(self.run_dir / JOURNAL_FILE)
         self.stages = [tree_nodes(self.sequences[s]) for s in range(self.m)]
         self.deleted: set[int] = set()
-        self.refresh()
-        for example_id in self.journal.entries():  # replay: redo what a crash may have cut short
-            self.forget(example_id, self.location(example_id))
-        self.deleted |= self.store.deleted_ids()
-        self._mark_hits()
+        with self.lock.hold():
+            self.notice = self.journal.repair()  # a torn tail left by a crash, reported by the commands
+            self.sync()
+
+    def sync(self) -> None:
+        """Bring the state up to the files (under the lock): membership, then every journal
+        entry not yet applied here, including a crash's unfinished action (replay)."""
+        with self.lock.hold():
+            self.refresh()
+            for example_id in self.journal.entries():
+                self.deactivate(example_id)
+            self.deleted |= self.store.deleted_ids()
+            self._mark_hits()
+            unfinished = {i: self.location(i) for i in self.deleted if i in self.store}  # a crash cut these short
+            for shard in {loc[0] for loc in unfinished.values() if loc is not None}:
+                self.erase_tainted(shard)
+            for example_id, location in unfinished.items():
+                self.remove(example_id, location)
 
     # --- state ----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -125,29 +150,62 @@ class DeletionState:
         if example_id in self.trained_location:
             self.hit[self.trained_location[example_id]] = True
 
+    def erase_tainted(self, shard: int) -> int:
+        """Erase the node files of ``shard`` trained on a deleted example (and damaged files of
+        deactivated stages, which cannot serve either); returns how many went."""
+        erased = 0
+        for prefix in self.stages[shard]:
+            path = node_path(self.run_dir, shard, prefix)
+            if not path.is_file():
+                continue
+            try:
+                tainted = not self.deleted.isdisjoint(read_node_metadata(path)["seen_ids"])
+            except DamagedCheckpoint:
+                tainted = bool(self.hit[shard, list(prefix)].any())
+            if tainted:
+                path.unlink()
+                erased += 1
+        return erased
+
     def remove(self, example_id: int, location: tuple[int, int] | None) -> None:
         """Remove the example from the data store and its slice's cached activations."""
         slice_mates = self.store.slice_ids(*location) if location else ()
         self.store.remove(example_id)
         self.cache.drop(example_id, slice_mates)
 
-    def forget(self, example_id: int, location: tuple[int, int] | None) -> None:
-        """The action of a deletion after the journal: deactivate, then remove."""
-        self.deactivate(example_id)
-        self.remove(example_id, location)
+    def check_ids(self, example_ids: list) -> list[int]:
+        """All of ``example_ids`` as ids this run holds or held; one error naming every bad one."""
+        ids, bad = [], []
+        for value in example_ids:
+            try:
+                example_id = check_example_id(value)
+            except ValueError:
+                bad.append(value)
+                continue
+            (ids if self.location(example_id) is not None else bad).append(example_id)
+        if bad:
+            known = sorted(self.trained_location)
+            held = f"{len(known)} ids from {known[0]} to {known[-1]}, e.g. {known[:5]}" if known else "none trained yet"
+            shown = ", ".join(repr(b) if not isinstance(b, int) or abs(b) < 10**30 else f"<{len(str(b))}-digit integer>" for b in bad[:5])
+            raise ValueError(
+                f"id must be the id of a training example of this run (a 0-based row of the training file "
+                f"that the run holds: {held}); {len(bad)} of {len(example_ids)} ids are not: {shown}; nothing was deleted"
+            )
+        return ids
+
+    def delete_many(self, example_ids: list) -> list[DeletionReport]:
+        """Forget every id of ``example_ids``: all are validated first (nothing is done if one
+        is bad), then each is journalled and acted on, under the run lock."""
+        with self.lock.hold():
+            self.sync()
+            return [self._delete(i) for i in self.check_ids(list(example_ids))]
 
     def delete(self, example_id: int) -> DeletionReport:
         """Forget training example ``example_id`` (its 0-based row in the training file)."""
-        example_id = check_int("id", example_id, 0)
-        location = self.location(example_id)
-        if location is None:
-            known = sorted(self.trained_location)
-            held = f"{len(known)} ids from {known[0]} to {known[-1]}, e.g. {known[:5]}" if known else "none trained yet"
-            raise ValueError(
-                f"id must be the id of a training example of this run (a 0-based row of the training file "
-                f"that the run holds: {held}); got {example_id}"
-            )
-        shard, slice_ = location
+        return self.delete_many([example_id])[0]
+
+    def _delete(self, example_id: int) -> DeletionReport:
+        shard, slice_ = self.location(example_id)
         if example_id in self.deleted:
             return DeletionReport(example_id, shard, slice_, True, [], self.served_prefix(), self.dead_shards())
         before = set(self.active_stages(shard))
@@ -157,10 +215,11 @@ class DeletionState:
         self.deactivate(example_id)
         prefixes = self.served_prefix()  # the serving switch
         t2 = time.perf_counter()
-        self.remove(example_id, location)
+        erased = self.erase_tainted(shard)
+        self.remove(example_id, (shard, slice_))
         t3 = time.perf_counter()
         deactivated = sorted(before - set(self.active_stages(shard)), key=lambda p: (len(p), p))
         return DeletionReport(
             example_id, shard, slice_, False, deactivated, prefixes, [s for s, k in enumerate(prefixes) if k == 0],
-            journal_seconds=t1 - t0, switch_seconds=t2 - t1, store_seconds=t3 - t2,
+            journal_seconds=t1 - t0, switch_seconds=t2 - t1, store_seconds=t3 - t2, erased_files=erased,
         )
