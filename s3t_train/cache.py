@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from s3t_train.model import GroupedLoRAModel
+from s3t_train.tasks import encode
 
 
 @dataclass
@@ -52,13 +53,13 @@ class ActivationCache:
         return set(self.tokens) | {k[2] for k in self.hidden}
 
 
-def tokenize(cache: ActivationCache, tokenizer, ids: list[int], texts: list[str], max_length: int) -> list[torch.Tensor]:
-    """Token ids of each example (``(1, length)`` tensors), cached by example id."""
+def tokenize(cache: ActivationCache, tokenizer, ids: list[int], texts: list, max_length: int) -> list[torch.Tensor]:
+    """Token rows of each example (:func:`s3t_train.tasks.encode`: ids, and token types for
+    pairs), cached by example id."""
     missing = [(i, t) for i, t in zip(ids, texts) if i not in cache.tokens]
     if missing:
-        encoded = tokenizer([t for _, t in missing], truncation=True, max_length=max_length)["input_ids"]
-        for (i, _), row in zip(missing, encoded):
-            cache.tokens[i] = torch.tensor([row], dtype=torch.long)
+        for (i, _), row in zip(missing, encode(tokenizer, [t for _, t in missing], max_length)):
+            cache.tokens[i] = row
     return [cache.tokens[i] for i in ids]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.checks import check_int
+from s3t_train.tasks import check_task, encode_labels
 
 LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
 TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")
@@ -20,10 +21,11 @@ TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")
 
 @dataclass
 class TextDataset:
-    """Examples with stable ``ids``, their ``texts``, integer ``labels`` and ``label_names``."""
+    """Examples with stable ``ids``, their ``texts`` (``(text, text_pair)`` tuples for pairs),
+    ``labels`` (integers, floats for regression) and ``label_names``."""
 
     ids: np.ndarray
-    texts: list[str]
+    texts: list
     labels: np.ndarray
     label_names: list[str]
 
@@ -53,7 +55,7 @@ def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
     return None
 
 
-def _read_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+def _read_rows(path: Path, text_column: str | None, label_column: str | None, text_pair_column: str | None = None) -> tuple[list, list[str]]:
     if path.suffix == ".jsonl":
         text_key, label_key = text_column, label_column or "label"
         texts, labels = [], []
@@ -66,7 +68,9 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None) ->
                     text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
                     if text_key is None:
                         raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
-                texts.append(str(row[text_key]))
+                if text_pair_column is not None and text_pair_column not in row:
+                    raise ValueError(f"text_pair_column must name a key of {path}; keys are {sorted(row)}")
+                texts.append(str(row[text_key]) if text_pair_column is None else (str(row[text_key]), str(row[text_pair_column])))
                 labels.append(str(row[label_key]))
         return texts, labels
     delimiter = "\t" if path.suffix == ".tsv" else ","
@@ -82,6 +86,7 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None) ->
         delimiter == ","
         or (text_column is not None and text_column.lower() in first)
         or (label_column is not None and label_column.lower() in first)
+        or (text_pair_column is not None and text_pair_column.lower() in first)
         or first[-1] in LABEL_HEADER_NAMES
     )
     text_index, label_index = 0, len(rows[0]) - 1
@@ -99,6 +104,11 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None) ->
         else:
             label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
         rows = rows[1:]
+    if text_pair_column is not None:
+        if not has_header or text_pair_column.lower() not in first:
+            raise ValueError(f"text_pair_column must name a column of the header of {path}, {first}; got {text_pair_column!r}")
+        pair_index = first.index(text_pair_column.lower())
+        return [(r[text_index], r[pair_index]) for r in rows], [r[label_index].strip() for r in rows]
     texts = [r[text_index] for r in rows]
     labels = [r[label_index].strip() for r in rows]
     return texts, labels
@@ -124,11 +134,15 @@ def load_examples(
     label_names: list[str] | None = None,
     limit: int | None = None,
     seed: int = 0,
+    task: str = "classification",
+    text_pair_column: str | None = None,
 ) -> TextDataset:
     """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub.
 
     Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
-    given). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
+    given), or read as floats for ``task='regression'`` (:func:`s3t_train.tasks.encode_labels`);
+    ``text_pair_column`` makes each text a ``(text, text_pair)`` tuple (a local file with a
+    header). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
 
     Examples
     --------
@@ -137,14 +151,12 @@ def load_examples(
     ['0', '1']
     """
     path = resolve_data_file(source, split)
-    texts, raw_labels = _read_rows(path, text_column, label_column) if path else _read_hub(str(source), split, text_column, label_column)
-    if label_names is None:
-        label_names = sorted(set(raw_labels))
-    index = {name: i for i, name in enumerate(label_names)}
-    unknown = sorted(set(raw_labels) - set(index))
-    if unknown:
-        raise ValueError(f"labels {unknown[:5]} of {source} are not among the training labels {label_names}")
-    dataset = TextDataset(np.arange(len(texts), dtype=np.int64), texts, np.array([index[v] for v in raw_labels], dtype=np.int64), list(label_names))
+    check_task(task, text_pair_column)
+    if path is None and text_pair_column is not None:
+        raise ValueError(f"text_pair_column needs a local data file; {source!r} is not one")
+    texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column) if path else _read_hub(str(source), split, text_column, label_column)
+    labels, label_names = encode_labels(task, raw_labels, label_names, str(source))
+    dataset = TextDataset(np.arange(len(texts), dtype=np.int64), texts, labels, list(label_names))
     if limit is not None:
         limit = check_int("limit", limit, 1)
         if limit < len(dataset):

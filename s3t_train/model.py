@@ -233,9 +233,10 @@ class GroupedLoRAModel:
         return self
 
     # --- forward passes ---------------------------------------------------------------
-    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Plain forward through the whole ``peft`` model."""
-        return self.peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Plain forward through the whole ``peft`` model (``token_type_ids`` for pairs)."""
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.peft_model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
 
     @property
     def supports_layer_cache(self) -> bool:
@@ -259,12 +260,17 @@ class GroupedLoRAModel:
         return getattr(self.model, self.model.base_model_prefix)
 
     def embed(self, token_rows: list[torch.Tensor], device: str = "cpu") -> tuple[torch.Tensor, PackedBatch]:
-        """Packed embeddings ``(total_tokens, hidden)`` of ``(1, length)`` token-id rows, and their layout."""
+        """Packed embeddings ``(total_tokens, hidden)`` of token rows, and their layout: ``(1, length)``
+        token ids, or ``(2, length)`` ids and token type ids (sentence pairs, :mod:`s3t_train.tasks`)."""
         batch = PackedBatch.of_lengths([r.shape[1] for r in token_rows], device)
         input_ids = torch.zeros(batch.size, batch.longest, dtype=torch.long)
+        types = torch.zeros(batch.size, batch.longest, dtype=torch.long)  # BERT's default: all type 0
         for b, row in enumerate(token_rows):
             input_ids[b, : row.shape[1]] = row[0]
-        return batch.unpad(self._base().embeddings(input_ids=input_ids.to(device))), batch
+            if row.shape[0] > 1:
+                types[b, : row.shape[1]] = row[1]
+        embedded = self._base().embeddings(input_ids=input_ids.to(device), token_type_ids=types.to(device))
+        return batch.unpad(embedded), batch
 
     def hidden_entering(self, token_rows: list[torch.Tensor], layer: int, device: str = "cpu") -> list[torch.Tensor]:
         """Hidden states entering ``layer`` (``(1, length, hidden)`` per row, no gradients), with the

@@ -51,7 +51,8 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
         check_same_config(info.config, config, f"run {run_dir}")
         return info
     system = config.system
-    dataset = load_examples(config.data.source, "train", config.data.text_column, config.data.label_column, limit=config.data.limit, seed=config.data.split_seed)
+    d = config.data
+    dataset = load_examples(d.source, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed, task=d.task, text_pair_column=d.text_pair_column)
     weights = read_deletion_weights(config.data.deletion_weights, dataset.ids) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(dataset.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
     run_dir.mkdir(parents=True, exist_ok=True)
