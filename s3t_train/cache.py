@@ -12,11 +12,11 @@ the cache entries of a slice that loses an example are dropped with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
 from s3t_train.model import GroupedLoRAModel
-from s3t_train.tasks import encode
 
 
 @dataclass
@@ -53,12 +53,12 @@ class ActivationCache:
         return set(self.tokens) | {k[2] for k in self.hidden}
 
 
-def tokenize(cache: ActivationCache, tokenizer, ids: list[int], texts: list, max_length: int) -> list[torch.Tensor]:
-    """Token rows of each example (:func:`s3t_train.tasks.encode`: ids, and token types for
-    pairs), cached by example id."""
+def tokenize(cache: ActivationCache, encoder: Callable[[list], list[torch.Tensor]], ids: list[int], texts: list) -> list[torch.Tensor]:
+    """Input rows of each example (``encoder``, :func:`s3t_train.inputs.input_encoder`: token
+    ids, with token types for pairs, or pixels), cached by example id."""
     missing = [(i, t) for i, t in zip(ids, texts) if i not in cache.tokens]
     if missing:
-        for (i, _), row in zip(missing, encode(tokenizer, [t for _, t in missing], max_length)):
+        for (i, _), row in zip(missing, encoder([t for _, t in missing])):
             cache.tokens[i] = row
     return [cache.tokens[i] for i in ids]
 

@@ -11,6 +11,7 @@ import argparse
 from s3t_sim.output import print_result
 from s3t_train.backends import add_backend_arguments, executor_from_args
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
+from s3t_train.tasks import TASKS
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -50,7 +51,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     p = subparsers.add_parser("predict", help="predict labels with the served ensemble")
     p.add_argument("--run", required=True)
-    p.add_argument("--text", action="append", default=[], help="text to classify (repeat for a batch); for a pair run 'TEXT<TAB>PAIR'")
+    p.add_argument("--text", action="append", default=[], help="text to classify (repeat for a batch); for a pair run 'TEXT<TAB>PAIR', for an image run an image path")
     p.add_argument("--file", default=None, help="file of texts to classify, one per line ('-' reads stdin); for a pair run TEXT<TAB>PAIR lines")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
@@ -93,9 +94,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def _add_task_arguments(p: argparse.ArgumentParser) -> None:
     """The task and data-column flags of ``train`` (fields of :class:`s3t_train.config.DataConfig`)."""
-    p.add_argument("--task", default="classification", choices=("classification", "pairs", "regression"),
+    p.add_argument("--task", default="classification", choices=TASKS,
                    help="classification of one text (default), of a sentence pair (pairs, needs --text-pair-column), "
-                   "or regression on float labels (MSE, one output; a pair with --text-pair-column, STS-B style)")
+                   "regression on float labels (MSE, one output; a pair with --text-pair-column, STS-B style), or image "
+                   "(--data root/<class>/<image> or root/train + root/val; any AutoModelForImageClassification; "
+                   "ViT's LoRA targets are --target-modules q_proj v_proj)")
     p.add_argument("--text-column", default=None)
     p.add_argument("--text-pair-column", default=None, help="header column of each example's second text (pairs)")
     p.add_argument("--label-column", default=None)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.checks import check_int
+from s3t_train.images import read_image_folder
 from s3t_train.tasks import check_task, encode_labels
 
 LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
@@ -137,7 +138,8 @@ def load_examples(
     task: str = "classification",
     text_pair_column: str | None = None,
 ) -> TextDataset:
-    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub.
+    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub
+    (``task='image'``: a folder of class folders, :func:`s3t_train.images.read_image_folder`).
 
     Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
     given), or read as floats for ``task='regression'`` (:func:`s3t_train.tasks.encode_labels`);
@@ -150,13 +152,23 @@ def load_examples(
     >>> ds.label_names
     ['0', '1']
     """
-    path = resolve_data_file(source, split)
     check_task(task, text_pair_column)
+    if task == "image":
+        return _subsample(_dataset(*read_image_folder(source, split), task, label_names, str(source)), limit, seed)
+    path = resolve_data_file(source, split)
     if path is None and text_pair_column is not None:
         raise ValueError(f"text_pair_column needs a local data file; {source!r} is not one")
     texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column) if path else _read_hub(str(source), split, text_column, label_column)
-    labels, label_names = encode_labels(task, raw_labels, label_names, str(source))
-    dataset = TextDataset(np.arange(len(texts), dtype=np.int64), texts, labels, list(label_names))
+    return _subsample(_dataset(texts, raw_labels, task, label_names, str(source)), limit, seed)
+
+
+def _dataset(texts: list, raw_labels: list[str], task: str, label_names: list[str] | None, source: str) -> TextDataset:
+    labels, label_names = encode_labels(task, raw_labels, label_names, source)
+    return TextDataset(np.arange(len(texts), dtype=np.int64), texts, labels, list(label_names))
+
+
+def _subsample(dataset: TextDataset, limit: int | None, seed: int) -> TextDataset:
+    """A seeded random subsample of ``limit`` examples (ids unchanged)."""
     if limit is not None:
         limit = check_int("limit", limit, 1)
         if limit < len(dataset):

@@ -38,6 +38,7 @@ from torch import nn
 
 from s3t_sim.checks import check_int
 from s3t_train.config import GroupLoRAConfig
+from s3t_train.images import tiny_vit
 from s3t_train.packed import PackedBatch, packed_bert_layer
 
 TINY_MODEL = "tiny"
@@ -304,13 +305,15 @@ class GroupedLoRAModel:
         return self.logits_from_layer(hidden, batch, 0)
 
 
-def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
-    """The ``transformers`` classifier ``name`` (``'tiny'``: :func:`tiny_bert` of ``seed``), dropout off."""
+def load_base_model(name: str, num_labels: int, seed: int = 0, task: str = "classification") -> nn.Module:
+    """The ``transformers`` classifier ``name``, dropout off: an ``AutoModelForSequenceClassification``,
+    or for ``task='image'`` an ``AutoModelForImageClassification`` (``'tiny'``: :func:`tiny_bert`
+    or :func:`s3t_train.images.tiny_vit` of ``seed``)."""
     num_labels = check_int("num_labels", num_labels, 1)
     if name == TINY_MODEL:
-        model = tiny_bert(num_labels, seed)
+        model = tiny_vit(num_labels, seed) if task == "image" else tiny_bert(num_labels, seed)
     else:
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
 
         verbosity = hf_logging.get_verbosity()
@@ -318,13 +321,23 @@ def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
         hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
         hf_logging.disable_progress_bar()  # a weight-loading bar per process clutters CLI output
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(name), num_labels=num_labels)
+            auto = AutoModelForImageClassification if task == "image" else AutoModelForSequenceClassification
+            model = auto.from_pretrained(resolve_model_path(name), num_labels=num_labels, ignore_mismatched_sizes=task == "image")
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
                 hf_logging.enable_progress_bar()
     _disable_dropout(model)
     return model
+
+
+def _check_target_modules(model: nn.Module, targets: tuple[str, ...], name: str) -> None:
+    """Every target module must name linear sub-modules of the model's layers."""
+    _, layers = find_layer_stack(model)
+    linear = sorted({n.rsplit(".", 1)[-1] for n, m in layers[0].named_modules() if isinstance(m, nn.Linear)})
+    missing = [t for t in targets if t not in linear]
+    if missing:
+        raise ValueError(f"target_modules {missing} are not modules of model {name!r}'s layers; its linear modules are {linear}")
 
 
 def peft_lora_config(model: nn.Module, L: int, lora: GroupLoRAConfig, modules_to_save: list[str] | None = None):
@@ -340,7 +353,7 @@ def peft_lora_config(model: nn.Module, L: int, lora: GroupLoRAConfig, modules_to
     )
 
 
-def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
+def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0, task: str = "classification") -> GroupedLoRAModel:
     """Load ``name`` (``'minilm'``, ``'tiny'``, a hub name or a local path) with LoRA in ``L`` groups.
 
     The classification head is newly initialised from ``seed``; all dropout but LoRA's
@@ -356,7 +369,8 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
     from peft import get_peft_model
 
     lora = lora or GroupLoRAConfig()
-    model = load_base_model(name, num_labels, seed)
+    model = load_base_model(name, num_labels, seed, task)
+    _check_target_modules(model, lora.target_modules, name)
     n_layers = len(find_layer_stack(model)[1])
     per_slice = lora.layers_per_slice or 1
     if not 1 <= L * per_slice <= n_layers:

@@ -21,11 +21,11 @@ import sys
 import torch
 
 from s3t_sim.checks import check_choice, check_int
-from s3t_train.model import GroupedLoRAModel, load_tokenizer
+from s3t_train.inputs import input_encoder, padded_logits
+from s3t_train.model import GroupedLoRAModel
 from s3t_train.packed import packed_bert_layer
 from s3t_train.run import S3TRun
 from s3t_train.stage_model import configure_torch, load_prefix, model_for
-from s3t_train.tasks import encode, padded_inputs
 
 VOTES = ("mean", "majority")
 BATCH_SIZE = 64
@@ -40,10 +40,9 @@ def serving_model(run: S3TRun) -> GroupedLoRAModel:
 
 
 def token_rows(run: S3TRun, texts: list) -> list[torch.Tensor]:
-    """Token rows of each text or ``(text, text_pair)`` pair (:func:`s3t_train.tasks.encode`,
-    truncated at ``max_length``)."""
-    t = run.config.training
-    return encode(load_tokenizer(t.model), texts, t.max_length)
+    """Input rows of each text, ``(text, text_pair)`` pair or image path
+    (:func:`s3t_train.inputs.input_encoder`; texts truncated at ``max_length``)."""
+    return input_encoder(run.config)(texts)
 
 
 def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage], rows: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -51,11 +50,10 @@ def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage
     device = run.config.training.device
     fingerprint = run.config.fingerprint()
     if not model.supports_layer_cache:
-        input_ids, mask, types = padded_inputs(rows)
         out = []
         for shard, prefix in stages:
             load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
-            out.append(model.logits(input_ids.to(device), mask.to(device), None if types is None else types.to(device)).float().cpu())
+            out.append(padded_logits(model, rows, device).float().cpu())
         return out
     out: list[torch.Tensor] = [torch.empty(0)] * len(stages)
     # where each stage leaves the pretrained trunk; the last layer always runs in

@@ -8,6 +8,8 @@
 * ``regression``: one text or a pair, a float label (STS-B style), one output, mean squared
   error; the ensemble's output is the mean of the live shards' outputs, scored by Pearson
   and Spearman correlation (:func:`s3t_train.metrics.regression_metrics`).
+* ``image``: one image per example (folder-per-class layout, :mod:`s3t_train.images`), any
+  ``AutoModelForImageClassification``, integer labels, cross-entropy; its "text" is the path.
 
 An example's text is a ``str``, or a ``(str, str)`` tuple for a pair. torch is imported
 inside the functions that need it: :mod:`s3t_train.config` (and so ``s3t --help``) imports
@@ -24,7 +26,7 @@ from s3t_sim.checks import check_choice
 if TYPE_CHECKING:
     import torch
 
-TASKS = ("classification", "pairs", "regression")
+TASKS = ("classification", "pairs", "regression", "image")
 REGRESSION_OUTPUT = "score"  # the one "label name" of a regression run (its output)
 
 
@@ -33,8 +35,8 @@ def check_task(task: str, text_pair_column: str | None) -> str:
     check_choice("task", task, TASKS)
     if task == "pairs" and not text_pair_column:
         raise ValueError("task 'pairs' needs text_pair_column (--text-pair-column): the column of each example's second text")
-    if task == "classification" and text_pair_column:
-        raise ValueError(f"text_pair_column={text_pair_column!r} needs task 'pairs' or 'regression' (--task pairs), not 'classification'")
+    if task in ("classification", "image") and text_pair_column:
+        raise ValueError(f"text_pair_column={text_pair_column!r} needs task 'pairs' or 'regression' (--task pairs), not {task!r}")
     return task
 
 

@@ -49,12 +49,13 @@ from s3t_train.cache import ActivationCache, slice_states, tokenize
 from s3t_train.checkpoints import NodeCheckpoint, save_node
 from s3t_train.config import RunConfig
 from s3t_train.layout import STORE_FILE, node_path
-from s3t_train.model import GroupedLoRAModel, load_tokenizer
+from s3t_train.inputs import input_encoder, padded_logits
+from s3t_train.model import GroupedLoRAModel
 from s3t_train.packed import PackedBatch
 from s3t_train.run_folder import RunInfo
 from s3t_train.stage_model import load_prefix, model_for
 from s3t_train.store import DataStore
-from s3t_train.tasks import loss as task_loss, padded_inputs, targets
+from s3t_train.tasks import loss as task_loss, targets
 
 
 def stage_seed(seed: int, shard: int, prefix: tuple[int, ...], purpose: str = "") -> int:
@@ -105,7 +106,7 @@ def train_node(
 
     # inputs: token ids, and (fast path) the frozen hidden states entering group k
     cache = cache if cache is not None else ActivationCache()
-    token_rows = tokenize(cache, load_tokenizer(t.model), ids, texts, t.max_length)
+    token_rows = tokenize(cache, input_encoder(config), ids, texts)
     tokens_of = dict(zip(ids, token_rows))
     use_cache = (t.cache_activations if use_cache is None else use_cache) and model.supports_layer_cache and len(ids) > 0
     entry = model.entry_layer(k)
@@ -171,8 +172,7 @@ def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entr
     """Logits of a batch: the plain padded forward (``entry=None``), else padding-free from
     the cached hidden states entering layer ``entry`` (from the embeddings when ``entry=0``)."""
     if entry is None:
-        input_ids, mask, types = padded_inputs(token_rows)
-        return model.logits(input_ids.to(device), mask.to(device), None if types is None else types.to(device))
+        return padded_logits(model, token_rows, device)
     if entry == 0:
         return model.packed_logits(token_rows, device)
     rows = [states[i] for i in ids]
