@@ -55,6 +55,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--file", default=None, help="file of texts to classify, one per line ('-' reads stdin); for a pair run TEXT<TAB>PAIR lines")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
+    p.add_argument("--max-new-tokens", type=int, default=32, help="causal-lm runs: tokens generated per prompt at most (default 32)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_predict)
 
@@ -98,7 +99,9 @@ def _add_task_arguments(p: argparse.ArgumentParser) -> None:
                    help="classification of one text (default), of a sentence pair (pairs, needs --text-pair-column), "
                    "regression on float labels (MSE, one output; a pair with --text-pair-column, STS-B style), or image "
                    "(--data root/<class>/<image> or root/train + root/val; any AutoModelForImageClassification; "
-                   "ViT's LoRA targets are --target-modules q_proj v_proj)")
+                   "ViT's LoRA targets are --target-modules q_proj v_proj), or causal-lm (instruction tuning of any "
+                   "AutoModelForCausalLM on --text-column PROMPT --label-column RESPONSE, loss on response tokens; "
+                   "Llama's LoRA targets are q_proj v_proj)")
     p.add_argument("--text-column", default=None)
     p.add_argument("--text-pair-column", default=None, help="header column of each example's second text (pairs)")
     p.add_argument("--label-column", default=None)
@@ -167,6 +170,12 @@ def run_predict(args: argparse.Namespace) -> int:
     if not texts:
         raise ValueError("predict needs texts: --text TEXT (repeatable) and/or --file FILE (one per line, '-' for stdin)")
     run = S3TRun(args.run)
+    if run.config.data.task == "causal-lm":
+        from s3t_train.causal_lm import generate
+
+        rows = [{"prompt": p, "response": r} for p, r in zip(texts, generate(run, texts, args.max_new_tokens))]
+        print_result(rows, args.json, lambda rs: "\n".join(f"{r['prompt']}\t{r['response']}" for r in rs))
+        return 0
     inputs = _pairs(texts) if run.config.data.text_pair_column else texts
     logits = predict_logits(run, inputs, args.vote, progress=True if args.progress else None)
     if run.config.data.task == "regression":

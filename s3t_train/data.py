@@ -158,7 +158,11 @@ def load_examples(
     path = resolve_data_file(source, split)
     if path is None and text_pair_column is not None:
         raise ValueError(f"text_pair_column needs a local data file; {source!r} is not one")
+    if task == "causal-lm" and not (text_column and label_column):
+        raise ValueError("task 'causal-lm' needs text_column (the prompt) and label_column (the response), e.g. --text-column prompt --label-column response")
     texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column) if path else _read_hub(str(source), split, text_column, label_column)
+    if task == "causal-lm":
+        texts = list(zip(texts, raw_labels))  # (prompt, response)
     return _subsample(_dataset(texts, raw_labels, task, label_names, str(source)), limit, seed)
 
 

@@ -39,6 +39,7 @@ from torch import nn
 from s3t_sim.checks import check_int
 from s3t_train.config import GroupLoRAConfig
 from s3t_train.images import tiny_vit
+from s3t_train.instructions import tiny_llama
 from s3t_train.packed import PackedBatch, packed_bert_layer
 
 TINY_MODEL = "tiny"
@@ -125,7 +126,7 @@ def _disable_dropout(model: nn.Module) -> None:
 class GroupedLoRAModel:
     """A ``peft`` LoRA model whose adapters are organised in ``L`` stage groups plus a head."""
 
-    def __init__(self, peft_model: nn.Module, L: int, lora: GroupLoRAConfig, head_seed: int):
+    def __init__(self, peft_model: nn.Module, L: int, lora: GroupLoRAConfig, head_seed: int, train_head: bool = True):
         self.peft_model = peft_model
         self.model = peft_model.base_model.model  # the transformers model, adapters injected
         self.lora = lora
@@ -138,7 +139,7 @@ class GroupedLoRAModel:
         for name, param in self.model.named_parameters():
             if "lora_" in name:
                 self._group_params[group_of_layer[int(layer_re.search(name).group(1))]][name] = param
-            elif not name.startswith(self.stack_name + ".") and ".embeddings." not in name and not name.startswith("embeddings."):
+            elif train_head and not name.startswith(self.stack_name + ".") and ".embeddings." not in name and not name.startswith("embeddings."):
                 self._head_params[name] = param
         self.initial_head = {name: p.detach().clone() for name, p in self._head_params.items()}
         self._seed_new_head(head_seed)
@@ -307,13 +308,15 @@ class GroupedLoRAModel:
 
 def load_base_model(name: str, num_labels: int, seed: int = 0, task: str = "classification") -> nn.Module:
     """The ``transformers`` classifier ``name``, dropout off: an ``AutoModelForSequenceClassification``,
-    or for ``task='image'`` an ``AutoModelForImageClassification`` (``'tiny'``: :func:`tiny_bert`
-    or :func:`s3t_train.images.tiny_vit` of ``seed``)."""
+    for ``task='image'`` an ``AutoModelForImageClassification``, for ``'causal-lm'`` an
+    ``AutoModelForCausalLM`` (``'tiny'``: :func:`tiny_bert`, :func:`s3t_train.images.tiny_vit`
+    or :func:`s3t_train.instructions.tiny_llama` of ``seed``)."""
     num_labels = check_int("num_labels", num_labels, 1)
     if name == TINY_MODEL:
-        model = tiny_vit(num_labels, seed) if task == "image" else tiny_bert(num_labels, seed)
+        builders = {"image": lambda: tiny_vit(num_labels, seed), "causal-lm": lambda: tiny_llama(load_tokenizer(TINY_MODEL).vocab_size, seed)}
+        model = builders.get(task, lambda: tiny_bert(num_labels, seed))()
     else:
-        from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification
+        from transformers import AutoModelForCausalLM, AutoModelForImageClassification, AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
 
         verbosity = hf_logging.get_verbosity()
@@ -321,8 +324,11 @@ def load_base_model(name: str, num_labels: int, seed: int = 0, task: str = "clas
         hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
         hf_logging.disable_progress_bar()  # a weight-loading bar per process clutters CLI output
         try:
-            auto = AutoModelForImageClassification if task == "image" else AutoModelForSequenceClassification
-            model = auto.from_pretrained(resolve_model_path(name), num_labels=num_labels, ignore_mismatched_sizes=task == "image")
+            if task == "causal-lm":
+                model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name))
+            else:
+                auto = AutoModelForImageClassification if task == "image" else AutoModelForSequenceClassification
+                model = auto.from_pretrained(resolve_model_path(name), num_labels=num_labels, ignore_mismatched_sizes=task == "image")
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
@@ -332,10 +338,12 @@ def load_base_model(name: str, num_labels: int, seed: int = 0, task: str = "clas
 
 
 def _check_target_modules(model: nn.Module, targets: tuple[str, ...], name: str) -> None:
-    """Every target module must name linear sub-modules of the model's layers."""
+    """Every target module must name linear sub-modules of the model's layers (by name or
+    dotted suffix, as ``peft`` matches them)."""
     _, layers = find_layer_stack(model)
-    linear = sorted({n.rsplit(".", 1)[-1] for n, m in layers[0].named_modules() if isinstance(m, nn.Linear)})
-    missing = [t for t in targets if t not in linear]
+    paths = [n for n, m in layers[0].named_modules() if isinstance(m, nn.Linear)]
+    linear = sorted({n.rsplit(".", 1)[-1] for n in paths})
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in paths)]
     if missing:
         raise ValueError(f"target_modules {missing} are not modules of model {name!r}'s layers; its linear modules are {linear}")
 
@@ -382,4 +390,4 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
         warnings.simplefilter("ignore", FutureWarning)  # transformers deprecation noise inside peft
         torch.manual_seed(seed)
         peft_model = get_peft_model(model, peft_lora_config(model, L, lora))
-    return GroupedLoRAModel(peft_model, L, lora, head_seed=seed)
+    return GroupedLoRAModel(peft_model, L, lora, head_seed=seed, train_head=task != "causal-lm")

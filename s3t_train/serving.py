@@ -53,7 +53,7 @@ def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage
         out = []
         for shard, prefix in stages:
             load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
-            out.append(padded_logits(model, rows, device).float().cpu())
+            out.append(padded_logits(model, rows, device, run.config.data.task).float().cpu())
         return out
     out: list[torch.Tensor] = [torch.empty(0)] * len(stages)
     # where each stage leaves the pretrained trunk; the last layer always runs in
@@ -126,6 +126,8 @@ def predict_logits(run: S3TRun, texts: list[str], vote: str = "mean", progress: 
     per label with the mean's softmax / 1000 added to break ties. For regression the mean
     of the live shards' outputs, ``(len(texts), 1)``; a vote is refused."""
     check_choice("vote", vote, VOTES)
+    if run.config.data.task == "causal-lm":
+        raise ValueError("a causal-lm run generates text: use `s3t predict` or s3t_train.causal_lm.generate (eval is for classification and regression runs)")
     if vote != "mean" and run.config.data.task == "regression":
         raise ValueError(f"vote must be 'mean' for a regression run (the ensemble averages the shards' outputs); got {vote!r}")
     per_shard = stages_logits(run, live_stages(run), list(texts), progress=progress)

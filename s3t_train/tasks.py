@@ -10,6 +10,9 @@
   and Spearman correlation (:func:`s3t_train.metrics.regression_metrics`).
 * ``image``: one image per example (folder-per-class layout, :mod:`s3t_train.images`), any
   ``AutoModelForImageClassification``, integer labels, cross-entropy; its "text" is the path.
+* ``causal-lm``: instruction tuning of any ``AutoModelForCausalLM``; an example is a
+  ``(prompt, response)`` pair (``text_column``, ``label_column``), the loss is on the response
+  tokens only (:mod:`s3t_train.instructions`), serving generates (:mod:`s3t_train.causal_lm`).
 
 An example's text is a ``str``, or a ``(str, str)`` tuple for a pair. torch is imported
 inside the functions that need it: :mod:`s3t_train.config` (and so ``s3t --help``) imports
@@ -26,7 +29,7 @@ from s3t_sim.checks import check_choice
 if TYPE_CHECKING:
     import torch
 
-TASKS = ("classification", "pairs", "regression", "image")
+TASKS = ("classification", "pairs", "regression", "image", "causal-lm")
 REGRESSION_OUTPUT = "score"  # the one "label name" of a regression run (its output)
 
 
@@ -35,7 +38,7 @@ def check_task(task: str, text_pair_column: str | None) -> str:
     check_choice("task", task, TASKS)
     if task == "pairs" and not text_pair_column:
         raise ValueError("task 'pairs' needs text_pair_column (--text-pair-column): the column of each example's second text")
-    if task in ("classification", "image") and text_pair_column:
+    if task in ("classification", "image", "causal-lm") and text_pair_column:
         raise ValueError(f"text_pair_column={text_pair_column!r} needs task 'pairs' or 'regression' (--task pairs), not {task!r}")
     return task
 
@@ -48,6 +51,8 @@ def default_outputs(task: str) -> int:
 def encode_labels(task: str, raw: list[str], label_names: list[str] | None, source: str) -> tuple[np.ndarray, list[str]]:
     """Labels as model targets: integer indices into ``label_names`` (sorted distinct labels
     when not given), or floats for regression (``label_names = ['score']``)."""
+    if task == "causal-lm":
+        return np.zeros(len(raw), dtype=np.int64), ["response"]
     if task == "regression":
         try:
             values = np.array([float(v) for v in raw], dtype=np.float64)
@@ -110,10 +115,15 @@ def targets(task: str, labels: list) -> torch.Tensor:
     return torch.tensor(labels, dtype=torch.float32 if task == "regression" else torch.long)
 
 
-def loss(task: str, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on the logits, or for regression ``mean((output - y)^2)`` on the one output."""
+def loss(task: str, outputs: torch.Tensor, y: torch.Tensor, rows: list[torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy on the logits, for regression ``mean((output - y)^2)`` on the one output,
+    for causal-lm the cross-entropy of the response tokens of ``rows``."""
     import torch
 
+    from s3t_train.instructions import response_loss
+
+    if task == "causal-lm":
+        return response_loss(outputs, rows)
     if task == "regression":
         return torch.nn.functional.mse_loss(outputs.float()[:, 0], y)
     return torch.nn.functional.cross_entropy(outputs.float(), y)

@@ -145,8 +145,8 @@ def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: 
                 for start in range(0, len(order), t.batch_size):
                     batch = order[start : start + t.batch_size]
                     with torch.autocast(device_type=torch.device(t.device).type, dtype=getattr(torch, t.dtype), enabled=autocast):
-                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
-                        loss = task_loss(config.data.task, logits, y[batch].to(t.device))
+                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device, config.data.task)
+                        loss = task_loss(config.data.task, logits, y[batch].to(t.device), [token_rows[b] for b in batch])
                     loss_value = loss.detach()
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
@@ -168,11 +168,11 @@ def _stage_examples(run_dir: str | Path, shard: int, prefix: tuple[int, ...]) ->
         store.close()
 
 
-def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str) -> torch.Tensor:
+def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str, task: str) -> torch.Tensor:
     """Logits of a batch: the plain padded forward (``entry=None``), else padding-free from
     the cached hidden states entering layer ``entry`` (from the embeddings when ``entry=0``)."""
     if entry is None:
-        return padded_logits(model, token_rows, device)
+        return padded_logits(model, token_rows, device, task)
     if entry == 0:
         return model.packed_logits(token_rows, device)
     rows = [states[i] for i in ids]
