@@ -137,3 +137,23 @@ def test_cli_causal_lm_train_delete_predict(tmp_path, data, capsys):
     row = json.loads(capsys.readouterr().out)[0]
     assert row["prompt"] == PROMPTS[0] and isinstance(row["response"], str)
     assert s3t(["eval", "--run", str(out)]) == 2 and "generates text" in capsys.readouterr().err
+
+
+def test_causal_lm_export_loads_in_plain_peft_with_the_same_logits(trained, tmp_path):
+    import peft
+    from transformers import AutoModelForCausalLM
+
+    from s3t_train.export import export_served
+    from s3t_train.instructions import padded_tokens
+
+    run = S3TRun(trained)
+    rows = encode_instructions(load_tokenizer("tiny"), PROMPTS, 24)
+    manifest = export_served(run, tmp_path / "export")
+    served = next_token_logits(run, live_stages(run), rows)
+    input_ids, mask, _ = padded_tokens(rows)
+    for i, entry in enumerate(manifest["shards"]):
+        base = AutoModelForCausalLM.from_pretrained(tmp_path / "export" / manifest["base_model"])
+        model = peft.PeftModel.from_pretrained(base, tmp_path / "export" / entry["adapter"]).eval()
+        with torch.no_grad():
+            logits = model(input_ids=input_ids, attention_mask=mask).logits
+        torch.testing.assert_close(logits[torch.arange(len(rows)), mask.sum(1) - 1], served[i], rtol=1e-5, atol=1e-5)

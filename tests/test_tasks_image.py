@@ -131,3 +131,22 @@ def test_cli_image_train_predict(tmp_path, images, capsys):
     assert json.loads(capsys.readouterr().out)[0]["label"] in CLASSES
     assert s3t(["predict", "--run", str(out), "--text", str(tmp_path / "nope.png")]) == 2
     assert "image not found" in capsys.readouterr().err
+
+
+def test_image_export_loads_in_plain_peft_with_the_same_logits(trained, tmp_path):
+    import peft
+    from transformers import AutoModelForImageClassification
+
+    from s3t_train.export import export_served
+    from s3t_train.serving import token_rows
+
+    run = S3TRun(trained)
+    paths = eval_dataset(run).texts
+    manifest = export_served(run, tmp_path / "export")
+    served = stages_logits(run, live_stages(run), paths)
+    pixels = torch.cat(token_rows(run, paths))
+    for i, entry in enumerate(manifest["shards"]):
+        base = AutoModelForImageClassification.from_pretrained(tmp_path / "export" / manifest["base_model"])
+        model = peft.PeftModel.from_pretrained(base, tmp_path / "export" / entry["adapter"]).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(model(pixel_values=pixels).logits, served[i], rtol=1e-5, atol=1e-5)
