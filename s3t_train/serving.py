@@ -81,6 +81,8 @@ def stages_logits(run: S3TRun, stages: list[Stage], texts: list[str], batch_size
     batch. Progress bar on stderr when it is a terminal (or ``progress=True``)."""
     from tqdm.auto import tqdm
 
+    if run.config.data.task == "causal-lm":
+        raise ValueError("a causal-lm run generates text: use `s3t predict` or s3t_train.causal_lm.generate (eval and profile are for classification and regression runs)")
     batch_size = check_int("batch_size", batch_size, 1)
     stages = [(int(shard), tuple(int(s) for s in prefix)) for shard, prefix in stages]
     if not stages:
@@ -126,8 +128,6 @@ def predict_logits(run: S3TRun, texts: list[str], vote: str = "mean", progress: 
     per label with the mean's softmax / 1000 added to break ties. For regression the mean
     of the live shards' outputs, ``(len(texts), 1)``; a vote is refused."""
     check_choice("vote", vote, VOTES)
-    if run.config.data.task == "causal-lm":
-        raise ValueError("a causal-lm run generates text: use `s3t predict` or s3t_train.causal_lm.generate (eval is for classification and regression runs)")
     if vote != "mean" and run.config.data.task == "regression":
         raise ValueError(f"vote must be 'mean' for a regression run (the ensemble averages the shards' outputs); got {vote!r}")
     per_shard = stages_logits(run, live_stages(run), list(texts), progress=progress)
