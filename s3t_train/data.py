@@ -14,10 +14,9 @@ import numpy as np
 
 from s3t_sim.checks import check_int
 from s3t_train.images import read_image_folder
-from s3t_train.tasks import check_task, encode_labels
+from s3t_train.hub import read_dataset, read_hub
+from s3t_train.tasks import LABEL_HEADER_NAMES, TEXT_HEADER_NAMES, check_task, encode_labels
 
-LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
-TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")
 
 
 @dataclass
@@ -115,20 +114,8 @@ def _read_rows(path: Path, text_column: str | None, label_column: str | None, te
     return texts, labels
 
 
-def _read_hub(name: str, split: str, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
-    try:
-        import datasets  # optional: only for hub datasets
-    except ImportError as exc:  # pragma: no cover - needs network and the datasets package
-        raise FileNotFoundError(f"{name!r} is not a local file or folder, and loading it from the hub needs `pip install datasets`") from exc
-    hub_split = "train" if split == "train" else "validation"
-    ds = datasets.load_dataset(*name.split(":", 1), split=hub_split)  # pragma: no cover
-    text_key = text_column or next(k for k in TEXT_HEADER_NAMES if k in ds.column_names)  # pragma: no cover
-    label_key = label_column or "label"  # pragma: no cover
-    return [str(t) for t in ds[text_key]], [str(v) for v in ds[label_key]]  # pragma: no cover
-
-
 def load_examples(
-    source: str | Path,
+    source: "str | Path | datasets.Dataset",
     split: str = "train",
     text_column: str | None = None,
     label_column: str | None = None,
@@ -138,7 +125,8 @@ def load_examples(
     task: str = "classification",
     text_pair_column: str | None = None,
 ) -> TextDataset:
-    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub
+    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, a hub set
+    (its own split names, :mod:`s3t_train.hub`) or a ``datasets.Dataset`` object
     (``task='image'``: a folder of class folders, :func:`s3t_train.images.read_image_folder`).
 
     Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
@@ -153,17 +141,19 @@ def load_examples(
     ['0', '1']
     """
     check_task(task, text_pair_column)
-    if task == "image":
+    if task == "image" and isinstance(source, (str, Path)):
         return _subsample(_dataset(*read_image_folder(source, split), task, label_names, str(source)), limit, seed)
-    path = resolve_data_file(source, split)
-    if path is None and text_pair_column is not None:
-        raise ValueError(f"text_pair_column needs a local data file; {source!r} is not one")
     if task == "causal-lm" and not (text_column and label_column):
         raise ValueError("task 'causal-lm' needs text_column (the prompt) and label_column (the response), e.g. --text-column prompt --label-column response")
-    texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column) if path else _read_hub(str(source), split, text_column, label_column)
+    if not isinstance(source, (str, Path)):  # a datasets.Dataset (Python API)
+        texts, raw_labels = read_dataset(source, task, text_column, label_column, text_pair_column)
+    elif path := resolve_data_file(source, split):
+        texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column)
+    else:
+        texts, raw_labels = read_hub(str(source), split, task, text_column, label_column, text_pair_column)
     if task == "causal-lm":
         texts = list(zip(texts, raw_labels))  # (prompt, response)
-    return _subsample(_dataset(texts, raw_labels, task, label_names, str(source)), limit, seed)
+    return _subsample(_dataset(texts, raw_labels, task, label_names, str(source) if isinstance(source, (str, Path)) else "the dataset"), limit, seed)
 
 
 def _dataset(texts: list, raw_labels: list[str], task: str, label_names: list[str] | None, source: str) -> TextDataset:

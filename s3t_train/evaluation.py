@@ -15,11 +15,12 @@ from s3t_train.run import S3TRun
 from s3t_train.serving import predict_logits, stages_logits
 
 
-def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDataset:
-    """Held-out examples: ``dev``/``test`` file of the data folder (or the data itself if a file)."""
+def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0, source: "datasets.Dataset | None" = None) -> TextDataset:
+    """Held-out examples: ``dev``/``test`` file of the data folder (or the data itself if a
+    file), the held-out split of a hub set, or ``source`` (a ``datasets.Dataset``)."""
     d = run.config.data
     label_names = None if d.task == "regression" else run.label_names
-    return load_examples(d.source, "eval", d.text_column, d.label_column, label_names=label_names, limit=limit, seed=seed, task=d.task, text_pair_column=d.text_pair_column)
+    return load_examples(d.source if source is None else source, "eval", d.text_column, d.label_column, label_names=label_names, limit=limit, seed=seed, task=d.task, text_pair_column=d.text_pair_column)
 
 
 def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None, progress: bool | None = None) -> dict:

@@ -39,8 +39,11 @@ class RunInfo:
         return cls(run_dir, config, sequences)
 
 
-def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
+def create_run(config: RunConfig, run_dir: str | Path, dataset: "datasets.Dataset | None" = None) -> RunInfo:
     """Create the run folder: config, data store with the seeded split, sequences per shard.
+
+    ``dataset`` (Python API): a ``datasets.Dataset`` read instead of ``config.data.source``,
+    which then only names it (the columns, limit and split seed of ``config.data`` apply).
 
     If ``run_dir`` already holds a run, its configuration must equal ``config`` (except the
     device); it is then reused, so ``train`` resumes.
@@ -52,7 +55,7 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
         return info
     system = config.system
     d = config.data
-    dataset = load_examples(d.source, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed, task=d.task, text_pair_column=d.text_pair_column)
+    dataset = load_examples(d.source if dataset is None else dataset, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed, task=d.task, text_pair_column=d.text_pair_column)
     weights = read_deletion_weights(config.data.deletion_weights, dataset.ids) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(dataset.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
     run_dir.mkdir(parents=True, exist_ok=True)

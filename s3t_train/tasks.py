@@ -29,6 +29,8 @@ from s3t_sim.checks import check_choice
 if TYPE_CHECKING:
     import torch
 
+LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")  # label columns found without --label-column
+TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")  # text columns found without --text-column
 TASKS = ("classification", "pairs", "regression", "image", "causal-lm")
 REGRESSION_OUTPUT = "score"  # the one "label name" of a regression run (its output)
 
