@@ -12,6 +12,7 @@ the cache entries of a slice that loses an example are dropped with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -52,13 +53,13 @@ class ActivationCache:
         return set(self.tokens) | {k[2] for k in self.hidden}
 
 
-def tokenize(cache: ActivationCache, tokenizer, ids: list[int], texts: list[str], max_length: int) -> list[torch.Tensor]:
-    """Token ids of each example (``(1, length)`` tensors), cached by example id."""
+def tokenize(cache: ActivationCache, encoder: Callable[[list], list[torch.Tensor]], ids: list[int], texts: list) -> list[torch.Tensor]:
+    """Input rows of each example (``encoder``, :func:`s3t_train.inputs.input_encoder`: token
+    ids, with token types for pairs, or pixels), cached by example id."""
     missing = [(i, t) for i, t in zip(ids, texts) if i not in cache.tokens]
     if missing:
-        encoded = tokenizer([t for _, t in missing], truncation=True, max_length=max_length)["input_ids"]
-        for (i, _), row in zip(missing, encoded):
-            cache.tokens[i] = torch.tensor([row], dtype=torch.long)
+        for (i, _), row in zip(missing, encoder([t for _, t in missing])):
+            cache.tokens[i] = row
     return [cache.tokens[i] for i in ids]
 
 

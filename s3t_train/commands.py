@@ -11,6 +11,7 @@ import argparse
 from s3t_sim.output import print_result
 from s3t_train.backends import add_backend_arguments, executor_from_args
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
+from s3t_train.tasks import TASKS
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -36,8 +37,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--seed", type=int, default=0, help="training seed (adapter init, batch order)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the subsample and shard/slice split")
     p.add_argument("--deletion-weights", default=None, help="CSV id,weight: group likely deletions into the same slices")
-    p.add_argument("--text-column", default=None)
-    p.add_argument("--label-column", default=None)
+    _add_task_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="plain peft loop: padded batches, no activation cache, no packing")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
     add_backend_arguments(p)
@@ -51,10 +51,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     p = subparsers.add_parser("predict", help="predict labels with the served ensemble")
     p.add_argument("--run", required=True)
-    p.add_argument("--text", action="append", default=[], help="text to classify (repeat for a batch)")
-    p.add_argument("--file", default=None, help="file of texts to classify, one per line ('-' reads stdin)")
+    p.add_argument("--text", action="append", default=[], help="text to classify (repeat for a batch); for a pair run 'TEXT<TAB>PAIR', for an image run an image path")
+    p.add_argument("--file", default=None, help="file of texts to classify, one per line ('-' reads stdin); for a pair run TEXT<TAB>PAIR lines")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--vote", default="mean", choices=("mean", "majority"))
+    p.add_argument("--max-new-tokens", type=int, default=32, help="causal-lm runs: tokens generated per prompt at most (default 32)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_predict)
 
@@ -92,6 +93,20 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.set_defaults(func=run_profile)
 
 
+def _add_task_arguments(p: argparse.ArgumentParser) -> None:
+    """The task and data-column flags of ``train`` (fields of :class:`s3t_train.config.DataConfig`)."""
+    p.add_argument("--task", default="classification", choices=TASKS,
+                   help="classification of one text (default), of a sentence pair (pairs, needs --text-pair-column), "
+                   "regression on float labels (MSE, one output; a pair with --text-pair-column, STS-B style), or image "
+                   "(--data root/<class>/<image> or root/train + root/val; any AutoModelForImageClassification; "
+                   "ViT's LoRA targets are --target-modules q_proj v_proj), or causal-lm (instruction tuning of any "
+                   "AutoModelForCausalLM on --text-column PROMPT --label-column RESPONSE, loss on response tokens; "
+                   "Llama's LoRA targets are q_proj v_proj)")
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--text-pair-column", default=None, help="header column of each example's second text (pairs)")
+    p.add_argument("--label-column", default=None)
+
+
 def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
     """The LoRA flags of ``train`` (fields of :class:`s3t_train.config.GroupLoRAConfig`)."""
     p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
@@ -110,9 +125,10 @@ def run_train(args: argparse.Namespace) -> int:
     from s3t_train.driver import train_with_backend
     from s3t_train.run_folder import create_run
     from s3t_train.stage_model import model_for
+    from s3t_train.tasks import default_outputs
 
     config = RunConfig(
-        data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights),
+        data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights, args.task, args.text_pair_column),
         lora=GroupLoRAConfig(args.rank, args.alpha, tuple(args.target_modules), args.group_order, args.rslora, args.lora_dropout, args.layers_per_slice),
         training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
@@ -121,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {args.device})")
     _check_train_args(args)
     try:
-        model_for(config, num_labels=2)  # loads the model once; rejects an L the model cannot hold before writing anything
+        model_for(config, num_labels=default_outputs(args.task))  # loads the model once; rejects an L the model cannot hold before writing anything
     except OSError as exc:
         raise ValueError(f"model must be 'minilm', 'tiny', a hub name or a local folder with safetensors weights; {args.model!r}: {str(exc).splitlines()[0]}") from None
     create_run(config, args.out)
@@ -185,11 +201,29 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError("predict needs texts: --text TEXT (repeatable) and/or --file FILE (one per line, '-' for stdin)")
     run = _open(args.run)
     with run.lock.hold(shared=True):
-        logits = predict_logits(run, texts, args.vote, progress=True if args.progress else None)
-    labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
+        if run.config.data.task == "causal-lm":
+            from s3t_train.causal_lm import generate
+
+            rows = [{"prompt": p, "response": r} for p, r in zip(texts, generate(run, texts, args.max_new_tokens))]
+            print_result(rows, args.json, lambda rs: "\n".join(f"{r['prompt']}\t{r['response']}" for r in rs))
+            return 0
+        inputs = _pairs(texts) if run.config.data.text_pair_column else texts
+        logits = predict_logits(run, inputs, args.vote, progress=True if args.progress else None)
+    if run.config.data.task == "regression":
+        labels = [f"{v:.6g}" for v in logits[:, 0].tolist()]
+    else:
+        labels = [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]
     rows = [{"text": t, "label": y, "scores": s} for t, y, s in zip(texts, labels, logits.tolist())]
     print_result(rows, args.json, lambda rs: "\n".join(f"{r['label']}\t{r['text']}" for r in rs))
     return 0
+
+
+def _pairs(texts: list[str]) -> list[tuple[str, str]]:
+    """``'TEXT<TAB>PAIR'`` lines as ``(text, pair)`` tuples (the input of a pair run)."""
+    bad = [t for t in texts if "\t" not in t]
+    if bad:
+        raise ValueError(f"this run classifies sentence pairs: give each input as 'TEXT<TAB>PAIR'; got {bad[0]!r}")
+    return [tuple(t.split("\t", 1)) for t in texts]
 
 
 def _read_lines(path: str | None) -> list[str]:
@@ -212,8 +246,9 @@ def run_eval(args: argparse.Namespace) -> int:
     with run.lock.hold(shared=True):
         result = evaluate(run, vote=args.vote, limit=args.limit, progress=True if args.progress else None)
     print_result(result, args.json, lambda r: (
-        f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); macro F1 {r['macro_f1']:.4f}; MCC {r['mcc']:.4f}; "
-        f"served prefix {r['served_prefix']}; "
+        (f"Pearson {r['pearson']:.4f}; Spearman {r['spearman']:.4f}; MSE {r['mse']:.4f} (n={r['examples']}); " if r["task"] == "regression" else
+         f"accuracy {r['accuracy']:.4f} ± {r['accuracy_se']:.4f} (SE, n={r['examples']}); macro F1 {r['macro_f1']:.4f}; MCC {r['mcc']:.4f}; ")
+        + f"served prefix {r['served_prefix']}; "
         f"dead shards {r['dead_shards']}; deleted {r['deleted']}"
     ))
     return 0

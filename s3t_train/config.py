@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3t_sim.checks import check_budget, check_choice, check_int, check_real
+from s3t_train.tasks import check_task
 
 GROUP_ORDERS = ("top-down", "bottom-up")
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
@@ -30,7 +31,8 @@ class DataConfig:
     ``source`` is a local file (TSV / CSV / JSONL), a folder holding ``train.tsv``, or a
     Hugging Face hub dataset name. ``limit`` keeps a seeded subsample of that many rows.
     ``deletion_weights`` optionally names a file of per-example weights (``id,weight``)
-    used by the prior-aware split.
+    used by the prior-aware split. ``task`` is one of :data:`s3t_train.tasks.TASKS`;
+    ``text_pair_column`` names the second text of a pair (``pairs``, optional for ``regression``).
     """
 
     source: str
@@ -39,8 +41,11 @@ class DataConfig:
     limit: int | None = None
     split_seed: int = 0
     deletion_weights: str | None = None
+    task: str = "classification"
+    text_pair_column: str | None = None
 
     def __post_init__(self) -> None:
+        check_task(self.task, self.text_pair_column)
         if not isinstance(self.source, str) or not self.source:
             raise ValueError(f"source must be a non-empty path or dataset name; got {self.source!r}")
         if self.limit is not None:

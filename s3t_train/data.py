@@ -13,17 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from s3t_sim.checks import check_int
+from s3t_train.images import read_image_folder
+from s3t_train.hub import read_dataset, read_hub
+from s3t_train.tasks import LABEL_HEADER_NAMES, TEXT_HEADER_NAMES, check_task, encode_labels
 
-LABEL_HEADER_NAMES = ("label", "labels", "class", "target", "category")
-TEXT_HEADER_NAMES = ("sentence", "text", "content", "review", "document")
 
 
 @dataclass
 class TextDataset:
-    """Examples with stable ``ids``, their ``texts``, integer ``labels`` and ``label_names``."""
+    """Examples with stable ``ids``, their ``texts`` (``(text, text_pair)`` tuples for pairs),
+    ``labels`` (integers, floats for regression) and ``label_names``."""
 
     ids: np.ndarray
-    texts: list[str]
+    texts: list
     labels: np.ndarray
     label_names: list[str]
 
@@ -53,14 +55,14 @@ def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
     return None
 
 
-def _read_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+def _read_rows(path: Path, text_column: str | None, label_column: str | None, text_pair_column: str | None = None) -> tuple[list, list[str]]:
     try:
-        return _parse_rows(path, text_column, label_column)
+        return _parse_rows(path, text_column, label_column, text_pair_column)
     except UnicodeDecodeError as exc:
         raise ValueError(f"data file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8") from None
 
 
-def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
+def _parse_rows(path: Path, text_column: str | None, label_column: str | None, text_pair_column: str | None) -> tuple[list, list[str]]:
     if path.suffix == ".jsonl":
         text_key, label_key = text_column, label_column or "label"
         texts, labels = [], []
@@ -78,10 +80,12 @@ def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -
                     text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
                     if text_key is None:
                         raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
+                if text_pair_column is not None and text_pair_column not in row:
+                    raise ValueError(f"text_pair_column must name a key of {path}; keys are {sorted(row)}")
                 missing = [k for k in (text_key, label_key) if k not in row]
                 if missing:
                     raise ValueError(f"data file {path} line {number}: no {missing[0]!r} key (keys {sorted(row)[:10]})")
-                texts.append(str(row[text_key]))
+                texts.append(str(row[text_key]) if text_pair_column is None else (str(row[text_key]), str(row[text_pair_column])))
                 labels.append(str(row[label_key]))
         return texts, labels
     delimiter = "\t" if path.suffix == ".tsv" else ","
@@ -97,6 +101,7 @@ def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -
         delimiter == ","
         or (text_column is not None and text_column.lower() in first)
         or (label_column is not None and label_column.lower() in first)
+        or (text_pair_column is not None and text_pair_column.lower() in first)
         or first[-1] in LABEL_HEADER_NAMES
     )
     text_index, label_index = 0, len(rows[0]) - 1
@@ -114,43 +119,44 @@ def _parse_rows(path: Path, text_column: str | None, label_column: str | None) -
         else:
             label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
         rows = rows[1:]
-    width = max(text_index, label_index) + 1 if delimiter == "," else len(first)
+    pair_index = text_index
+    if text_pair_column is not None:
+        if not has_header or text_pair_column.lower() not in first:
+            raise ValueError(f"text_pair_column must name a column of the header of {path}, {first}; got {text_pair_column!r}")
+        pair_index = first.index(text_pair_column.lower())
+    width = max(text_index, label_index, pair_index) + 1 if delimiter == "," else len(first)
     odd = next((n for n, r in enumerate(rows) if len(r) < width or (delimiter == "\t" and len(r) != width)), None)
     if odd is not None:
         raise ValueError(
             f"data file {path}: data row {odd} has {len(rows[odd])} column(s), {width} needed "
-            f"({'tab-separated text and label: a tab inside a text shifts the columns' if delimiter == chr(9) else 'comma-separated text and label'})"
+            f"({'tab-separated columns: a tab inside a text shifts them' if delimiter == chr(9) else 'comma-separated columns'})"
         )
+    if text_pair_column is not None:
+        return [(r[text_index], r[pair_index]) for r in rows], [r[label_index].strip() for r in rows]
     texts = [r[text_index] for r in rows]
     labels = [r[label_index].strip() for r in rows]
     return texts, labels
 
 
-def _read_hub(name: str, split: str, text_column: str | None, label_column: str | None) -> tuple[list[str], list[str]]:
-    try:
-        import datasets  # optional: only for hub datasets
-    except ImportError as exc:  # pragma: no cover - needs network and the datasets package
-        raise FileNotFoundError(f"{name!r} is not a local file or folder, and loading it from the hub needs `pip install datasets`") from exc
-    hub_split = "train" if split == "train" else "validation"
-    ds = datasets.load_dataset(*name.split(":", 1), split=hub_split)  # pragma: no cover
-    text_key = text_column or next(k for k in TEXT_HEADER_NAMES if k in ds.column_names)  # pragma: no cover
-    label_key = label_column or "label"  # pragma: no cover
-    return [str(t) for t in ds[text_key]], [str(v) for v in ds[label_key]]  # pragma: no cover
-
-
 def load_examples(
-    source: str | Path,
+    source: "str | Path | datasets.Dataset",
     split: str = "train",
     text_column: str | None = None,
     label_column: str | None = None,
     label_names: list[str] | None = None,
     limit: int | None = None,
     seed: int = 0,
+    task: str = "classification",
+    text_pair_column: str | None = None,
 ) -> TextDataset:
-    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, or the hub.
+    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, a hub set
+    (its own split names, :mod:`s3t_train.hub`) or a ``datasets.Dataset`` object
+    (``task='image'``: a folder of class folders, :func:`s3t_train.images.read_image_folder`).
 
     Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
-    given). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
+    given), or read as floats for ``task='regression'`` (:func:`s3t_train.tasks.encode_labels`);
+    ``text_pair_column`` makes each text a ``(text, text_pair)`` tuple (a local file with a
+    header). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
 
     Examples
     --------
@@ -158,16 +164,31 @@ def load_examples(
     >>> ds.label_names
     ['0', '1']
     """
-    path = resolve_data_file(source, split)
-    texts, raw_labels = _read_rows(path, text_column, label_column) if path else _read_hub(str(source), split, text_column, label_column)
-    if label_names is None:
-        label_names = sorted(set(raw_labels))
-        _check_training_labels(source, texts, raw_labels, label_names)
-    index = {name: i for i, name in enumerate(label_names)}
-    unknown = sorted(set(raw_labels) - set(index))
-    if unknown:
-        raise ValueError(f"labels {unknown[:5]} of {source} are not among the training labels {label_names}")
-    dataset = TextDataset(np.arange(len(texts), dtype=np.int64), texts, np.array([index[v] for v in raw_labels], dtype=np.int64), list(label_names))
+    check_task(task, text_pair_column)
+    if task == "image" and isinstance(source, (str, Path)):
+        return _subsample(_dataset(*read_image_folder(source, split), task, label_names, str(source)), limit, seed)
+    if task == "causal-lm" and not (text_column and label_column):
+        raise ValueError("task 'causal-lm' needs text_column (the prompt) and label_column (the response), e.g. --text-column prompt --label-column response")
+    if not isinstance(source, (str, Path)):  # a datasets.Dataset (Python API)
+        texts, raw_labels = read_dataset(source, task, text_column, label_column, text_pair_column)
+    elif path := resolve_data_file(source, split):
+        texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column)
+    else:
+        texts, raw_labels = read_hub(str(source), split, task, text_column, label_column, text_pair_column)
+    if task == "causal-lm":
+        texts = list(zip(texts, raw_labels))  # (prompt, response)
+    return _subsample(_dataset(texts, raw_labels, task, label_names, str(source) if isinstance(source, (str, Path)) else "the dataset"), limit, seed)
+
+
+def _dataset(texts: list, raw_labels: list[str], task: str, label_names: list[str] | None, source: str) -> TextDataset:
+    if label_names is None:  # training data
+        _check_training_data(source, task, texts, raw_labels)
+    labels, label_names = encode_labels(task, raw_labels, label_names, source)
+    return TextDataset(np.arange(len(texts), dtype=np.int64), texts, labels, list(label_names))
+
+
+def _subsample(dataset: TextDataset, limit: int | None, seed: int) -> TextDataset:
+    """A seeded random subsample of ``limit`` examples (ids unchanged)."""
     if limit is not None:
         limit = check_int("limit", limit, 1)
         if limit < len(dataset):
@@ -176,20 +197,25 @@ def load_examples(
     return dataset
 
 
-def _check_training_labels(source: str | Path, texts: list[str], labels: list[str], names: list[str]) -> None:
-    """Refuse degenerate training data up front: an empty text or label, one class, labels
-    that mix numbers and words (``0``, ``1``, ``positive``: a column or file mix-up)."""
+
+def _check_training_data(source: str, task: str, texts: list, labels: list[str]) -> None:
+    """Refuse degenerate training data up front: an empty text or label; for classification,
+    one class, or labels that mix numbers and words (``0``, ``1``, ``positive``: a column or
+    file mix-up)."""
     for what, values in (("text", texts), ("label", labels)):
-        empty = next((n for n, v in enumerate(values) if not v.strip()), None)
-        if empty is not None:
-            raise ValueError(f"data file {source}: data row {empty} has an empty {what}")
+        for n, value in enumerate(values):
+            parts = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, str) and not v.strip() for v in parts):
+                raise ValueError(f"data file {source}: data row {n} has an empty {what}")
+    if task not in ("classification", "pairs", "image"):
+        return
+    names = sorted(set(labels))
     if len(names) < 2:
         raise ValueError(f"label_column of {source} must hold at least 2 classes to train a classifier; every row is labelled {names[0]!r}" if names else f"data file {source} has no rows")
     numeric = [n for n in names if n.lstrip("-").replace(".", "", 1).isdigit()]
     if numeric and len(numeric) < len(names):
         words = [n for n in names if n not in numeric]
         raise ValueError(f"labels of {source} mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
-
 
 def split_shards_slices(
     ids: np.ndarray, shards: int, slices: int, seed: int = 0, deletion_weights: np.ndarray | None = None

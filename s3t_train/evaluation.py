@@ -10,30 +10,40 @@ import numpy as np
 from s3t_sim.output import write_text_atomic
 from s3t_sim.checks import check_int
 from s3t_train.data import TextDataset, load_examples
-from s3t_train.metrics import classification_metrics
+from s3t_train.metrics import classification_metrics, regression_metrics
 from s3t_train.run import S3TRun
 from s3t_train.serving import predict_logits, stages_logits
 
 
-def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0) -> TextDataset:
-    """Held-out examples: ``dev``/``test`` file of the data folder (or the data itself if a file)."""
+def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0, source: "datasets.Dataset | None" = None) -> TextDataset:
+    """Held-out examples: ``dev``/``test`` file of the data folder (or the data itself if a
+    file), the held-out split of a hub set, or ``source`` (a ``datasets.Dataset``)."""
     d = run.config.data
-    return load_examples(d.source, "eval", d.text_column, d.label_column, label_names=run.label_names, limit=limit, seed=seed)
+    label_names = None if d.task == "regression" else run.label_names
+    return load_examples(d.source if source is None else source, "eval", d.text_column, d.label_column, label_names=label_names, limit=limit, seed=seed, task=d.task, text_pair_column=d.text_pair_column)
 
 
 def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None, progress: bool | None = None) -> dict:
-    """Accuracy (with its binomial SE), macro F1 and MCC of the served ensemble, with the served
-    prefix of each shard (frozen trunk
-    shared by the shards, :func:`s3t_train.serving.stages_logits`)."""
+    """Accuracy (with its binomial SE), macro F1 and MCC of the served ensemble, or for a
+    regression run Pearson, Spearman and MSE of the mean output
+    (:func:`s3t_train.metrics.regression_metrics`), with the served prefix of each shard
+    (frozen trunk shared by the shards, :func:`s3t_train.serving.stages_logits`)."""
     dataset = dataset if dataset is not None else eval_dataset(run, limit)
-    predicted = predict_logits(run, dataset.texts, vote, progress).argmax(dim=-1).numpy()
-    correct = predicted == dataset.labels
+    logits = predict_logits(run, dataset.texts, vote, progress)
     n = len(dataset)
-    accuracy = float(correct.mean())
+    if run.config.data.task == "regression":
+        scores = regression_metrics(dataset.labels, logits[:, 0].numpy())
+    else:
+        predicted = logits.argmax(dim=-1).numpy()
+        accuracy = float((predicted == dataset.labels).mean())
+        scores = {
+            "accuracy": accuracy,
+            "accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n)),
+            **classification_metrics(dataset.labels, predicted, len(run.label_names)),
+        }
     return {
-        "accuracy": accuracy,
-        "accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n)),
-        **classification_metrics(dataset.labels, predicted, len(run.label_names)),
+        "task": run.config.data.task,
+        **scores,
         "examples": n,
         "served_prefix": run.deletions.served_prefix(),
         "dead_shards": run.deletions.dead_shards(),
@@ -45,7 +55,10 @@ def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean"
 
 def performance_profile(run: S3TRun, shard: int = 0, dataset: TextDataset | None = None, path: str | Path | None = None, limit: int | None = None) -> list[tuple[int, float]]:
     """Measured f(k): accuracy of ``shard``'s first sequence with k = 0..L active groups
-    (k = 0: pretrained encoder with the untrained head). Optionally writes CSV ``k,accuracy``."""
+    (k = 0: pretrained encoder with the untrained head). Optionally writes CSV ``k,accuracy``.
+    Classification runs only (a regression run is refused)."""
+    if run.config.data.task == "regression":
+        raise ValueError("the f(k) profile measures accuracy: it needs a classification run (task 'classification' or 'pairs'), not 'regression'")
     shard = check_int("shard", shard, 0, run.m - 1)
     dataset = dataset if dataset is not None else eval_dataset(run, limit)
     order = tuple(int(s) for s in run.sequences[shard][0])

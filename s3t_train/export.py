@@ -65,7 +65,7 @@ def export_served(run: S3TRun, out_dir: str | Path) -> dict:
     t = run.config.training
     model = serving_model(run)
     stages = live_stages(run)
-    base = load_base_model(t.model, len(run.label_names), t.seed)
+    base = load_base_model(t.model, len(run.label_names), t.seed, run.config.data.task)
     base_path = resolve_model_path(t.model)
     with tempfile.TemporaryDirectory() as tmp:
         if t.model == TINY_MODEL:  # a random model built from a config: its weights travel with the export

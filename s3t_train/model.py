@@ -38,6 +38,8 @@ from torch import nn
 
 from s3t_sim.checks import check_int
 from s3t_train.config import GroupLoRAConfig
+from s3t_train.images import tiny_vit
+from s3t_train.instructions import tiny_llama
 from s3t_train.packed import PackedBatch, packed_bert_layer
 
 TINY_MODEL = "tiny"
@@ -124,7 +126,7 @@ def _disable_dropout(model: nn.Module) -> None:
 class GroupedLoRAModel:
     """A ``peft`` LoRA model whose adapters are organised in ``L`` stage groups plus a head."""
 
-    def __init__(self, peft_model: nn.Module, L: int, lora: GroupLoRAConfig, head_seed: int):
+    def __init__(self, peft_model: nn.Module, L: int, lora: GroupLoRAConfig, head_seed: int, train_head: bool = True):
         self.peft_model = peft_model
         self.model = peft_model.base_model.model  # the transformers model, adapters injected
         self.lora = lora
@@ -137,7 +139,7 @@ class GroupedLoRAModel:
         for name, param in self.model.named_parameters():
             if "lora_" in name:
                 self._group_params[group_of_layer[int(layer_re.search(name).group(1))]][name] = param
-            elif not name.startswith(self.stack_name + ".") and ".embeddings." not in name and not name.startswith("embeddings."):
+            elif train_head and not name.startswith(self.stack_name + ".") and ".embeddings." not in name and not name.startswith("embeddings."):
                 self._head_params[name] = param
         self.initial_head = {name: p.detach().clone() for name, p in self._head_params.items()}
         self._seed_new_head(head_seed)
@@ -233,9 +235,10 @@ class GroupedLoRAModel:
         return self
 
     # --- forward passes ---------------------------------------------------------------
-    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Plain forward through the whole ``peft`` model."""
-        return self.peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Plain forward through the whole ``peft`` model (``token_type_ids`` for pairs)."""
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.peft_model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
 
     @property
     def supports_layer_cache(self) -> bool:
@@ -259,12 +262,17 @@ class GroupedLoRAModel:
         return getattr(self.model, self.model.base_model_prefix)
 
     def embed(self, token_rows: list[torch.Tensor], device: str = "cpu") -> tuple[torch.Tensor, PackedBatch]:
-        """Packed embeddings ``(total_tokens, hidden)`` of ``(1, length)`` token-id rows, and their layout."""
+        """Packed embeddings ``(total_tokens, hidden)`` of token rows, and their layout: ``(1, length)``
+        token ids, or ``(2, length)`` ids and token type ids (sentence pairs, :mod:`s3t_train.tasks`)."""
         batch = PackedBatch.of_lengths([r.shape[1] for r in token_rows], device)
         input_ids = torch.zeros(batch.size, batch.longest, dtype=torch.long)
+        types = torch.zeros(batch.size, batch.longest, dtype=torch.long)  # BERT's default: all type 0
         for b, row in enumerate(token_rows):
             input_ids[b, : row.shape[1]] = row[0]
-        return batch.unpad(self._base().embeddings(input_ids=input_ids.to(device))), batch
+            if row.shape[0] > 1:
+                types[b, : row.shape[1]] = row[1]
+        embedded = self._base().embeddings(input_ids=input_ids.to(device), token_type_ids=types.to(device))
+        return batch.unpad(embedded), batch
 
     def hidden_entering(self, token_rows: list[torch.Tensor], layer: int, device: str = "cpu") -> list[torch.Tensor]:
         """Hidden states entering ``layer`` (``(1, length, hidden)`` per row, no gradients), with the
@@ -298,13 +306,17 @@ class GroupedLoRAModel:
         return self.logits_from_layer(hidden, batch, 0)
 
 
-def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
-    """The ``transformers`` classifier ``name`` (``'tiny'``: :func:`tiny_bert` of ``seed``), dropout off."""
+def load_base_model(name: str, num_labels: int, seed: int = 0, task: str = "classification") -> nn.Module:
+    """The ``transformers`` classifier ``name``, dropout off: an ``AutoModelForSequenceClassification``,
+    for ``task='image'`` an ``AutoModelForImageClassification``, for ``'causal-lm'`` an
+    ``AutoModelForCausalLM`` (``'tiny'``: :func:`tiny_bert`, :func:`s3t_train.images.tiny_vit`
+    or :func:`s3t_train.instructions.tiny_llama` of ``seed``)."""
     num_labels = check_int("num_labels", num_labels, 1)
     if name == TINY_MODEL:
-        model = tiny_bert(num_labels, seed)
+        builders = {"image": lambda: tiny_vit(num_labels, seed), "causal-lm": lambda: tiny_llama(load_tokenizer(TINY_MODEL).vocab_size, seed)}
+        model = builders.get(task, lambda: tiny_bert(num_labels, seed))()
     else:
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForCausalLM, AutoModelForImageClassification, AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
 
         verbosity = hf_logging.get_verbosity()
@@ -312,15 +324,29 @@ def load_base_model(name: str, num_labels: int, seed: int = 0) -> nn.Module:
         hf_logging.set_verbosity_error()  # "newly initialized head" warning: we seed it ourselves
         hf_logging.disable_progress_bar()  # a weight-loading bar per process clutters CLI output
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                resolve_model_path(name), num_labels=num_labels, use_safetensors=True, trust_remote_code=False  # never pickles or remote code
-            )
+            safe = {"use_safetensors": True, "trust_remote_code": False}  # never pickles or remote code
+            if task == "causal-lm":
+                model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name), **safe)
+            else:
+                auto = AutoModelForImageClassification if task == "image" else AutoModelForSequenceClassification
+                model = auto.from_pretrained(resolve_model_path(name), num_labels=num_labels, ignore_mismatched_sizes=task == "image", **safe)
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
                 hf_logging.enable_progress_bar()
     _disable_dropout(model)
     return model
+
+
+def _check_target_modules(model: nn.Module, targets: tuple[str, ...], name: str) -> None:
+    """Every target module must name linear sub-modules of the model's layers (by name or
+    dotted suffix, as ``peft`` matches them)."""
+    _, layers = find_layer_stack(model)
+    paths = [n for n, m in layers[0].named_modules() if isinstance(m, nn.Linear)]
+    linear = sorted({n.rsplit(".", 1)[-1] for n in paths})
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in paths)]
+    if missing:
+        raise ValueError(f"target_modules {missing} are not modules of model {name!r}'s layers; its linear modules are {linear}")
 
 
 def peft_lora_config(model: nn.Module, L: int, lora: GroupLoRAConfig, modules_to_save: list[str] | None = None):
@@ -336,7 +362,7 @@ def peft_lora_config(model: nn.Module, L: int, lora: GroupLoRAConfig, modules_to
     )
 
 
-def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0) -> GroupedLoRAModel:
+def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig | None = None, seed: int = 0, task: str = "classification") -> GroupedLoRAModel:
     """Load ``name`` (``'minilm'``, ``'tiny'``, a hub name or a local path) with LoRA in ``L`` groups.
 
     The classification head is newly initialised from ``seed``; all dropout but LoRA's
@@ -352,7 +378,8 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
     from peft import get_peft_model
 
     lora = lora or GroupLoRAConfig()
-    model = load_base_model(name, num_labels, seed)
+    model = load_base_model(name, num_labels, seed, task)
+    _check_target_modules(model, lora.target_modules, name)
     n_layers = len(find_layer_stack(model)[1])
     per_slice = lora.layers_per_slice or 1
     if not 1 <= L * per_slice <= n_layers:
@@ -364,4 +391,4 @@ def load_grouped_model(name: str, num_labels: int, L: int, lora: GroupLoRAConfig
         warnings.simplefilter("ignore", FutureWarning)  # transformers deprecation noise inside peft
         torch.manual_seed(seed)
         peft_model = get_peft_model(model, peft_lora_config(model, L, lora))
-    return GroupedLoRAModel(peft_model, L, lora, head_seed=seed)
+    return GroupedLoRAModel(peft_model, L, lora, head_seed=seed, train_head=task != "causal-lm")

@@ -51,8 +51,11 @@ class RunInfo:
         return cls(run_dir, config, sequences)
 
 
-def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
+def create_run(config: RunConfig, run_dir: str | Path, dataset: "datasets.Dataset | None" = None) -> RunInfo:
     """Create the run folder: config, data store with the seeded split, sequences per shard.
+
+    ``dataset`` (Python API): a ``datasets.Dataset`` read instead of ``config.data.source``,
+    which then only names it (the columns, limit and split seed of ``config.data`` apply).
 
     If ``run_dir`` already holds a run, its configuration must equal ``config`` (except the
     device); it is then reused, so ``train`` resumes.
@@ -68,7 +71,7 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
     lock = RunLock(run_dir)
     try:
         with lock.hold():
-            return _create_locked(config, run_dir)
+            return _create_locked(config, run_dir, dataset)
     except BaseException:
         if created:  # leave no half-made folder that a next run would have to get past
             (run_dir / LOCK_FILE).unlink(missing_ok=True)
@@ -80,16 +83,17 @@ def create_run(config: RunConfig, run_dir: str | Path) -> RunInfo:
         lock.close()
 
 
-def _create_locked(config: RunConfig, run_dir: Path) -> RunInfo:
+def _create_locked(config: RunConfig, run_dir: Path, dataset: "datasets.Dataset | None") -> RunInfo:
     if (run_dir / CONFIG_FILE).is_file():
         info = RunInfo.open(run_dir)
         check_same_config(info.config, config, f"run {run_dir}")
         return info
     system = config.system
-    dataset = load_examples(config.data.source, "train", config.data.text_column, config.data.label_column, limit=config.data.limit, seed=config.data.split_seed)
-    weights = read_deletion_weights(config.data.deletion_weights, dataset.ids) if config.data.deletion_weights else None
-    shard_of, slice_of = split_shards_slices(dataset.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
-    store = DataStore.create(run_dir / STORE_FILE, dataset, shard_of, slice_of)
+    d = config.data
+    examples = load_examples(d.source if dataset is None else dataset, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed, task=d.task, text_pair_column=d.text_pair_column)
+    weights = read_deletion_weights(config.data.deletion_weights, examples.ids) if config.data.deletion_weights else None
+    shard_of, slice_of = split_shards_slices(examples.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
+    store = DataStore.create(run_dir / STORE_FILE, examples, shard_of, slice_of)
     prior = slice_prior(shard_of, slice_of, weights, system.shards, system.slices) if weights is not None else None
     sequences = []
     for shard in range(system.shards):

@@ -21,8 +21,9 @@ import sys
 import torch
 
 from s3t_sim.checks import check_choice, check_int
-from s3t_train.model import GroupedLoRAModel, load_tokenizer
-from s3t_train.packed import packed_bert_layer, pad_batch
+from s3t_train.inputs import input_encoder, padded_logits
+from s3t_train.model import GroupedLoRAModel
+from s3t_train.packed import packed_bert_layer
 from s3t_train.run import S3TRun
 from s3t_train.stage_model import configure_torch, load_prefix, model_for
 
@@ -38,11 +39,10 @@ def serving_model(run: S3TRun) -> GroupedLoRAModel:
     return model_for(run.config, len(run.label_names))
 
 
-def token_rows(run: S3TRun, texts: list[str]) -> list[torch.Tensor]:
-    """Token ids of each text, one ``(1, length)`` row each (truncated at ``max_length``)."""
-    t = run.config.training
-    encoded = load_tokenizer(t.model)(list(texts), truncation=True, max_length=t.max_length)["input_ids"]
-    return [torch.tensor([row], dtype=torch.long) for row in encoded]
+def token_rows(run: S3TRun, texts: list) -> list[torch.Tensor]:
+    """Input rows of each text, ``(text, text_pair)`` pair or image path
+    (:func:`s3t_train.inputs.input_encoder`; texts truncated at ``max_length``)."""
+    return input_encoder(run.config)(texts)
 
 
 def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage], rows: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -50,11 +50,10 @@ def _batch_stage_logits(run: S3TRun, model: GroupedLoRAModel, stages: list[Stage
     device = run.config.training.device
     fingerprint = run.config.fingerprint()
     if not model.supports_layer_cache:
-        input_ids, mask = pad_batch(rows)
         out = []
         for shard, prefix in stages:
             load_prefix(model, run.run_dir, shard, prefix, fingerprint, run.node_states)
-            out.append(model.logits(input_ids.to(device), mask.to(device)).float().cpu())
+            out.append(padded_logits(model, rows, device, run.config.data.task).float().cpu())
         return out
     out: list[torch.Tensor] = [torch.empty(0)] * len(stages)
     # where each stage leaves the pretrained trunk; the last layer always runs in
@@ -82,6 +81,8 @@ def stages_logits(run: S3TRun, stages: list[Stage], texts: list[str], batch_size
     batch. Progress bar on stderr when it is a terminal (or ``progress=True``)."""
     from tqdm.auto import tqdm
 
+    if run.config.data.task == "causal-lm":
+        raise ValueError("a causal-lm run generates text: use `s3t predict` or s3t_train.causal_lm.generate (eval and profile are for classification and regression runs)")
     batch_size = check_int("batch_size", batch_size, 1)
     stages = [(int(shard), tuple(int(s) for s in prefix)) for shard, prefix in stages]
     if not stages:
@@ -124,8 +125,11 @@ def shard_logits(run: S3TRun, shard: int, texts: list[str]) -> torch.Tensor:
 
 def predict_logits(run: S3TRun, texts: list[str], vote: str = "mean", progress: bool | None = None) -> torch.Tensor:
     """Ensemble over live shards: mean of logits, or (``vote='majority'``) vote counts
-    per label with the mean's softmax / 1000 added to break ties."""
+    per label with the mean's softmax / 1000 added to break ties. For regression the mean
+    of the live shards' outputs, ``(len(texts), 1)``; a vote is refused."""
     check_choice("vote", vote, VOTES)
+    if vote != "mean" and run.config.data.task == "regression":
+        raise ValueError(f"vote must be 'mean' for a regression run (the ensemble averages the shards' outputs); got {vote!r}")
     per_shard = stages_logits(run, live_stages(run), list(texts), progress=progress)
     mean = per_shard.mean(dim=0)
     if vote == "mean":
@@ -134,6 +138,10 @@ def predict_logits(run: S3TRun, texts: list[str], vote: str = "mean", progress: 
     return votes + mean.softmax(dim=-1) / 1000
 
 
-def predict(run: S3TRun, texts: list[str], vote: str = "mean") -> list[str]:
-    """Predicted label names of ``texts``."""
-    return [run.label_names[i] for i in predict_logits(run, texts, vote).argmax(dim=-1).tolist()]
+def predict(run: S3TRun, texts: list, vote: str = "mean") -> list:
+    """Predicted label names of ``texts`` (str, or ``(text, text_pair)`` for pairs); for
+    regression the ensemble's outputs (floats)."""
+    logits = predict_logits(run, texts, vote)
+    if run.config.data.task == "regression":
+        return logits[:, 0].tolist()
+    return [run.label_names[i] for i in logits.argmax(dim=-1).tolist()]

@@ -36,9 +36,9 @@ def configure_torch() -> None:
 def model_for(config: RunConfig, num_labels: int) -> GroupedLoRAModel:
     """The run's model, loaded once per process and reused (weights are set per stage)."""
     t = config.training
-    key = (t.model, num_labels, config.system.slices, json.dumps(config.to_dict()["lora"]), t.seed, t.device)
+    key = (t.model, config.data.task, num_labels, config.system.slices, json.dumps(config.to_dict()["lora"]), t.seed, t.device)
     if key not in _MODELS:
-        _MODELS[key] = load_grouped_model(t.model, num_labels, config.system.slices, config.lora, seed=t.seed).to(t.device)
+        _MODELS[key] = load_grouped_model(t.model, num_labels, config.system.slices, config.lora, seed=t.seed, task=config.data.task).to(t.device)
     return _MODELS[key]
 
 

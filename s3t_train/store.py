@@ -1,7 +1,8 @@
 """The data store: the training examples of a run, from which deleted examples are really removed.
 
 An SQLite file in the run folder (``secure_delete`` on: SQLite overwrites freed pages) that
-holds every training example with its (shard, slice). Deleting an example removes its row
+holds every training example with its (shard, slice); a pair's second text is in
+``text_pair`` (NULL for single texts), a regression label is a float. Deleting an example removes its row
 and records the id as deleted, so no later training or retraining can read it.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from s3t_train.data import TextDataset
 
 _SCHEMA = (
-    "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, label INTEGER NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
+    "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, text_pair TEXT, label NUMERIC NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
     "CREATE INDEX examples_slice ON examples (shard, slice);"
     "CREATE TABLE deleted (id INTEGER PRIMARY KEY, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -51,8 +52,9 @@ class DataStore:
             try:
                 db.executescript(_SCHEMA)
                 db.executemany(
-                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?)",
-                    ((int(i), t, int(y), int(s), int(j)) for i, t, y, s, j in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of)),
+                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?)",
+                    ((int(i), *(t if isinstance(t, tuple) else (t, None)), y.item(), int(s), int(j))
+                     for i, t, y, s, j in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of)),
                 )
                 db.execute("INSERT INTO meta VALUES ('label_names', ?)", (json.dumps(dataset.label_names),))
                 db.commit()
@@ -80,13 +82,14 @@ class DataStore:
         """Ids of each slice of ``shard``."""
         return [self.slice_ids(shard, j) for j in range(slices)]
 
-    def get(self, ids: list[int]) -> tuple[list[str], list[int]]:
-        """Texts and labels of ``ids`` (raises ``KeyError`` naming a deleted or unknown id)."""
+    def get(self, ids: list[int]) -> tuple[list, list]:
+        """Texts (``(text, text_pair)`` for pairs) and labels of ``ids`` (raises ``KeyError``
+        naming a deleted or unknown id)."""
         found = {}
         for start in range(0, len(ids), 900):
             chunk = [int(i) for i in ids[start : start + 900]]
-            q = f"SELECT id, text, label FROM examples WHERE id IN ({','.join('?' * len(chunk))})"
-            found.update({r[0]: (r[1], r[2]) for r in self._db.execute(q, chunk)})
+            q = f"SELECT id, text, text_pair, label FROM examples WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update({r[0]: (r[1] if r[2] is None else (r[1], r[2]), r[3]) for r in self._db.execute(q, chunk)})
         missing = [i for i in ids if int(i) not in found]
         if missing:
             raise KeyError(f"example ids {missing[:5]} are not in the store (deleted or unknown)")

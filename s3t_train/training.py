@@ -47,13 +47,15 @@ import torch
 
 from s3t_train.cache import ActivationCache, slice_states, tokenize
 from s3t_train.checkpoints import NodeCheckpoint, save_node
-from s3t_train.config import TrainingConfig
+from s3t_train.config import RunConfig
 from s3t_train.layout import STORE_FILE, node_path
-from s3t_train.model import GroupedLoRAModel, load_tokenizer
-from s3t_train.packed import PackedBatch, pad_batch
+from s3t_train.inputs import input_encoder, padded_logits
+from s3t_train.model import GroupedLoRAModel
+from s3t_train.packed import PackedBatch
 from s3t_train.run_folder import RunInfo
 from s3t_train.stage_model import load_prefix, model_for
 from s3t_train.store import DataStore
+from s3t_train.tasks import loss as task_loss, targets
 
 
 def stage_seed(seed: int, shard: int, prefix: tuple[int, ...], purpose: str = "") -> int:
@@ -84,7 +86,7 @@ def train_node(
 
     Reads the parent chain's checkpoints and the examples of the prefix's slices from the
     run's data store; trains group ``len(prefix)`` and the head for ``epochs`` epochs of
-    AdamW on cross-entropy, batches in a seeded order; writes group + head + provenance.
+    AdamW on the task's loss, batches in a seeded order; writes group + head + provenance.
     ``cache`` (in-process) shares activations between nodes; ``use_cache`` overrides the
     config's ``cache_activations``: True trains from the cached states, padding-free;
     False is the plain ``peft`` loop (padded batches, full forward every batch).
@@ -104,7 +106,7 @@ def train_node(
 
     # inputs: token ids, and (fast path) the frozen hidden states entering group k
     cache = cache if cache is not None else ActivationCache()
-    token_rows = tokenize(cache, load_tokenizer(t.model), ids, texts, t.max_length)
+    token_rows = tokenize(cache, input_encoder(config), ids, texts)
     tokens_of = dict(zip(ids, token_rows))
     use_cache = (t.cache_activations if use_cache is None else use_cache) and model.supports_layer_cache and len(ids) > 0
     entry = model.entry_layer(k)
@@ -114,7 +116,7 @@ def train_node(
         for members in slices:
             states.update(slice_states(model, cache, context, entry, members, [tokens_of[i] for i in members], t.device))
 
-    loss_value = _fit(model, k, trainable, states, entry if use_cache else None, ids, token_rows, labels, t, lambda purpose: stage_seed(t.seed, shard, prefix, purpose))
+    loss_value = _fit(model, k, trainable, states, entry if use_cache else None, ids, token_rows, targets(config.data.task, labels), config, lambda purpose: stage_seed(t.seed, shard, prefix, purpose))
 
     if context:
         cache.drop_context(context)  # bottom-up states belong to this node only
@@ -124,11 +126,11 @@ def train_node(
     return NodeResult(shard, prefix, len(ids), k * t.epochs, time.perf_counter() - started, float(loss_value))
 
 
-def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], labels: list[int], t: TrainingConfig, seed_of) -> float:
-    """AdamW on cross-entropy for ``t.epochs`` epochs, batches in a seeded order, LoRA dropout
-    of group ``k`` drawn from the stage's own seed (the global RNG is restored afterwards).
-    Returns the last batch's loss."""
-    y = torch.tensor(labels, dtype=torch.long)
+def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], y: torch.Tensor, config: RunConfig, seed_of) -> float:
+    """AdamW on the task's loss (:func:`s3t_train.tasks.loss`) for ``epochs`` epochs, batches in
+    a seeded order, LoRA dropout of group ``k`` drawn from the stage's own seed (the global RNG
+    is restored afterwards). Returns the last batch's loss."""
+    t = config.training
     optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=0.0)
     order_rng = torch.Generator().manual_seed(seed_of("batches"))
     autocast = t.device != "cpu" and t.dtype != "float32"
@@ -143,8 +145,8 @@ def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: 
                 for start in range(0, len(order), t.batch_size):
                     batch = order[start : start + t.batch_size]
                     with torch.autocast(device_type=torch.device(t.device).type, dtype=getattr(torch, t.dtype), enabled=autocast):
-                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device)
-                        loss = torch.nn.functional.cross_entropy(logits.float(), y[batch].to(t.device))
+                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device, config.data.task)
+                        loss = task_loss(config.data.task, logits, y[batch].to(t.device), [token_rows[b] for b in batch])
                     loss_value = loss.detach()
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
@@ -166,12 +168,11 @@ def _stage_examples(run_dir: str | Path, shard: int, prefix: tuple[int, ...]) ->
         store.close()
 
 
-def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str) -> torch.Tensor:
+def _batch_logits(model: GroupedLoRAModel, states: dict[int, torch.Tensor], entry: int | None, ids: list[int], token_rows: list[torch.Tensor], device: str, task: str) -> torch.Tensor:
     """Logits of a batch: the plain padded forward (``entry=None``), else padding-free from
     the cached hidden states entering layer ``entry`` (from the embeddings when ``entry=0``)."""
     if entry is None:
-        input_ids, mask = pad_batch(token_rows)
-        return model.logits(input_ids.to(device), mask.to(device))
+        return padded_logits(model, token_rows, device, task)
     if entry == 0:
         return model.packed_logits(token_rows, device)
     rows = [states[i] for i in ids]

@@ -59,7 +59,7 @@ def test_fixed_layers_per_slice_puts_adapters_only_in_the_groups():
     assert bottom.groups == [[0, 1], [2, 3]] and bottom.trunk_depth(1) == 0
     with pytest.raises(ValueError, match=r"L \(slices\) must be an integer in \[1, 2\] for model 'tiny' \(4 layers, 2 layers per slice\)"):
         load_grouped_model("tiny", 2, 3, GroupLoRAConfig(layers_per_slice=2))
-    with pytest.raises(ValueError, match="Target modules"):
+    with pytest.raises(ValueError, match=r"target_modules \['no_such_module'\] are not modules of model 'tiny'"):
         load_grouped_model("tiny", 2, 2, GroupLoRAConfig(target_modules=("no_such_module",)))
 
 
