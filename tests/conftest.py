@@ -24,3 +24,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"offline data not found at {SHARED_DATA}: CI clones the project with ../shared beside it")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tests that use torch run it on one thread: their matrices are tiny, and extra threads
+    only add synchronisation (and stall on a busy 2-core machine). Modules without torch are
+    left alone (importing it here would slow every test)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,13 +19,6 @@ from s3t_train.run_folder import create_run  # noqa: E402
 from s3t_train.serving import predict_logits, stages_logits, token_rows  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("lora", [GroupLoRAConfig(rank=4), GroupLoRAConfig(rank=2, use_rslora=True, layers_per_slice=1, target_modules=("query", "key", "value"))])
 def test_exported_adapters_load_in_plain_peft_with_the_same_logits(tmp_path, shared_data, lora):

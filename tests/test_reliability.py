@@ -31,13 +31,6 @@ from s3t_train.run_lock import RunLock  # noqa: E402
 from s3t_train.serving import predict_logits  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny_config(data: Path) -> RunConfig:
     return RunConfig(

@@ -22,13 +22,6 @@ from s3t_train.serving import serving_model, token_rows, predict, predict_logits
 from s3t_train.stage_model import load_prefix  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _train(tmp_path_factory, shared_data: Path, order: str) -> Path:
     run_dir = tmp_path_factory.mktemp("serving") / "run"

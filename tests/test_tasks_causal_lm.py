@@ -31,13 +31,6 @@ WORDS = "red green blue film music story good bad long short".split()
 PROMPTS = ["repeat : red film", "repeat : good music story", "repeat : blue"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:

@@ -29,13 +29,6 @@ from s3t_train.training import train_node  # noqa: E402
 CLASSES = ("blue", "green", "red")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def write_images(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
     """``root/<split>/<class>/<i>.png``: 20x20 noise images tinted by their class's channel."""

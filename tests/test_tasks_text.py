@@ -31,13 +31,6 @@ from s3t_train.training import train_node  # noqa: E402
 WORDS = "film good bad story actor music plot long short funny dull bright dark movie scene great".split()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def write_pairs(folder: Path, n_train: int = 36, n_dev: int = 12, seed: int = 0) -> Path:
     """train.tsv / dev.tsv with sentence1, sentence2, label (shared first word) and score

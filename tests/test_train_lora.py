@@ -19,13 +19,6 @@ from s3t_train.run_folder import create_run  # noqa: E402
 from s3t_train.training import train_node  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"dropout": 1.0}, r"dropout must be a finite number in \[0, 1\)"),
