@@ -65,7 +65,7 @@ def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_p
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(f"training cost with prefix sharing [{c.cost_unit}]")
         ax.set_ylabel(ylabel)
-        ax.legend(loc="best", fontsize=7)
+        ax.legend(loc="best", fontsize=8)
     ax_stop.set_title(f"Stop risk vs cost ({c.deletions_per_day:g} requests/day, {c.criterion})", fontsize=9)
     ax_perf.set_title("Served performance vs cost", fontsize=9)
     table = Table(["m", "L", "B", "selection", "stop_probability", "expected_days_to_stop", "expected_performance",
