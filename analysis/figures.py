@@ -133,7 +133,7 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
                             label="Monte Carlo ±95% CI" if first and i == 0 else None)
                 ax.plot([v], [exact / g], marker=marker(i), color=colour(i), linestyle="none",
                         label=f"exact law, {name}" if first else None)
-                row += [exact / g, mc.mean / g, mc.se / g]
+                row += [exact / g, mc.mean / g, mc.se / g, ANALYTIC[(BOUND_FORMS[name].expression, "s3t")].constant]
             rows.append(row)
         ax.set_xscale("log", base=2)
         ax.set_ylim(bottom=0)
@@ -141,12 +141,22 @@ def deletion_rate_scaling(out_dir: Path, seed: int = 0, size: FigureSize = SIZES
         ax.set_ylabel("exact δ / bound form g")
         ax.set_title(f"ray {'m' if axis_name == 'm' else 'L = B'} ({'L = B' if axis_name == 'm' else 'm'} = {fixed})")
         ax.legend(loc="lower left", bbox_to_anchor=(0.3, 0.6), fontsize=8)  # the empty band under the constants
-    columns = ["varied", "m", "L", "B", "exact", "mc_mean", "mc_se", "runs", "seed"]
-    columns += [f"{key}_{name}" for name in forms for key in ("ratio_exact", "ratio_mc", "ratio_mc_se")]
-    table = Table(columns, rows, "Deletion rate over the bound forms along two rays")
+    columns = ["ray", "m", "L", "B", "delta_exact", "delta_mc_mean", "delta_mc_se", "runs", "seed"]
+    columns += [f"{key}_{name}" for name in forms for key in ("ratio_exact", "ratio_mc", "ratio_mc_se", "analytic_constant")]
+    descriptions = {"ray": "the growing variable: m (L = B = 8) or L (m = 8, B = L)", **_COMMON,
+                    "delta_exact": "exact deletion rate δ (requests until every shard is dead)",
+                    "delta_mc_mean": "Monte Carlo mean of the same count (requests)",
+                    "delta_mc_se": "standard error of delta_mc_mean (requests)"}
+    for name, pretty in forms.items():
+        descriptions |= {f"ratio_exact_{name}": f"δ / g for g = {pretty} (dimensionless)",
+                         f"ratio_mc_{name}": f"Monte Carlo mean / g for g = {pretty}",
+                         f"ratio_mc_se_{name}": "standard error of that ratio (the figure's bars are ±1.96 of it)",
+                         f"analytic_constant_{name}": "proved c with δ ≤ c·g (dotted line; analysis.bound_check.ANALYTIC)"}
+    table = Table(columns, rows, "Deletion rate over the bound forms along two rays", descriptions)
     return save_figure(fig, out_dir, "deletion_rate_scaling", table, "Exact δ / bound form along rays, with the analytic constants",
                        "Markers: exact law on the computed systems, black bars Monte Carlo ±95% CI; lines: the closed form "
-                       "mL·H_{mB′} continued to 2^20; dotted: the proved constant c with δ ≤ c·g (no fitted constant).")
+                       "mL·H_{mB′} continued to 2^20; dotted: the proved constant c with δ ≤ c·g (no fitted constant).",
+                       formats=size.formats)
 
 
 def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:
@@ -302,11 +312,22 @@ def performance_gap_figure(out_dir: Path, seed: int = 0, size: FigureSize = SIZE
             ax.set_xlim(0, 1)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=6)
-    table = Table(tables["fixed"].columns, tables["fixed"].rows + tables["poisson"].rows, "Performance gap, both request models")
+    rows = [[row[9], row[0], row[1], row[2], row[3], row[4], row[5], row[6], float(closed_form_gap(row[4], row[1], "paper"))]
+            for model in GAP_REQUEST_MODELS for row in tables[model].rows]
+    table = Table(["request_model", "L", "B", "j", "r", "zeta", "exact_gap", "closed_form_spec", "closed_form_paper"], rows,
+                  "Performance gap, both request models",
+                  {"request_model": "fixed (exactly r requests) or poisson (Poisson(r) requests)", "L": _COMMON["L"],
+                   "B": "B′: budget of the S3T shard (cyclic rotations); SISA has one sequence",
+                   "j": "stage level: the gap is in P(served prefix ≥ j)", "r": "requests to the shard (mean r for poisson)",
+                   "zeta": "ζ = 1 − P_SISA(served prefix ≥ j): probability that one sequence's j-prefix is hit",
+                   "exact_gap": "P_S3T(served prefix ≥ j) − P_SISA(served prefix ≥ j), exact (probability)",
+                   "closed_form_spec": "ζ(1 − ζ^(B′−1)), the spec's reading (probability)",
+                   "closed_form_paper": "ζ(1 − ζ^B′), the paper's reading (probability)"})
     return save_figure(fig, out_dir, "performance_gap", table, "Performance gap: exact vs closed form, both request models",
-                       f"One shard, uniform prior, r ∈ {list(requests)} (points along each curve). Top: exactly r requests "
-                       "(hits negatively associated; the exact curve rises above the closed forms). Bottom: Poisson(r) "
-                       "requests (slices hit independently; by Harris–FKG the spec's form bounds the gap).")
+                       f"One shard, uniform prior, r ∈ {', '.join(map(str, requests))} (points along each curve, labelled on j = 1). "
+                       "Top: exactly r requests (hits negatively associated; the exact curve rises above the closed forms). "
+                       "Bottom: Poisson(r) requests (slices hit independently; by Harris–FKG the spec's form bounds the gap).",
+                       formats=size.formats)
 
 
 def training_cost_vs_budget(out_dir: Path, seed: int = 0, size: FigureSize = SIZES["default"]) -> SavedFigure:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.planning import PlanResult
-from analysis.style import OKABE_ITO, SavedFigure, new_figure, save_figure
+from analysis.style import DEFAULT_FORMATS, OKABE_ITO, SavedFigure, new_figure, save_figure
 from analysis.tables import Table
 
 
@@ -40,7 +40,8 @@ def _panel(ax, result: PlanResult, x, y, colour, colour_label: str, cmap: str, f
                    linewidths=1.6, zorder=5, label=f"recommended: {b.label()}")
 
 
-def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto") -> SavedFigure:
+def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_pareto",
+                  formats: "tuple[str, ...]" = DEFAULT_FORMATS) -> SavedFigure:
     """Cost against P(stop) (colour: performance) and against performance (colour: P(stop))."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -64,15 +65,25 @@ def pareto_figure(result: PlanResult, out_dir: "str | Path", name: str = "plan_p
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(f"training cost with prefix sharing [{c.cost_unit}]")
         ax.set_ylabel(ylabel)
-        ax.legend(loc="best", fontsize=7)
+        ax.legend(loc="best", fontsize=8)
     ax_stop.set_title(f"Stop risk vs cost ({c.deletions_per_day:g} requests/day, {c.criterion})", fontsize=9)
     ax_perf.set_title("Served performance vs cost", fontsize=9)
-    table = Table(["m", "L", "B", "selection", "stop probability", "expected days to stop", "expected performance",
-                   "performance se", "exact", f"training cost [{c.cost_unit}]", "cost without sharing", "feasible", "pareto", "excluded by"],
+    table = Table(["m", "L", "B", "selection", "stop_probability", "expected_days_to_stop", "expected_performance",
+                   "performance_se", "exact", "training_cost", "training_cost_without_sharing", "feasible", "pareto", "excluded_by"],
                   [[r.m, r.L, r.B, r.selection, r.stop_probability, r.expected_days_to_stop, r.expected_performance,
                     r.performance_se, r.exact, r.training_cost, r.training_cost_without_sharing, r.feasible, r.pareto,
                     "; ".join(r.reasons)] for r in result.rows],
-                  "Planner: every candidate setting")
+                  "Planner: every candidate setting",
+                  {"m": "shards", "L": "slices per shard", "B": "budget: sequences per shard", "selection": "selection method",
+                   "stop_probability": f"P(every shard dead: retraining stop) within {c.horizon_days:g} days",
+                   "expected_days_to_stop": "expected days until the retraining stop (days)",
+                   "expected_performance": "expected served performance over the horizon (the performance model's unit)",
+                   "performance_se": "standard error of expected_performance (0 where exact)",
+                   "exact": "True: performance computed exactly; False: by Monte Carlo (L > 14, with performance_se)",
+                   "training_cost": f"training cost with prefix sharing [{c.cost_unit}]",
+                   "training_cost_without_sharing": f"training cost training every sequence separately [{c.cost_unit}]",
+                   "feasible": "meets every constraint of the plan", "pareto": "on the Pareto front over cost, stop risk, performance",
+                   "excluded_by": "the constraints a setting violates, separated by '; ' (empty: none)"})
     return save_figure(fig, out_dir, name, table, "Planning: Pareto front over cost, stop risk and performance",
                        "Each point is one (m, L, B, selection). Colour shows the objective a panel does not plot; "
-                       "diamonds with a black edge are the feasible Pareto front over all three objectives.")
+                       "diamonds with a black edge are the feasible Pareto front over all three objectives.", formats=formats)

@@ -1,5 +1,5 @@
 """One figure style for every plot: the Okabe–Ito colour-blind-safe palette, readable
-fonts, and a saver that writes PNG + PDF + SVG (+ PGF where a TeX system is installed) and
+fonts, and a saver that writes PNG + PDF + SVG (+ PGF where pdflatex is installed) and
 the CSV of the numbers behind the figure.
 
 Reference: M. Okabe and K. Ito, *Color Universal Design* (2008), https://jfly.uni-koeln.de/color/
@@ -98,24 +98,37 @@ class SavedFigure:
 
 FORMATS = ("png", "pdf", "svg", "pgf")
 DEFAULT_FORMATS = ("png", "pdf", "svg")
-TEX_SYSTEMS = ("xelatex", "lualatex", "pdflatex")  # matplotlib's PGF backend measures text with one of these
+# PGF: matplotlib lays out the text with pdflatex; the figures' Unicode symbols are mapped to maths by this
+# preamble (newunicodechar, TeX Live's latex-extra), which a document that \input's the .pgf needs as well
+# (the .pgf file's header lists it).
+PGF_SYMBOLS = {"δ": r"\delta", "ζ": r"\zeta", "±": r"\pm", "·": r"\cdot", "≤": r"\le", "≥": r"\ge", "−": "-",
+               "′": r"{}^{\prime}", "∈": r"\in", "×": r"\times", "→": r"\to", "≈": r"\approx"}
+PGF_PREAMBLE = (r"\usepackage[utf8]{inputenc}\usepackage[T1]{fontenc}\usepackage{newunicodechar}"
+                + "".join(rf"\newunicodechar{{{ch}}}{{\ensuremath{{{tex}}}}}" for ch, tex in PGF_SYMBOLS.items()))
+PGF_INSTALL = "apt-get install texlive-latex-base texlive-latex-extra"
 
 
 def check_formats(formats: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
-    """The figure formats to write, PNG and PDF always among them; PGF only where a TeX system
-    is installed (matplotlib needs it to lay out the text) -- otherwise a one-line error."""
+    """The figure formats to write, PNG and PDF always among them; PGF only where pdflatex and
+    newunicodechar are installed (matplotlib lays out the text with them) -- otherwise a one-line error."""
     from s3t_sim.checks import check_choice
 
     for fmt in formats:
         check_choice("format", fmt, FORMATS)
-    if "pgf" in formats and _tex_system() is None:
-        raise ValueError(f"format: pgf needs one of {', '.join(TEX_SYSTEMS)} on PATH (matplotlib lays out PGF text with it); "
-                         "install TeX Live (e.g. apt-get install texlive-xetex) or leave pgf out")
+    if "pgf" in formats and not pgf_available():
+        raise ValueError(f"format: pgf needs pdflatex and newunicodechar.sty (matplotlib lays out PGF text with them); "
+                         f"install them ({PGF_INSTALL}) or leave pgf out")
     return tuple(dict.fromkeys(("png", "pdf", *formats)))
 
 
-def _tex_system() -> "str | None":
-    return next((tex for tex in TEX_SYSTEMS if shutil.which(tex)), None)
+def pgf_available() -> bool:
+    """Whether pdflatex and the newunicodechar package of :data:`PGF_PREAMBLE` are installed."""
+    import subprocess
+
+    if not (shutil.which("pdflatex") and shutil.which("kpsewhich")):
+        return False
+    found = subprocess.run(["kpsewhich", "newunicodechar.sty"], capture_output=True, text=True, check=False)
+    return found.returncode == 0 and bool(found.stdout.strip())
 
 
 def save_figure(fig: "Figure", out_dir: "str | Path", name: str, table: Table, title: str = "", caption: str = "",
@@ -133,8 +146,10 @@ def save_figure(fig: "Figure", out_dir: "str | Path", name: str, table: Table, t
         buffer = io.BytesIO()
         metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
         if fmt == "pgf":
-            plt.rcParams["pgf.texsystem"] = _tex_system()
-        fig.savefig(buffer, format=fmt, metadata=metadata)
+            with plt.rc_context({"pgf.texsystem": "pdflatex", "pgf.preamble": PGF_PREAMBLE, "pgf.rcfonts": False}):
+                fig.savefig(buffer, format=fmt)
+        else:
+            fig.savefig(buffer, format=fmt, metadata=metadata)
         paths[fmt] = write_bytes_atomic(out_dir / f"{name}.{fmt}", buffer.getvalue())
     plt.close(fig)
     csv_path = write_text_atomic(out_dir / f"{name}.csv", table.to_csv())

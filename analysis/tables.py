@@ -47,6 +47,16 @@ def _format_float(value: float, digits: int) -> str:
     return f"{value:.{digits}g}"
 
 
+def format_pairs(pairs: "Sequence[tuple[Any, Any]]", first: str, second: str) -> str:
+    """Pairs grouped by their first item, as a reader wants them: ``[(2, 1), (2, 7), (4, 1)]`` with
+    ``first="B'"``, ``second="j"`` gives ``B' = 2: j = 1, 7; B' = 4: j = 1``; ``none`` for no pair."""
+    if not pairs:
+        return "none"
+    keys = list(dict.fromkeys(p[0] for p in sorted(pairs)))
+    return "; ".join(f"{first} = {format_value(k)}: {second} = " + ", ".join(format_value(v) for c, v in sorted(pairs) if c == k)
+                     for k in keys)
+
+
 @dataclass
 class Table:
     """Rows of numbers with named columns, written as CSV, Markdown, HTML or LaTeX.

@@ -106,10 +106,7 @@ def test_html_is_self_contained_and_complete(report_dir):
     assert checks.count("held") >= len(checks) - 2  # the two gap-closed-form conjectures may fail: they are findings
 
 
-# Figures whose CSV this branch moved to one snake_case schema (performance_gap, deletion_rate_scaling and
-# plan_pareto are drawn by other modules; add them here once their columns follow it).
-SNAKE_CASE_FIGURES = ["deletion_rate_vs_budget", "served_prefix_vs_requests", "selection_under_skew",
-                      "failure_count_distribution", "training_cost_vs_budget"]
+SNAKE_CASE_FIGURES = FIGURES  # every figure's CSV: one snake_case schema, each column described
 SYMBOLS = {"m", "L", "B"}  # the spec's symbols keep their case
 
 
@@ -190,8 +187,6 @@ window.addEventListener("load", function () {
 });
 </script></body>"""
 RAW_MARKUP = ("_{", "^{", "['", "[(", "e+0", "e-1")  # TeX markup, Python reprs, float noise / exponents a reader would see
-# Sections whose details are written by analysis.bounds (rewritten on another branch): "0.0e+00" and "[(2, 1), ...]" there.
-OTHERS_FORMAT = {"deletion-rate-bounds", "performance-gap--exact-vs-closed-form"}
 
 
 def find_chromium() -> "str | None":
@@ -227,8 +222,6 @@ def test_every_figure_loads_in_headless_chromium(report_dir, tmp_path):
         assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
     assert len(seen["texts"]) == len(SECTIONS) + 1
     for anchor, text in seen["texts"].items():
-        if anchor in OTHERS_FORMAT:
-            continue
         for raw in RAW_MARKUP:
             assert raw not in text, f"{anchor}: a reader sees {raw!r}: ...{text[max(0, text.find(raw) - 80):text.find(raw) + 40]}..."
     assert seen["sub"] >= 5 and seen["folded"] >= 1

@@ -35,6 +35,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-gap", action="store_true", help="skip the performance-gap table")
     p.add_argument("--no-saturation", action="store_true", help="skip the budget-saturation table")
     p.add_argument("--out", default=None, help="folder for CSV files of every table (optional)")
+    p.add_argument("--latex", default=None, metavar="FILE",
+                   help="also write the tables as LaTeX (booktabs: \\usepackage{booktabs}): exact rates, bound constants and "
+                   "verdicts, performance-gap summary, saturation (optional)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_progress_flag(p)
     p.set_defaults(func=run)
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         for name, table in tables.items():
             write_text_atomic(Path(args.out) / f"bounds_{name}.csv", table.to_csv())
+    if args.latex:
+        write_text_atomic(Path(args.latex), _latex(tables, gap_summaries))
     payload = {
         "grid": str(grid), "prior": args.prior, "criterion": args.criterion, "selection": args.selection,
         "runs": args.runs, "seed": args.seed,
@@ -86,18 +91,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+LATEX_CHECK_COLUMNS = ["form", "expression", "bounds", "verdict", "constant", "constant_source", "grid_constant",
+                       "fit_constant_least_squares"]  # the rest of bounds_checks.csv is evidence, too wide for a page
+
+
+def _latex(tables: dict, gap_summaries: dict) -> str:
+    """The tables of exact rates, bound checks, the gap summary (the full gap tables stay in CSV) and saturation
+    as booktabs tables labelled ``tab:bounds-<name>``."""
+    from analysis.tables import Table
+
+    chosen = {name: table for name, table in tables.items() if not name.startswith("gap_")}
+    checks = tables["checks"]
+    keep = [checks.columns.index(c) for c in LATEX_CHECK_COLUMNS]
+    chosen["checks"] = Table(LATEX_CHECK_COLUMNS, [[row[i] for i in keep] for row in checks.rows], checks.title)
+    if gap_summaries:
+        chosen["gap"] = Table(
+            ["request model", "reading", "cells", "closed form ≥ exact", "max excess", "worst violation"],
+            [[key.split("_")[0], key.split("_")[1], s["informative_cells"], s["upper_bound_cells"], s["max_excess"],
+              s["worst_violation"]] for key, s in gap_summaries.items()],
+            "Performance gap: where the closed form bounds the exact S3T−SISA gap (cells with a nonzero gap)")
+    order = [name for name in ("grid", "checks", "gap", "saturation") if name in chosen]
+    return "% s3t bounds: needs \\usepackage{booktabs}\n" + "\n".join(chosen[name].to_latex(label=f"tab:bounds-{name}") for name in order)
+
+
 def _text(args: argparse.Namespace, grid: object, tables: dict, checks: list, gap_summaries: dict) -> str:
+    from analysis.tables import format_pairs, format_value
+
     lines = [f"Deletion rate on grid {grid}: prior {args.prior}, criterion {args.criterion}, selection {args.selection}, "
              f"{args.runs} Monte Carlo runs per point, seed {args.seed} (+ point index)\n",
              tables["grid"].to_text(),
              "\n" + tables["checks"].to_text()]
     lines += [f"- {c.name}: {c.summary()}" for c in checks]
+    first = "B'"
     for key, s in gap_summaries.items():
         model, reading = key.split("_")
         lines.append(f"\nPerformance gap, {model} requests, {reading} reading (L={args.gap_slices}, "
-                     f"r in {list(args.gap_requests)}): closed form is an upper bound in "
-                     f"{s['upper_bound_cells']} of {s['informative_cells']} cells; max excess {s['max_excess']:.4f}; "
-                     f"worst violation {s['worst_violation']:.4f} at (B', j) in {s['violations_at']}")
+                     f"r in {format_value(list(args.gap_requests))}): closed form is an upper bound in "
+                     f"{s['upper_bound_cells']} of {s['informative_cells']} cells; max excess {format_value(s['max_excess'])}; "
+                     f"worst violation {format_value(s['worst_violation'])}"
+                     + (f" at {format_pairs(s['violations_at'], first, 'j')}" if s["violations_at"] else ""))
     if "saturation" in tables:
         lines.append("\n" + tables["saturation"].to_text())
     return "\n".join(lines)

@@ -19,7 +19,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--size", choices=("small", "default"), default="default", help="Monte Carlo runs and grid extent (default: default)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--formats", type=str_list, default=("svg",),
-                   help="comma-separated formats besides PNG and PDF: svg, pgf (pgf needs xelatex, lualatex or pdflatex; default: svg)")
+                   help="comma-separated formats besides PNG and PDF: svg, pgf (pgf needs pdflatex and newunicodechar: apt-get install texlive-latex-base texlive-latex-extra; default: svg)")
     add_progress_flag(p)
     p.set_defaults(func=run)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from analysis.realruns.bands import ensemble_accuracy, sample_request_streams
-from analysis.style import SavedFigure, colour, linestyle, new_figure, save_figure
+from analysis.style import DEFAULT_FORMATS, SavedFigure, colour, linestyle, new_figure, save_figure
 from analysis.tables import Table
 from s3t_sim.prefix import served_states_after
 
@@ -43,7 +43,8 @@ def deletion_curves(systems: list[Any], budgets: tuple[int, ...], streams: int, 
     return rows
 
 
-def main_figure(rows: list[dict[str, Any]], comparison: list[dict[str, Any]], chance: dict[str, float], out_dir: Path) -> SavedFigure:
+def main_figure(rows: list[dict[str, Any]], comparison: list[dict[str, Any]], chance: dict[str, float], out_dir: Path,
+                formats: "tuple[str, ...]" = DEFAULT_FORMATS) -> SavedFigure:
     """One panel per data set: each method's mean and 95% band, full LoRA, the chance line."""
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = new_figure(ncols=len(datasets), width=4.4 * len(datasets) + 0.6, height=4.0)
@@ -68,9 +69,14 @@ def main_figure(rows: list[dict[str, Any]], comparison: list[dict[str, Any]], ch
         ax.legend(fontsize=7, title="training cost (example-passes)", title_fontsize=7)
     axes[0].set_ylabel("ensemble accuracy")
     table = Table(["dataset", "method", "B", "requests", "mean", "low", "high", "samples"],
-                  [[r[c] for c in ("dataset", "method", "B", "requests", "mean", "low", "high", "samples")] for r in rows], "deletion curves")
+                  [[r["dataset"], "sisa" if r["B"] == 1 else "s3t"] + [r[c] for c in ("B", "requests", "mean", "low", "high", "samples")]
+                   for r in rows], "deletion curves",
+                  {"dataset": "data set", "method": "s3t or sisa (B = 1, no retraining); full LoRA's line: comparison.csv",
+                   "B": "budget: sequences per shard", "requests": "uniform deletion requests",
+                   "mean": "ensemble accuracy, mean over (seed, stream) pairs (fraction)", "low": "lower end of the central band over the pairs (95% unless --level says otherwise)",
+                   "high": "upper end of that band", "samples": "(seed, stream) pairs"})
     samples = rows[0]["samples"] if rows else 0
     return save_figure(fig, out_dir, "validation_main", table, "Accuracy against deletions: S3T, SISA, full LoRA",
                        f"Mean and central 95% band over {samples} (seed, stream) pairs per method, replayed from cached prefix logits; "
                        "full LoRA keeps its accuracy only by retraining on every request (cost per request in the legend); "
-                       "dotted: chance; the axis ends where every stream has every shard dead.")
+                       "dotted: chance; the axis ends where every stream has every shard dead.", formats=formats)

@@ -15,7 +15,7 @@ from scipy import stats
 
 from analysis import bounds, figures, plan_figure, planning
 from analysis.report.document import Check, ReportContext, Section
-from analysis.tables import Table, format_value
+from analysis.tables import Table, format_pairs, format_value
 from s3t_sim.laws import deletion_law, harmonic
 from s3t_sim.output import write_json_atomic
 from s3t_sim.montecarlo import simulate_failure_counts
@@ -100,7 +100,7 @@ def bounds_section(ctx: ReportContext, size: ReportSize, figure_size: figures.Fi
     beyond = [abs(r["exact"] / at_L[(r["m"], r["L"])] - 1) for r in result.rows if r["B"] > r["L"] and (r["m"], r["L"]) in at_L]
     if beyond:
         checks.append(Check("on the grid, every B > L gives the same exact δ as B = L", max(beyond) < 1e-9,
-                            f"{len(beyond)} grid points with B > L; largest relative difference {max(beyond):.1e}"))
+                            f"{len(beyond)} grid points with B > L; largest relative difference {format_value(max(beyond))}"))
     return Section(
         "Deletion-rate bounds",
         paragraphs=[
@@ -167,7 +167,7 @@ def gap_section(ctx: ReportContext, size: ReportSize, figure_size: figures.Figur
                 claim, everywhere if model == "poisson" else not everywhere,
                 f"upper bound in {s['upper_bound_cells']} of {s['informative_cells']} cells; where it is, it exceeds the exact "
                 f"gap by at most {s['max_excess']:.3f}; where not, the exact gap exceeds it by up to {s['worst_violation']:.3f} "
-                f"(at (B', j) in {s['violations_at'][:8]}{'…' if len(s['violations_at']) > 8 else ''})",
+                + (f"(at {format_pairs(s['violations_at'], 'B′', 'j')})" if s["violations_at"] else ""),
             ))
             tables.append(Table(["request_model", "reading", "cells", "upper_bound_cells", "max_excess", "mean_closed_minus_exact",
                                  "worst_violation"],
@@ -278,7 +278,7 @@ def planning_section(ctx: ReportContext, size: ReportSize, figure_size: figures.
 
     c = replace(size.plan, **PRODUCTION_SCENARIO)
     result = planning.plan(c, progress=ctx.progress)
-    fig = plan_figure.pareto_figure(result, ctx.out_dir)
+    fig = plan_figure.pareto_figure(result, ctx.out_dir, formats=figure_size.formats)
     write_json_atomic(ctx.out_dir / "plan.json", result.to_json())
     inputs = Table(["input", "value"], [
         ["data set size N", c.dataset_size], ["deletion requests per day", c.deletions_per_day], ["horizon (days)", c.horizon_days],
