@@ -200,7 +200,7 @@ def served_prefix_over_requests(out_dir: Path, seed: int = 0, size: FigureSize =
     handles, labels = ax_k.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=10)
     ax_k.set_title(f"Served prefix, m = {m}, L = {L}")
-    ax_f.set_title(f"Accuracy with {model.name}, f(0)=0.5, f(L)=0.9")
+    ax_f.set_title(f"Accuracy with {model.name}, f(0)={model.values[0]:.2f}, f(L)={model.values[-1]:.3f}")
     table = Table(["selection", "B", "requests", "method", "served_prefix_mean_stages", "served_prefix_se_stages",
                    "accuracy_mean", "accuracy_se", "runs", "seed"], rows, "Served prefix and accuracy vs requests",
                   {"selection": "sisa (one sequence per shard) or cyclic (rotations)", "B": _COMMON["B"],

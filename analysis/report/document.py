@@ -57,7 +57,7 @@ class ReportContext:
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.7em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:1em 0;font-size:.88em}
+table{border-collapse:collapse;margin:1em 0;font-size:.88em;display:block;max-width:100%;overflow-x:auto}
 caption{text-align:left;font-weight:600;padding-bottom:.3em}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}
