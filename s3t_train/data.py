@@ -207,12 +207,17 @@ def slice_prior(shard_of: np.ndarray, slice_of: np.ndarray, weights: np.ndarray,
     return prior / total if total > 0 else np.full((shards, slices), 1.0 / (shards * slices))
 
 
-def read_deletion_weights(path: str | Path, ids: np.ndarray) -> np.ndarray:
-    """Per-example weights from a CSV ``id,weight`` (ids not listed get weight 0)."""
+def read_deletion_weights(path: str | Path, ids: "np.ndarray | list[str]") -> np.ndarray:
+    """Per-example weights from a CSV ``id,weight`` whose ids are the run's example ids (the
+    keys with ``id_column``); ids not listed get weight 0, a row whose weight is not a
+    number (a header) is skipped."""
     weights = {}
     with Path(path).open(encoding="utf-8") as f:
         for row in csv.reader(f):
-            if not row or not row[0].strip().lstrip("-").isdigit():
-                continue  # header or blank line
-            weights[int(row[0])] = float(row[1])
-    return np.array([weights.get(int(i), 0.0) for i in ids])
+            if len(row) < 2:
+                continue  # blank line
+            try:
+                weights[row[0].strip()] = float(row[1])
+            except ValueError:
+                continue  # header
+    return np.array([weights.get(str(i), 0.0) for i in ids])

@@ -105,7 +105,7 @@ def _create_locked(config: RunConfig, run_dir: Path, dataset: "datasets.Dataset 
     examples = load_examples(d.source if dataset is None else dataset, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed,
                              task=d.task, text_pair_column=d.text_pair_column, id_column=d.id_column, header=d.header,
                              declared_labels=None if d.labels is None else list(d.labels))
-    weights = read_deletion_weights(config.data.deletion_weights, examples.ids) if config.data.deletion_weights else None
+    weights = read_deletion_weights(config.data.deletion_weights, examples.ids if examples.keys is None else examples.keys) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(examples.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
     store = DataStore.create(run_dir / STORE_FILE, examples, shard_of, slice_of)
     prior = slice_prior(shard_of, slice_of, weights, system.shards, system.slices) if weights is not None else None
