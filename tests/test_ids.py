@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 
 from analysis.cli import main  # noqa: E402
 from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig  # noqa: E402
-from s3t_train.data import load_examples  # noqa: E402
+from s3t_train.data import load_examples, read_deletion_weights  # noqa: E402
 from s3t_train.journal import DeletionJournal, encode_record  # noqa: E402
 from s3t_train.run import S3TRun  # noqa: E402
 from s3t_train.run_folder import create_run  # noqa: E402
@@ -152,3 +153,10 @@ def test_old_run_folder_is_refused(tmp_path):
     (run_dir / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="before example ids were defined once"):
         S3TRun(run_dir)
+
+
+def test_deletion_weights_speak_the_run_ids(tmp_path):
+    (tmp_path / "w.csv").write_text("id,weight\nkey-b,2.5\n\nkey-c,1\n")
+    assert read_deletion_weights(tmp_path / "w.csv", ["key-a", "key-b", "key-c"]).tolist() == [0.0, 2.5, 1.0]
+    (tmp_path / "n.csv").write_text("id,weight\n1,3\n")
+    assert read_deletion_weights(tmp_path / "n.csv", np.array([0, 1, 2])).tolist() == [0.0, 3.0, 0.0]
