@@ -1,7 +1,7 @@
 """Reading a local TSV / CSV / JSONL data file: its records, their ids, its header.
 
 **The id of an example** in a local file is the 0-based index of its record among all the
-records after the header. A TSV or JSONL record is a physical line (lines end at ``\\n``);
+records after the header (from the first line in a file without a header). A TSV or JSONL record is a physical line (lines end at ``\\n``);
 a CSV record is what the ``csv`` module reads as one row, so a quoted field that spans
 lines stays one record. Blank records, and in JSONL comment lines (starting with ``#``),
 keep their index and hold no example, so ids never shift when such lines are added or
