@@ -138,7 +138,7 @@ def check_training_data(source: str, task: str, texts: list, labels: list[str], 
     """Refuse degenerate training data up front: an empty text or label; for classification,
     a label outside the ``declared`` set, one class, labels that mix numbers and words
     (``0``, ``1``, ``positive``: a column or file mix-up), or (undeclared) more than
-    :data:`MAX_CLASSES` classes or more distinct labels than half the rows (a text column)."""
+    :data:`MAX_CLASSES` classes or (from 10 rows on) more distinct labels than half the rows (a text column)."""
     for what, values in (("text", texts), ("label", labels)):
         for n, value in enumerate(values):
             parts = value if isinstance(value, tuple) else (value,)
@@ -155,14 +155,14 @@ def check_training_data(source: str, task: str, texts: list, labels: list[str], 
                              f"fix the rows or declare every class with --labels")
     if len(names) < 2:
         raise ValueError(f"{column} of {source} must hold at least 2 classes to train a classifier; every row is labelled {names[0]!r}" if names else f"data file {source} has no rows")
-    numeric = [n for n in names if n.lstrip("-").replace(".", "", 1).isdigit()]
-    if numeric and len(numeric) < len(names):
-        words = [n for n in names if n not in numeric]
-        raise ValueError(f"labels of {source} mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
-    if declared is None and task != "image" and (len(names) > MAX_CLASSES or len(names) > len(labels) / 2):
+    if declared is None and task != "image" and (len(names) > MAX_CLASSES or (len(labels) >= 10 and len(names) > len(labels) / 2)):
         raise ValueError(f"{column} of {source} has {len(names)} distinct values over {len(labels)} rows (e.g. {names[0][:40]!r}), "
                          f"too many to be classes (at most {MAX_CLASSES} and half the rows): name the label column with "
                          f"--label-column, or declare the classes with --labels A,B")
+    numeric = [n for n in names if n.lstrip("-").replace(".", "", 1).isdigit()]
+    if numeric and len(numeric) < len(names):
+        words = [n for n in names if n not in numeric]
+        raise ValueError(f"{column} of {source}: its labels mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
 
 
 def split_shards_slices(

@@ -43,6 +43,7 @@ def test_blank_lines_keep_their_index_and_delete_removes_that_record(tmp_path):
         assert records[i].split("\t")[0] == text  # the id IS the record index after the header
     assert 3 not in ds.ids and 7 not in ds.ids and len(ds) == 12
     create_run(_config(tmp_path / "d.tsv"), tmp_path / "run")
+    assert main(["delete", "--run", str(tmp_path / "run"), "--id", "3"]) == 2  # a blank record holds no example
     assert main(["delete", "--run", str(tmp_path / "run"), "--id", "4"]) == 0
     run = S3TRun(tmp_path / "run")
     try:
@@ -126,6 +127,10 @@ def test_text_column_as_labels_is_refused_naming_label_column(tmp_path):
     (tmp_path / "d.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in _rows(40)))
     with pytest.raises(ValueError, match="label_column 'sentence' .* 40 distinct values over 40 rows"):
         load_examples(tmp_path / "d.tsv", label_column="sentence")
+    numbered = "".join(f"{i} things\t{i % 2}\n" for i in range(20)) + "".join(f"{i}\t{i % 2}\n" for i in range(20))
+    (tmp_path / "n.tsv").write_text("sentence\tlabel\n" + numbered)  # numbers and words among the "labels": still too many
+    with pytest.raises(ValueError, match="label_column 'sentence' .* 40 distinct values over 40 rows"):
+        load_examples(tmp_path / "n.tsv", label_column="sentence")
     many = "".join(f"t{i}\tc{i % 1001}\n" for i in range(3000))  # 1001 classes, a third of the rows
     (tmp_path / "m.tsv").write_text("sentence\tlabel\n" + many)
     with pytest.raises(ValueError, match="1001 distinct values"):
