@@ -165,3 +165,20 @@ def test_deletion_weights_speak_the_run_ids(tmp_path):
     assert read_deletion_weights(tmp_path / "w.csv", ["key-a", "key-b", "key-c"]).tolist() == [0.0, 2.5, 1.0]
     (tmp_path / "n.csv").write_text("id,weight\n1,3\n")
     assert read_deletion_weights(tmp_path / "n.csv", np.array([0, 1, 2])).tolist() == [0.0, 3.0, 0.0]
+
+
+def test_integer_keys_of_a_jsonl_file(tmp_path):
+    lines = [json.dumps({"uid": 100 + i, "text": t, "label": y}) for i, (t, y) in enumerate(_rows(10))]
+    (tmp_path / "k.jsonl").write_text("\n".join(lines) + "\n")
+    run_dir = tmp_path / "run"
+    create_run(_config(tmp_path / "k.jsonl", id_column="uid"), run_dir)
+    assert main(["delete", "--run", str(run_dir), "--id", "103"]) == 0
+    assert main(["delete", "--run", str(run_dir), "--id", "3"]) == 2  # the record index is not the id of a keyed run
+    run = S3TRun(run_dir)
+    try:
+        assert run.deletions.deleted == {3} and run.store.public_id(3) == "103"
+    finally:
+        run.close()
+    (tmp_path / "f.jsonl").write_text(json.dumps({"uid": 1.5, "text": "good", "label": "1"}) + "\n")
+    with pytest.raises(ValueError, match="id_column value .* line 1"):
+        load_examples(tmp_path / "f.jsonl", id_column="uid")
