@@ -1,5 +1,5 @@
 """Sub-commands of ``s3t`` contributed by this package (see ``analysis.cli``):
-``train``, ``delete``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``, ``profile``.
+``train``, ``delete``, ``ids``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``, ``profile``.
 
 The modules that import torch are imported inside the command functions, so that
 ``s3t --help`` stays fast.
@@ -12,6 +12,11 @@ from s3t_sim.output import print_result
 from s3t_train.backends import add_backend_arguments, executor_from_args
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig
 from s3t_train.tasks import TASKS
+
+ID_HELP = ("example id(s): with --id-column at train, the key in that column; otherwise the 0-based index of the "
+           "example's record after the header of the training file, counting every line (blank lines keep their index "
+           "and hold no example; a quoted CSV field spanning lines is one record); the row index for a hub dataset. "
+           "`s3t ids --run RUN` lists them")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -43,11 +48,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     add_backend_arguments(p)
     p.set_defaults(func=run_train)
 
-    p = subparsers.add_parser("delete", help="forget training examples (journal, deactivate, switch serving)")
-    p.add_argument("--run", required=True)
-    p.add_argument("--id", type=int, nargs="+", required=True, help="example id(s): 0-based row of the training file, header excluded")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_delete)
+    _add_deletion_commands(subparsers)
 
     p = subparsers.add_parser("predict", help="predict labels with the served ensemble")
     p.add_argument("--run", required=True)
@@ -93,6 +94,20 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.set_defaults(func=run_profile)
 
 
+def _add_deletion_commands(subparsers: "argparse._SubParsersAction") -> None:
+    """``delete`` and ``ids``: forgetting examples, and the ids they take."""
+    p = subparsers.add_parser("delete", help="forget training examples (journal, deactivate, switch serving)")
+    p.add_argument("--run", required=True)
+    p.add_argument("--id", nargs="+", required=True, help=ID_HELP)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_delete)
+
+    p = subparsers.add_parser("ids", help="list the example ids a run holds (and which are deleted)", description=ID_HELP)
+    p.add_argument("--run", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_ids)
+
+
 def _add_task_arguments(p: argparse.ArgumentParser) -> None:
     """The task and data-column flags of ``train`` (fields of :class:`s3t_train.config.DataConfig`)."""
     p.add_argument("--task", default="classification", choices=TASKS,
@@ -105,6 +120,10 @@ def _add_task_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", default=None)
     p.add_argument("--text-pair-column", default=None, help="header column of each example's second text (pairs)")
     p.add_argument("--label-column", default=None)
+    p.add_argument("--labels", default=None, help="the classes, comma-separated, in order (e.g. 0,1): a training label outside them is an error")
+    p.add_argument("--header", default=None, choices=("yes", "no"),
+                   help="whether the TSV/CSV file's first row is a header (default: decided, an ambiguous file is refused)")
+    p.add_argument("--id-column", default=None, help="column of each example's own key (unique per row): `delete --id KEY` then takes these keys")
 
 
 def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,7 +147,8 @@ def run_train(args: argparse.Namespace) -> int:
     from s3t_train.tasks import default_outputs
 
     config = RunConfig(
-        data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights, args.task, args.text_pair_column),
+        data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights, args.task,
+                        args.text_pair_column, args.header, args.id_column, _labels(args.labels)),
         lora=GroupLoRAConfig(args.rank, args.alpha, tuple(args.target_modules), args.group_order, args.rslora, args.lora_dropout, args.layers_per_slice),
         training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
@@ -149,6 +169,11 @@ def run_train(args: argparse.Namespace) -> int:
         f"{summary['separate_cost']}, saving {summary['saving_vs_separate']:.0%}); run in {args.out}"
     )
     return 0
+
+
+def _labels(text: str | None) -> tuple[str, ...] | None:
+    """``--labels A,B`` as a tuple of class names."""
+    return None if text is None else tuple(x.strip() for x in text.split(","))
 
 
 def _check_train_args(args: argparse.Namespace) -> None:
@@ -178,6 +203,20 @@ def run_delete(args: argparse.Namespace) -> int:
     finally:
         run.close()
     print_result(reports, args.json, lambda rs: "\n".join(_deletion_line(r) for r in rs))
+    return 0
+
+
+def run_ids(args: argparse.Namespace) -> int:
+    from s3t_train.run import S3TRun
+
+    run = S3TRun(args.run)
+    try:
+        with run.lock.hold(shared=True):
+            rows = run.store.listing()
+    finally:
+        run.close()
+    print_result(rows, args.json, lambda rs: "\n".join(
+        ["id\tshard\tslice\tstatus"] + [f"{r['id']}\t{r['shard']}\t{r['slice']}\t{'deleted' if r['deleted'] else 'held'}" for r in rs]))
     return 0
 
 

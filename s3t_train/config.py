@@ -33,6 +33,11 @@ class DataConfig:
     ``deletion_weights`` optionally names a file of per-example weights (``id,weight``)
     used by the prior-aware split. ``task`` is one of :data:`s3t_train.tasks.TASKS`;
     ``text_pair_column`` names the second text of a pair (``pairs``, optional for ``regression``).
+    ``header`` says whether a TSV/CSV file's first row is a header (``'yes'``/``'no'``;
+    ``None`` decides and refuses an ambiguous file); ``id_column`` names the column holding
+    each example's id (the user's key; default: the record index,
+    :mod:`s3t_train.data_file`); ``labels`` declares the classes, in order (default: the
+    sorted distinct labels of the training data).
     """
 
     source: str
@@ -43,9 +48,20 @@ class DataConfig:
     deletion_weights: str | None = None
     task: str = "classification"
     text_pair_column: str | None = None
+    header: str | None = None
+    id_column: str | None = None
+    labels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_task(self.task, self.text_pair_column)
+        if self.header is not None:
+            check_choice("header", self.header, ("yes", "no"))
+        if self.id_column is not None and (not isinstance(self.id_column, str) or not self.id_column.strip()):
+            raise ValueError(f"id_column must name a column; got {self.id_column!r}")
+        if self.labels is not None:
+            self.labels = tuple(self.labels)
+            if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels) or not all(isinstance(x, str) and x.strip() == x and x for x in self.labels):
+                raise ValueError(f"labels must be at least 2 distinct non-empty class names (--labels A,B); got {list(self.labels)}")
         if not isinstance(self.source, str) or not self.source:
             raise ValueError(f"source must be a non-empty path or dataset name; got {self.source!r}")
         if self.limit is not None:

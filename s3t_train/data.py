@@ -1,40 +1,46 @@
 """Text-classification data: loading examples, the seeded shard/slice split, deletion weights.
 
-Every example has a stable id: for a local file, its 0-based row number with the header
-excluded. The training examples of a run are kept in :class:`s3t_train.store.DataStore`.
+Every example has a stable id, defined once in :mod:`s3t_train.data_file` for a local file
+(the 0-based record index after the header, blank lines keeping theirs; or the user's key
+with ``id_column``), the row index for a hub set or ``datasets.Dataset``. The training
+examples of a run are kept in :class:`s3t_train.store.DataStore`.
 """
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from s3t_sim.checks import check_int
+from s3t_train.data_file import read_file_rows
 from s3t_train.images import read_image_folder
 from s3t_train.hub import read_dataset, read_hub
-from s3t_train.tasks import LABEL_HEADER_NAMES, TEXT_HEADER_NAMES, check_task, encode_labels
+from s3t_train.tasks import check_task, encode_labels
 
+MAX_CLASSES = 1000  # more distinct labels than this (or than half the rows) is a text column, not labels
 
 
 @dataclass
 class TextDataset:
     """Examples with stable ``ids``, their ``texts`` (``(text, text_pair)`` tuples for pairs),
-    ``labels`` (integers, floats for regression) and ``label_names``."""
+    ``labels`` (integers, floats for regression), ``label_names`` and the user's ``keys``
+    (``id_column``; ``None`` without)."""
 
     ids: np.ndarray
     texts: list
     labels: np.ndarray
     label_names: list[str]
+    keys: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, positions: np.ndarray) -> "TextDataset":
         positions = np.asarray(positions, dtype=np.int64)
-        return TextDataset(self.ids[positions], [self.texts[i] for i in positions], self.labels[positions], self.label_names)
+        keys = None if self.keys is None else [self.keys[i] for i in positions]
+        return TextDataset(self.ids[positions], [self.texts[i] for i in positions], self.labels[positions], self.label_names, keys)
 
 
 def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
@@ -55,89 +61,6 @@ def resolve_data_file(source: str | Path, split: str = "train") -> Path | None:
     return None
 
 
-def _read_rows(path: Path, text_column: str | None, label_column: str | None, text_pair_column: str | None = None) -> tuple[list, list[str]]:
-    try:
-        return _parse_rows(path, text_column, label_column, text_pair_column)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"data file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8") from None
-
-
-def _parse_rows(path: Path, text_column: str | None, label_column: str | None, text_pair_column: str | None) -> tuple[list, list[str]]:
-    if path.suffix == ".jsonl":
-        text_key, label_key = text_column, label_column or "label"
-        texts, labels = [], []
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"data file {path} line {number}: not JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"data file {path} line {number}: a JSON object per line is needed")
-                if text_key is None:
-                    text_key = next((k for k in TEXT_HEADER_NAMES if k in row), None)
-                    if text_key is None:
-                        raise ValueError(f"text_column must name a key of {path}; keys are {sorted(row)}")
-                if text_pair_column is not None and text_pair_column not in row:
-                    raise ValueError(f"text_pair_column must name a key of {path}; keys are {sorted(row)}")
-                missing = [k for k in (text_key, label_key) if k not in row]
-                if missing:
-                    raise ValueError(f"data file {path} line {number}: no {missing[0]!r} key (keys {sorted(row)[:10]})")
-                texts.append(str(row[text_key]) if text_pair_column is None else (str(row[text_key]), str(row[text_pair_column])))
-                labels.append(str(row[label_key]))
-        return texts, labels
-    delimiter = "\t" if path.suffix == ".tsv" else ","
-    with path.open(encoding="utf-8", newline="") as f:
-        if delimiter == "\t":
-            rows = [line.rstrip("\n").rstrip("\r").split("\t") for line in f if line.strip()]
-        else:
-            rows = [r for r in csv.reader(f) if r]
-    if not rows:
-        raise ValueError(f"data file {path} is empty")
-    first = [c.strip().lower() for c in rows[0]]
-    has_header = (
-        delimiter == ","
-        or (text_column is not None and text_column.lower() in first)
-        or (label_column is not None and label_column.lower() in first)
-        or (text_pair_column is not None and text_pair_column.lower() in first)
-        or first[-1] in LABEL_HEADER_NAMES
-    )
-    text_index, label_index = 0, len(rows[0]) - 1
-    if has_header:
-        if text_column is not None:
-            if text_column.lower() not in first:
-                raise ValueError(f"text_column must be one of the header's columns {rows[0]}; got {text_column!r}")
-            text_index = first.index(text_column.lower())
-        else:
-            text_index = next((first.index(n) for n in TEXT_HEADER_NAMES if n in first), 0)
-        if label_column is not None:
-            if label_column.lower() not in first:
-                raise ValueError(f"label_column must be one of the header's columns {rows[0]}; got {label_column!r}")
-            label_index = first.index(label_column.lower())
-        else:
-            label_index = next((first.index(n) for n in LABEL_HEADER_NAMES if n in first), len(first) - 1)
-        rows = rows[1:]
-    pair_index = text_index
-    if text_pair_column is not None:
-        if not has_header or text_pair_column.lower() not in first:
-            raise ValueError(f"text_pair_column must name a column of the header of {path}, {first}; got {text_pair_column!r}")
-        pair_index = first.index(text_pair_column.lower())
-    width = max(text_index, label_index, pair_index) + 1 if delimiter == "," else len(first)
-    odd = next((n for n, r in enumerate(rows) if len(r) < width or (delimiter == "\t" and len(r) != width)), None)
-    if odd is not None:
-        raise ValueError(
-            f"data file {path}: data row {odd} has {len(rows[odd])} column(s), {width} needed "
-            f"({'tab-separated columns: a tab inside a text shifts them' if delimiter == chr(9) else 'comma-separated columns'})"
-        )
-    if text_pair_column is not None:
-        return [(r[text_index], r[pair_index]) for r in rows], [r[label_index].strip() for r in rows]
-    texts = [r[text_index] for r in rows]
-    labels = [r[label_index].strip() for r in rows]
-    return texts, labels
-
-
 def load_examples(
     source: "str | Path | datasets.Dataset",
     split: str = "train",
@@ -148,15 +71,22 @@ def load_examples(
     seed: int = 0,
     task: str = "classification",
     text_pair_column: str | None = None,
+    *,
+    id_column: str | None = None,
+    header: str | None = None,
+    declared_labels: list[str] | None = None,
 ) -> TextDataset:
-    """Read a text-classification set from a local TSV/CSV/JSONL file or folder, a hub set
+    """Read a text-classification set from a local TSV/CSV/JSONL file or folder
+    (:func:`s3t_train.data_file.read_file_rows`: ids, ``header``, ``id_column``), a hub set
     (its own split names, :mod:`s3t_train.hub`) or a ``datasets.Dataset`` object
     (``task='image'``: a folder of class folders, :func:`s3t_train.images.read_image_folder`).
 
-    Labels are mapped to integers through ``label_names`` (sorted distinct labels when not
-    given), or read as floats for ``task='regression'`` (:func:`s3t_train.tasks.encode_labels`);
-    ``text_pair_column`` makes each text a ``(text, text_pair)`` tuple (a local file with a
-    header). ``limit`` keeps a seeded random subsample of that many rows (ids unchanged).
+    Training data (``label_names=None``) is checked (:func:`check_training_data`) and its
+    classes are ``declared_labels`` in that order, else the sorted distinct labels; held-out
+    data is mapped through the run's ``label_names``; ``task='regression'`` reads floats
+    (:func:`s3t_train.tasks.encode_labels`). ``text_pair_column`` makes each text a
+    ``(text, text_pair)`` tuple (a local file with a header). ``limit`` keeps a seeded
+    random subsample of that many rows (ids unchanged).
 
     Examples
     --------
@@ -165,26 +95,31 @@ def load_examples(
     ['0', '1']
     """
     check_task(task, text_pair_column)
+    name = str(source) if isinstance(source, (str, Path)) else "the dataset"
+    path = resolve_data_file(source, split) if isinstance(source, (str, Path)) and task != "image" else None
+    if id_column is not None and path is None:
+        raise ValueError(f"id_column needs a local TSV/CSV/JSONL file; {name} is not one")
     if task == "image" and isinstance(source, (str, Path)):
-        return _subsample(_dataset(*read_image_folder(source, split), task, label_names, str(source)), limit, seed)
-    if task == "causal-lm" and not (text_column and label_column):
+        texts, raw_labels = read_image_folder(source, split)
+        ids, keys = np.arange(len(texts), dtype=np.int64), None
+    elif task == "causal-lm" and not (text_column and label_column):
         raise ValueError("task 'causal-lm' needs text_column (the prompt) and label_column (the response), e.g. --text-column prompt --label-column response")
-    if not isinstance(source, (str, Path)):  # a datasets.Dataset (Python API)
-        texts, raw_labels = read_dataset(source, task, text_column, label_column, text_pair_column)
-    elif path := resolve_data_file(source, split):
-        texts, raw_labels = _read_rows(path, text_column, label_column, text_pair_column)
+    elif path is not None:
+        rows = read_file_rows(path, text_column, label_column, text_pair_column, id_column, header)
+        texts, raw_labels, ids, keys = rows.texts, rows.labels, np.array(rows.ids, dtype=np.int64), rows.keys
     else:
-        texts, raw_labels = read_hub(str(source), split, task, text_column, label_column, text_pair_column)
+        if not isinstance(source, (str, Path)):  # a datasets.Dataset (Python API)
+            texts, raw_labels = read_dataset(source, task, text_column, label_column, text_pair_column)
+        else:
+            texts, raw_labels = read_hub(str(source), split, task, text_column, label_column, text_pair_column)
+        ids, keys = np.arange(len(texts), dtype=np.int64), None
     if task == "causal-lm":
         texts = list(zip(texts, raw_labels))  # (prompt, response)
-    return _subsample(_dataset(texts, raw_labels, task, label_names, str(source) if isinstance(source, (str, Path)) else "the dataset"), limit, seed)
-
-
-def _dataset(texts: list, raw_labels: list[str], task: str, label_names: list[str] | None, source: str) -> TextDataset:
     if label_names is None:  # training data
-        _check_training_data(source, task, texts, raw_labels)
-    labels, label_names = encode_labels(task, raw_labels, label_names, source)
-    return TextDataset(np.arange(len(texts), dtype=np.int64), texts, labels, list(label_names))
+        check_training_data(name, task, texts, raw_labels, label_column, declared_labels, ids)
+        label_names = declared_labels
+    labels, label_names = encode_labels(task, raw_labels, label_names, name)
+    return _subsample(TextDataset(ids, texts, labels, list(label_names), keys), limit, seed)
 
 
 def _subsample(dataset: TextDataset, limit: int | None, seed: int) -> TextDataset:
@@ -198,24 +133,37 @@ def _subsample(dataset: TextDataset, limit: int | None, seed: int) -> TextDatase
 
 
 
-def _check_training_data(source: str, task: str, texts: list, labels: list[str]) -> None:
+def check_training_data(source: str, task: str, texts: list, labels: list[str], label_column: str | None = None,
+                        declared: list[str] | None = None, ids: np.ndarray | None = None) -> None:
     """Refuse degenerate training data up front: an empty text or label; for classification,
-    one class, or labels that mix numbers and words (``0``, ``1``, ``positive``: a column or
-    file mix-up)."""
+    a label outside the ``declared`` set, one class, labels that mix numbers and words
+    (``0``, ``1``, ``positive``: a column or file mix-up), or (undeclared) more than
+    :data:`MAX_CLASSES` classes or (from 10 rows on) more distinct labels than half the rows (a text column)."""
     for what, values in (("text", texts), ("label", labels)):
         for n, value in enumerate(values):
             parts = value if isinstance(value, tuple) else (value,)
             if any(isinstance(v, str) and not v.strip() for v in parts):
-                raise ValueError(f"data file {source}: data row {n} has an empty {what}")
+                raise ValueError(f"data file {source}: data row {n if ids is None else ids[n]} has an empty {what}")
     if task not in ("classification", "pairs", "image"):
         return
     names = sorted(set(labels))
+    column = f"label_column {label_column!r}" if label_column else "the label column"
+    if declared is not None:
+        outside = [n for n in names if n not in set(declared)]
+        if outside:
+            raise ValueError(f"{column} of {source} holds labels {outside[:5]} outside the declared labels {list(declared)[:10]}; "
+                             f"fix the rows or declare every class with --labels")
     if len(names) < 2:
-        raise ValueError(f"label_column of {source} must hold at least 2 classes to train a classifier; every row is labelled {names[0]!r}" if names else f"data file {source} has no rows")
+        raise ValueError(f"{column} of {source} must hold at least 2 classes to train a classifier; every row is labelled {names[0]!r}" if names else f"data file {source} has no rows")
+    if declared is None and task != "image" and (len(names) > MAX_CLASSES or (len(labels) >= 10 and len(names) > len(labels) / 2)):
+        raise ValueError(f"{column} of {source} has {len(names)} distinct values over {len(labels)} rows (e.g. {names[0][:40]!r}), "
+                         f"too many to be classes (at most {MAX_CLASSES} and half the rows): name the label column with "
+                         f"--label-column, or declare the classes with --labels A,B")
     numeric = [n for n in names if n.lstrip("-").replace(".", "", 1).isdigit()]
     if numeric and len(numeric) < len(names):
         words = [n for n in names if n not in numeric]
-        raise ValueError(f"labels of {source} mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
+        raise ValueError(f"{column} of {source}: its labels mix numbers {numeric[:3]} and words {words[:3]}: check label_column and the file's rows")
+
 
 def split_shards_slices(
     ids: np.ndarray, shards: int, slices: int, seed: int = 0, deletion_weights: np.ndarray | None = None
@@ -259,12 +207,17 @@ def slice_prior(shard_of: np.ndarray, slice_of: np.ndarray, weights: np.ndarray,
     return prior / total if total > 0 else np.full((shards, slices), 1.0 / (shards * slices))
 
 
-def read_deletion_weights(path: str | Path, ids: np.ndarray) -> np.ndarray:
-    """Per-example weights from a CSV ``id,weight`` (ids not listed get weight 0)."""
+def read_deletion_weights(path: str | Path, ids: "np.ndarray | list[str]") -> np.ndarray:
+    """Per-example weights from a CSV ``id,weight`` whose ids are the run's example ids (the
+    keys with ``id_column``); ids not listed get weight 0, a row whose weight is not a
+    number (a header) is skipped."""
     weights = {}
     with Path(path).open(encoding="utf-8") as f:
         for row in csv.reader(f):
-            if not row or not row[0].strip().lstrip("-").isdigit():
-                continue  # header or blank line
-            weights[int(row[0])] = float(row[1])
-    return np.array([weights.get(int(i), 0.0) for i in ids])
+            if len(row) < 2:
+                continue  # blank line
+            try:
+                weights[row[0].strip()] = float(row[1])
+            except ValueError:
+                continue  # header
+    return np.array([weights.get(str(i), 0.0) for i in ids])

@@ -20,7 +20,7 @@ def eval_dataset(run: S3TRun, limit: int | None = None, seed: int = 0, source: "
     file), the held-out split of a hub set, or ``source`` (a ``datasets.Dataset``)."""
     d = run.config.data
     label_names = None if d.task == "regression" else run.label_names
-    return load_examples(d.source if source is None else source, "eval", d.text_column, d.label_column, label_names=label_names, limit=limit, seed=seed, task=d.task, text_pair_column=d.text_pair_column)
+    return load_examples(d.source if source is None else source, "eval", d.text_column, d.label_column, label_names=label_names, limit=limit, seed=seed, task=d.task, text_pair_column=d.text_pair_column, header=d.header)
 
 
 def evaluate(run: S3TRun, dataset: TextDataset | None = None, vote: str = "mean", limit: int | None = None, progress: bool | None = None) -> dict:

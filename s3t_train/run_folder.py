@@ -24,6 +24,10 @@ from s3t_train.run_lock import RunLock
 from s3t_train.store import DataStore
 
 
+class OldRunError(ValueError):
+    """A run folder written under an earlier definition of example ids."""
+
+
 @dataclass
 class RunInfo:
     """What a run folder holds besides its weights."""
@@ -38,8 +42,16 @@ class RunInfo:
         if not (run_dir / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"no S3T run in {run_dir} ({CONFIG_FILE} missing); create one with `s3t train`")
         try:
-            config = RunConfig.from_json((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+            text = (run_dir / CONFIG_FILE).read_text(encoding="utf-8")
+            if "id_column" not in json.loads(text).get("data", {}):
+                raise OldRunError(
+                    f"run {run_dir} was made by an s3t before example ids were defined once (its ids skipped blank lines "
+                    f"and its config fingerprint lacks header/id_column/labels); it cannot be opened: train it again"
+                )
+            config = RunConfig.from_json(text)
             sequences = np.array(json.loads((run_dir / SEQUENCES_FILE).read_text(encoding="utf-8")), dtype=np.int64)
+        except OldRunError:
+            raise
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"run {run_dir} has a damaged {CONFIG_FILE} or {SEQUENCES_FILE} ({type(exc).__name__}: {exc}); it cannot be opened") from None
         system = config.system
@@ -90,8 +102,10 @@ def _create_locked(config: RunConfig, run_dir: Path, dataset: "datasets.Dataset 
         return info
     system = config.system
     d = config.data
-    examples = load_examples(d.source if dataset is None else dataset, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed, task=d.task, text_pair_column=d.text_pair_column)
-    weights = read_deletion_weights(config.data.deletion_weights, examples.ids) if config.data.deletion_weights else None
+    examples = load_examples(d.source if dataset is None else dataset, "train", d.text_column, d.label_column, limit=d.limit, seed=d.split_seed,
+                             task=d.task, text_pair_column=d.text_pair_column, id_column=d.id_column, header=d.header,
+                             declared_labels=None if d.labels is None else list(d.labels))
+    weights = read_deletion_weights(config.data.deletion_weights, examples.ids if examples.keys is None else examples.keys) if config.data.deletion_weights else None
     shard_of, slice_of = split_shards_slices(examples.ids, system.shards, system.slices, seed=config.data.split_seed, deletion_weights=weights)
     store = DataStore.create(run_dir / STORE_FILE, examples, shard_of, slice_of)
     prior = slice_prior(shard_of, slice_of, weights, system.shards, system.slices) if weights is not None else None

@@ -2,8 +2,9 @@
 
 An SQLite file in the run folder (``secure_delete`` on: SQLite overwrites freed pages) that
 holds every training example with its (shard, slice); a pair's second text is in
-``text_pair`` (NULL for single texts), a regression label is a float. Deleting an example removes its row
-and records the id as deleted, so no later training or retraining can read it.
+``text_pair`` (NULL for single texts), a regression label is a float, ``key`` is the user's
+key of a run with ``id_column`` (NULL without). Deleting an example removes its row and
+records the id (and key) as deleted, so no later training or retraining can read it.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import numpy as np
 from s3t_train.data import TextDataset
 
 _SCHEMA = (
-    "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, text_pair TEXT, label NUMERIC NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
+    "CREATE TABLE examples (id INTEGER PRIMARY KEY, text TEXT NOT NULL, text_pair TEXT, label NUMERIC NOT NULL, shard INTEGER NOT NULL, slice INTEGER NOT NULL, key TEXT UNIQUE);"
     "CREATE INDEX examples_slice ON examples (shard, slice);"
-    "CREATE TABLE deleted (id INTEGER PRIMARY KEY, shard INTEGER NOT NULL, slice INTEGER NOT NULL);"
+    "CREATE TABLE deleted (id INTEGER PRIMARY KEY, shard INTEGER NOT NULL, slice INTEGER NOT NULL, key TEXT UNIQUE);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 )
 
@@ -51,12 +52,14 @@ class DataStore:
             db = sqlite3.connect(tmp)
             try:
                 db.executescript(_SCHEMA)
+                keys = dataset.keys if dataset.keys is not None else [None] * len(dataset)
                 db.executemany(
-                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?)",
-                    ((int(i), *(t if isinstance(t, tuple) else (t, None)), y.item(), int(s), int(j))
-                     for i, t, y, s, j in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of)),
+                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((int(i), *(t if isinstance(t, tuple) else (t, None)), y.item(), int(s), int(j), k)
+                     for i, t, y, s, j, k in zip(dataset.ids, dataset.texts, dataset.labels, shard_of, slice_of, keys)),
                 )
                 db.execute("INSERT INTO meta VALUES ('label_names', ?)", (json.dumps(dataset.label_names),))
+                db.execute("INSERT INTO meta VALUES ('keyed', ?)", (json.dumps(dataset.keys is not None),))
                 db.commit()
             finally:
                 db.close()
@@ -72,6 +75,31 @@ class DataStore:
     @property
     def label_names(self) -> list[str]:
         return json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'label_names'").fetchone()[0])
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the examples' ids are the user's keys (``id_column``)."""
+        return json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'keyed'").fetchone()[0])
+
+    def resolve(self, key: str) -> int | None:
+        """The internal id of the example with user key ``key`` (present or deleted); ``None`` if unknown."""
+        row = self._db.execute("SELECT id FROM examples WHERE key = ? UNION SELECT id FROM deleted WHERE key = ?", (key, key)).fetchone()
+        return None if row is None else int(row[0])
+
+    def public_id(self, example_id: int) -> int | str | None:
+        """The id a user names ``example_id`` by: its key in a keyed run, else the id itself."""
+        if not self.keyed:
+            return int(example_id)
+        row = self._db.execute("SELECT key FROM examples WHERE id = ? UNION SELECT key FROM deleted WHERE id = ?", (int(example_id),) * 2).fetchone()
+        return None if row is None else row[0]
+
+    def listing(self) -> list[dict]:
+        """Every example the run holds or held: ``{'id', 'shard', 'slice', 'deleted'}`` by
+        internal order, ``id`` being what ``delete --id`` takes."""
+        rows = self._db.execute(
+            "SELECT id, key, shard, slice, 0 FROM examples UNION ALL SELECT id, key, shard, slice, 1 FROM deleted ORDER BY id"
+        )
+        return [{"id": r[1] if r[1] is not None else r[0], "shard": r[2], "slice": r[3], "deleted": bool(r[4])} for r in rows]
 
     def slice_ids(self, shard: int, slice_: int) -> list[int]:
         """Ids currently in ``(shard, slice_)``, ascending."""
@@ -105,11 +133,11 @@ class DataStore:
         """Delete the example's row and record it as deleted; returns its (shard, slice)."""
         example_id = int(example_id)
         with self._db:
-            row = self._db.execute("SELECT shard, slice FROM examples WHERE id = ?", (example_id,)).fetchone()
+            row = self._db.execute("SELECT shard, slice, key FROM examples WHERE id = ?", (example_id,)).fetchone()
             if row is None:
                 return self.location(example_id)
             self._db.execute("DELETE FROM examples WHERE id = ?", (example_id,))
-            self._db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?)", (example_id, row[0], row[1]))
+            self._db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?, ?)", (example_id, row[0], row[1], row[2]))
         return int(row[0]), int(row[1])
 
     def deleted_ids(self) -> set[int]:

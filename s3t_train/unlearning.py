@@ -22,6 +22,7 @@ Reference: Chowdhury et al., S3T, ICLR 2025, arXiv:2406.16257 (deactivation, §3
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from s3t_sim.prefix import best_sequence, served_prefix
 from s3t_train.cache import ActivationCache
 from s3t_train.checkpoints import DamagedCheckpoint, read_node_metadata
+from s3t_train.data_file import check_example_key
 from s3t_train.journal import DeletionJournal, check_example_id
 from s3t_train.layout import JOURNAL_FILE, node_path
 from s3t_train.run_folder import read_membership, tree_nodes
@@ -42,7 +44,7 @@ from s3t_train.store import DataStore
 class DeletionReport:
     """What one deletion did, with the time of each step (seconds)."""
 
-    example_id: int
+    example_id: int | str  # as the user names it: the record index, or the key of a run with id_column
     shard: int
     slice: int
     already_deleted: bool
@@ -81,7 +83,7 @@ class DeletionState:
         self.store = store
         self.cache = cache
         self.lock = lock
-        self.journal = DeletionJournal(self.run_dir / JOURNAL_FILE)
+        self.journal = DeletionJournal(self.run_dir / JOURNAL_FILE, keyed=store.keyed)
         self.stages = [tree_nodes(self.sequences[s]) for s in range(self.m)]
         self.deleted: set[int] = set()
         with self.lock.hold():
@@ -93,8 +95,8 @@ class DeletionState:
         entry not yet applied here, including a crash's unfinished action (replay)."""
         with self.lock.hold():
             self.refresh()
-            for example_id in self.journal.entries():
-                self.deactivate(example_id)
+            for entry in self.journal.entries():
+                self.deactivate(self._internal(entry))
             self.deleted |= self.store.deleted_ids()
             self._mark_hits()
             unfinished = {i: self.location(i) for i in self.deleted if i in self.store}  # a crash cut these short
@@ -173,23 +175,43 @@ class DeletionState:
         self.store.remove(example_id)
         self.cache.drop(example_id, slice_mates)
 
+    def _internal(self, entry: int | str) -> int:
+        """The internal id of a journal entry (a user key is looked up in the store)."""
+        if not isinstance(entry, str):
+            return entry
+        example_id = self.store.resolve(entry)
+        if example_id is None:
+            raise ValueError(f"deletion journal {self.journal.path} names key {entry!r}, which the data store of this run never held; the run is damaged")
+        return example_id
+
+    def _parse_id(self, value: object) -> int | None:
+        """The internal id of a user's id (a key of a keyed run, else a record index given as
+        an int or a decimal string); ``None`` if it is not one this run holds or held."""
+        try:
+            if self.store.keyed:
+                return self.store.resolve(check_example_key(value))
+            if isinstance(value, str):
+                if not re.fullmatch(r"[0-9]{1,30}", value):
+                    return None
+                value = int(value)
+            example_id = check_example_id(value)
+        except ValueError:
+            return None
+        return example_id if self.location(example_id) is not None else None
+
     def check_ids(self, example_ids: list) -> list[int]:
-        """All of ``example_ids`` as ids this run holds or held; one error naming every bad one."""
-        ids, bad = [], []
-        for value in example_ids:
-            try:
-                example_id = check_example_id(value)
-            except ValueError:
-                bad.append(value)
-                continue
-            (ids if self.location(example_id) is not None else bad).append(example_id)
+        """All of ``example_ids`` as the internal ids of examples this run holds or held; one
+        error naming every bad one."""
+        ids = [self._parse_id(value) for value in example_ids]
+        bad = [value for value, i in zip(example_ids, ids) if i is None]
         if bad:
-            known = sorted(self.trained_location)
-            held = f"{len(known)} ids from {known[0]} to {known[-1]}, e.g. {known[:5]}" if known else "none trained yet"
-            shown = ", ".join(repr(b) if not isinstance(b, int) or abs(b) < 10**30 else f"<{len(str(b))}-digit integer>" for b in bad[:5])
+            listing = self.store.listing()
+            held = f"{len(listing)} ids, e.g. {[r['id'] for r in listing[:5]]}; `s3t ids --run RUN` lists them" if listing else "none"
+            shown = ", ".join(repr(b)[:40] if not isinstance(b, int) or abs(b) < 10**30 else f"<{len(str(b))}-digit integer>" for b in bad[:5])
+            what = "its key in the id column" if self.store.keyed else "the 0-based record index after the header of the training file"
             raise ValueError(
-                f"id must be the id of a training example of this run (a 0-based row of the training file "
-                f"that the run holds: {held}); {len(bad)} of {len(example_ids)} ids are not: {shown}; nothing was deleted"
+                f"id must be the id of a training example of this run ({what}; the run holds "
+                f"{held}); {len(bad)} of {len(example_ids)} ids are not: {shown}; nothing was deleted"
             )
         return ids
 
@@ -200,17 +222,18 @@ class DeletionState:
             self.sync()
             return [self._delete(i) for i in self.check_ids(list(example_ids))]
 
-    def delete(self, example_id: int) -> DeletionReport:
-        """Forget training example ``example_id`` (its 0-based row in the training file)."""
+    def delete(self, example_id: int | str) -> DeletionReport:
+        """Forget training example ``example_id`` (its id, :mod:`s3t_train.data_file`)."""
         return self.delete_many([example_id])[0]
 
     def _delete(self, example_id: int) -> DeletionReport:
         shard, slice_ = self.location(example_id)
+        public = self.store.public_id(example_id)
         if example_id in self.deleted:
-            return DeletionReport(example_id, shard, slice_, True, [], self.served_prefix(), self.dead_shards())
+            return DeletionReport(public, shard, slice_, True, [], self.served_prefix(), self.dead_shards())
         before = set(self.active_stages(shard))
         t0 = time.perf_counter()
-        self.journal.append(example_id)
+        self.journal.append(public)
         t1 = time.perf_counter()
         self.deactivate(example_id)
         prefixes = self.served_prefix()  # the serving switch
@@ -220,6 +243,6 @@ class DeletionState:
         t3 = time.perf_counter()
         deactivated = sorted(before - set(self.active_stages(shard)), key=lambda p: (len(p), p))
         return DeletionReport(
-            example_id, shard, slice_, False, deactivated, prefixes, [s for s, k in enumerate(prefixes) if k == 0],
+            public, shard, slice_, False, deactivated, prefixes, [s for s, k in enumerate(prefixes) if k == 0],
             journal_seconds=t1 - t0, switch_seconds=t2 - t1, store_seconds=t3 - t2, erased_files=erased,
         )
