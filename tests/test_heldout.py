@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from analysis.realruns.bands import ensemble_accuracy, sample_request_streams
-from analysis.realruns.heldout import clustered_share, interval_score, predict_heldout, summarise_heldout
+from analysis.realruns.heldout import clustered_share, interval_score, predict_heldout, stage_accuracy, summarise_heldout
 from s3t_sim.prefix import served_states_after
 
 
@@ -29,32 +29,40 @@ def test_identical_pilots_give_the_exact_stream_expectation():
     labels = np.zeros(10, dtype=int)
     runs, seed = 6000, 4
     pred = predict_heldout([logits] * 3, labels, np.array([[[0, 1]]]), np.array([0, 0, 1, 1]), None, [0, 1, 2],
-                           streams=2, runs=runs, seed=seed)
+                           streams=2, target_stage_accuracy=stage_accuracy(logits, labels), target_clean_accuracy=0.8, runs=runs, seed=seed)
     exact = np.array([0.8, 0.5 * 0.8 + 0.5 * 0.5, 0.8 / 6 + 0.5 * 5 / 6])
     sd = np.array([0.0, 0.15, math.sqrt(5) / 6 * 0.3])  # Bernoulli spread of the two values
     assert pred.mean[0] == pytest.approx(0.8) and pred.between_seed_sd.max() == 0
     assert np.all(np.abs(pred.mean - exact) <= 4 * sd / math.sqrt(runs) + 1e-12)
     assert pred.within_seed_sd == pytest.approx(sd, abs=0.01)
-    # no seed spread: the band is the stream law's own range; the mean interval t_nu sqrt(sw2 / J) with
+    # no seed spread: zero residuals and slope, no conformal shift; the band is the stream law's own range; the mean interval t_nu sqrt(sw2 / J) with
     # Welch-Satterthwaite nu = S (runs - 1) (all of the variance is from the Monte Carlo streams)
     assert pred.band_low == pytest.approx([0.8, 0.5, 0.5]) and pred.band_high == pytest.approx([0.8, 0.8, 0.8])
+    assert (pred.band_slope, pred.band_shift) == (0.0, 0.0)
     t = stats.t.ppf(0.975, 3 * (runs - 1))
     assert pred.mean_high - pred.mean == pytest.approx(np.minimum(t * pred.within_seed_sd / math.sqrt(2), 1 - pred.mean))
 
 
 def test_predictor_refuses_fewer_than_three_pilots():
     with pytest.raises(ValueError, match="at least 3 pilot seeds"):
-        predict_heldout([_sisa_logits(0.8)] * 2, np.zeros(10, int), np.array([[[0, 1]]]), np.array([0, 1]), None, [0, 1], 1)
+        predict_heldout([_sisa_logits(0.8)] * 2, np.zeros(10, int), np.array([[[0, 1]]]), np.array([0, 1]), None, [0, 1], 1,
+                        np.zeros((1, 1, 3)), 0.5)
 
 
 def _population(rng: np.random.Generator, base: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """A new training seed: the common logits plus a seed effect (per shard, prefix and example)."""
-    return base + rng.normal(scale=0.8, size=base.shape)
+    """A new training seed: the common logits plus a seed effect per example and one per stage
+    (shard, sequence, prefix) on the true class (a better or worse trained stage)."""
+    stage = rng.normal(scale=0.4, size=base.shape[:3])
+    out = base + rng.normal(scale=0.3, size=base.shape)
+    out[..., np.arange(base.shape[3]), labels] += stage[..., None]
+    return out
 
 
 def test_heldout_intervals_cover_new_seeds_of_a_random_effect_model():
-    """Fit on 3 pilots, score 4 fresh seeds on 3 fresh streams each, over 25 pilot draws: both the
-    mean-curve interval and the one-stream band hold >= 90% (nominal 95%, Student t over seeds)."""
+    """Fit on 3 pilots, score 3 fresh seeds on 3 fresh streams each, over 40 pilot draws (seed effects per example, scale 0.3, and per stage, 0.4). Mean curve:
+    >= 90% (nominal 95%, Student t over seeds). One-stream band at the non-trivial checkpoints
+    (r > 0, a shard alive): within 3 clustered SEs (clusters: pilot draws) of the nominal 95%, and
+    narrower than the trivial band [chance, accuracy with nothing deleted]."""
     rng = np.random.default_rng(2024)
     m, B, L, n, C = 2, 2, 2, 40, 2
     labels = rng.integers(0, C, size=n)
@@ -64,20 +72,30 @@ def test_heldout_intervals_cover_new_seeds_of_a_random_effect_model():
     sequences = np.array([[[0, 1], [1, 0]]] * m)
     slice_of_point = np.repeat(np.arange(m * L), 6)
     counts = [0, 1, 2, 3, 4]
-    mean_in, band_in = [], []
-    for rep in range(25):
+    full = np.full((1, m), L)
+    mean_in, band_in, clusters, widths, trivial = [], [], [], [], []
+    for rep in range(40):
         pilots = [_population(rng, base, labels) for _ in range(3)]
-        pred = predict_heldout(pilots, labels, sequences, slice_of_point, None, counts, streams=3, runs=400, seed=rep)
-        for _ in range(4):
+        for _ in range(3):
             target = _population(rng, base, labels)
+            clean = float(ensemble_accuracy(target, labels, np.zeros_like(full), full)[0])
+            pred = predict_heldout(pilots, labels, sequences, slice_of_point, None, counts, streams=3,
+                                   target_stage_accuracy=stage_accuracy(target, labels), target_clean_accuracy=clean, runs=400, seed=rep)
             hits = sample_request_streams(slice_of_point, None, 4, 3, rng)
             index, prefix = served_states_after(sequences, hits, counts)
             measured = ensemble_accuracy(target, labels, index, prefix)  # (3, C)
             curve = measured.mean(axis=0)
             mean_in.append((curve >= pred.mean_low) & (curve <= pred.mean_high))
-            band_in.append((measured >= pred.band_low) & (measured <= pred.band_high))
+            nontrivial = (np.asarray(counts) > 0) & (prefix.max(axis=-1) > 0)
+            inside = (measured >= pred.band_low) & (measured <= pred.band_high)
+            band_in += inside[nontrivial].tolist()
+            clusters += [rep] * int(nontrivial.sum())
+            widths += np.broadcast_to(pred.band_high - pred.band_low, measured.shape)[nontrivial].tolist()
+            trivial += [clean - 1 / C] * int(nontrivial.sum())
     assert 0.90 <= np.mean(mean_in) < 1.0
-    assert 0.90 <= np.mean(band_in) < 1.0
+    coverage, se, G = clustered_share(np.array(band_in), np.array(clusters))
+    assert G == 40 and abs(coverage - 0.95) <= 3 * se, (coverage, se)
+    assert np.mean(widths) < np.mean(trivial), (np.mean(widths), np.mean(trivial))
 
 
 def test_interval_score_by_hand():
@@ -108,6 +126,9 @@ def test_summary_counts_nontrivial_checkpoints_and_clusters():
     assert (out["checkpoints"], out["nontrivial_checkpoints"], out["independent_streams"]) == (4, 2, 2)
     assert out["band_coverage"] == 0.25 and out["band_coverage_nontrivial"] == 0.5 and out["band_coverage_nontrivial_replayed"] == 1.0
     assert out["band_width"] == pytest.approx(0.2) and out["trivial_band_width"] == pytest.approx(0.4)
+    assert out["trivial_band_width_nontrivial"] == pytest.approx(0.4) and out["band_width_nontrivial"] == pytest.approx(0.2)
+    # non-trivial rows: y = 0.7 inside both (widths 0.2, 0.4); y = 0.55 misses the band by 0.05 (+ 40 x 0.05)
+    assert out["band_interval_score_nontrivial"] == pytest.approx((0.2 + 2.2) / 2) and out["trivial_interval_score_nontrivial"] == pytest.approx(0.4)
     assert out["trivial_band_coverage_nontrivial"] == 1.0 and out["exact_band_width_in_sample"] == pytest.approx(0.1)
     assert out["mean_curve_coverage"] == 1.0 and out["horizon_bias"] == pytest.approx(0.02)
 

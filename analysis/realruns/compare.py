@@ -25,7 +25,7 @@ from analysis.realruns.bands import (
     stream_accuracy_band,
 )
 from analysis.realruns.mainfigure import deletion_curves
-from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, summarise_heldout
+from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, stage_accuracy, summarise_heldout
 from analysis.realruns.experiment import (
     TrainedSystem,
     ValidationConfig,
@@ -167,8 +167,12 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
             measured = np.vstack([rep["measured"], ensemble_accuracy(target.logits[:, :B], target.labels, index, prefix)])
             dead = np.vstack([rep["prefix"], prefix]).max(axis=-1) == 0
             source = ["replayed"] * rep["measured"].shape[0] + ["cached"] * config.heldout_streams
+            # observable before any deletion: the target's stage accuracies and its clean ensemble accuracy
+            full = np.full((1, target.sequences.shape[0]), target.sequences.shape[2])
+            clean = float(ensemble_accuracy(target.logits[:, :B], target.labels, np.zeros_like(full), full)[0])
             pred = predict_heldout([p.logits[:, :B] for p in pilots], target.labels, target.sequences[:, :B], target.slice_of_point,
-                                   rep["weights"], counts, measured.shape[0], config.mc_runs, mc_seed, config.level)
+                                   rep["weights"], counts, measured.shape[0], stage_accuracy(target.logits[:, :B], target.labels),
+                                   clean, config.mc_runs, mc_seed, config.level)
             key = {"dataset": dataset, "seed": seed, "prior": prior, "B": B}
             for j in range(measured.shape[0]):
                 for c, r in enumerate(counts):
@@ -187,7 +191,8 @@ def score_heldout(config: ValidationConfig, systems: list[TrainedSystem], result
                        "pilots": pred.pilots, "cluster": f"{dataset}/{seed}"}
                 if c == 0:
                     row.update(horizon_measured=float(measured.mean()), horizon_predicted=pred.horizon,
-                               horizon_low=pred.horizon_low, horizon_high=pred.horizon_high, **planner)
+                               horizon_low=pred.horizon_low, horizon_high=pred.horizon_high, band_slope=pred.band_slope,
+                               band_shift=pred.band_shift, **planner)
                 result.heldout_means.append(row)
 
 

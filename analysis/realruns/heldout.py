@@ -17,9 +17,13 @@ Deletion streams are drawn from the request law (point model, without replacemen
 - **mean curve** of the target, averaged over its ``J`` measured streams:
   ``mu +- t_nu sqrt(sb2 (1 + 1/S) + sw2 / J)`` (Student t with Welch-Satterthwaite ``nu``:
   the seed part is estimated from S seeds); the horizon average the same way;
-- **one-stream band**: predictive draws ``gbar(state) + T sd_s(state) sqrt(1 + 1/S)`` with
-  ``gbar, sd_s`` the pilots' mean and spread at the drawn state and ``T ~ t_{S-1}``;
-  central ``level`` quantiles, clipped to [0, 1].
+- **one-stream band** (:func:`one_stream_band`): the target's accuracy at a state is modelled
+  as the pilot mean ``gbar(state)`` plus the target's offset ``beta x_T(state)`` (``x_T``: the
+  mean offset of its live served stages' accuracies from the pilots', known before any
+  deletion) plus a seed residual drawn from the leave-one-pilot-out residuals pooled over the
+  states of the checkpoint; central ``level`` quantiles over the stream law, then a
+  split-conformal shift calibrated leave-one-pilot-out on the pilots' own streams (never on
+  the target). At r = 0 the target's state is observed: the band is its clean accuracy.
 
 The evaluation sample: pilots and target are scored on the same evaluation rows, so its
 sampling error is common to prediction and measurement and cancels; a prediction of the
@@ -64,6 +68,8 @@ class HeldoutPrediction:
     runs: int
     seed: Any
     level: float
+    band_slope: float  # beta: the target's live-stage offset carried into its ensemble accuracy
+    band_shift: float  # the split-conformal widening (negative: narrowing) of the one-stream band
 
 
 def pilot_state_accuracy(pilot_logits: list[np.ndarray], labels: np.ndarray, index: np.ndarray, prefix: np.ndarray) -> np.ndarray:
@@ -91,6 +97,8 @@ def predict_heldout(
     point_weights: "np.ndarray | None",
     request_counts: Any,
     streams: int,
+    target_stage_accuracy: np.ndarray,
+    target_clean_accuracy: float,
     runs: int = 1000,
     seed: Any = 0,
     level: float = 0.95,
@@ -101,7 +109,11 @@ def predict_heldout(
         raise ValueError(f"pilot_logits must hold at least {MIN_PILOTS} pilot seeds (the seed spread is estimated from them); got {pilots}")
     counts = check_request_counts(request_counts)
     streams = check_int("streams", streams, 1)
-    runs = check_int("runs", runs, 2)
+    runs = check_int("runs", runs, 4)
+    target_stage_accuracy = np.asarray(target_stage_accuracy, dtype=float)
+    if target_stage_accuracy.shape != pilot_logits[0].shape[:3]:
+        raise ValueError(f"target_stage_accuracy must have shape (m, B, L+1) = {pilot_logits[0].shape[:3]}; got {target_stage_accuracy.shape}")
+    target_clean_accuracy = check_real("target_clean_accuracy", target_clean_accuracy, 0.0, 1.0)
     level = check_real("level", level, 0.5, 1.0, high_inclusive=False)
     rng = np.random.default_rng(seed)
     hits = sample_request_streams(slice_of_point, point_weights, int(counts[-1]), runs, rng, replacement=False)
@@ -115,12 +127,85 @@ def predict_heldout(
     half = _half_width(sb2 * inflate, sw2 / streams, pilots, runs, level)
     h = g.mean(axis=2)  # (S, runs): horizon average of each drawn stream
     h_half = float(_half_width(h.mean(axis=1).var(ddof=1) * inflate, h.var(axis=1, ddof=1).mean() / streams, pilots, runs, level))
-    draws = g.mean(axis=0) + stats.t.rvs(pilots - 1, size=g.shape[1:], random_state=rng) * g.std(axis=0, ddof=1) * np.sqrt(inflate)
-    tail = (1.0 - level) / 2
-    low, high = np.quantile(np.clip(draws, 0.0, 1.0), [tail, 1.0 - tail], axis=0, method="inverted_cdf")
-    return HeldoutPrediction(counts, mu, np.clip(mu - half, 0, 1), np.clip(mu + half, 0, 1), low, high, float(mu.mean()),
+    band_low, band_high, slope, shift = one_stream_band(g, [stage_accuracy(p, labels) for p in pilot_logits],
+                                                        target_stage_accuracy, target_clean_accuracy, index, prefix, counts, rng, level)
+    return HeldoutPrediction(counts, mu, np.clip(mu - half, 0, 1), np.clip(mu + half, 0, 1), band_low, band_high, float(mu.mean()),
                              float(mu.mean() - h_half), float(mu.mean() + h_half), np.sqrt(sb2), np.sqrt(sw2),
-                             pilots, streams, runs, seed, level)
+                             pilots, streams, runs, seed, level, slope, shift)
+
+
+def stage_accuracy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Accuracy of every stage (shard, sequence, prefix) alone on the evaluation rows: (m, B, L+1)."""
+    return (np.asarray(logits).argmax(axis=-1) == np.asarray(labels)).mean(axis=-1)
+
+
+def _offset_covariate(offset: np.ndarray, index: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+    """``x(state)``: mean over the live shards of a stage-accuracy offset (m, B, L+1) at the served
+    stages; 0 with every shard dead (the ensemble is at chance whatever the seed)."""
+    m = offset.shape[0]
+    alive = prefix > 0
+    values = offset[np.arange(m), index, prefix] * alive
+    return values.sum(axis=-1) / np.maximum(alive.sum(axis=-1), 1)
+
+
+def _quantile_band(centre: np.ndarray, residuals: np.ndarray, rng: np.random.Generator, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` quantiles per checkpoint of ``clip(centre_i + e, 0, 1)``, ``e`` drawn from the
+    pooled residuals of that checkpoint (centre (runs, C); residuals (K, C))."""
+    pick = rng.integers(0, residuals.shape[0], size=centre.shape)
+    draws = np.clip(centre + np.take_along_axis(residuals, pick, axis=0), 0.0, 1.0)
+    tail = (1.0 - level) / 2
+    return np.quantile(draws, [tail, 1.0 - tail], axis=0, method="inverted_cdf")
+
+
+def one_stream_band(g: np.ndarray, pilot_stages: list[np.ndarray], target_stages: np.ndarray, target_clean: float,
+                    index: np.ndarray, prefix: np.ndarray, counts: np.ndarray, rng: np.random.Generator,
+                    level: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One-stream band of the target: pilot mean + target offset + pooled seed residual, split-conformal.
+
+    ``g`` (S, runs, C): pilot ``s``'s accuracy at Monte Carlo state ``i``. The first half of the
+    states fits, the second half calibrates. Leave one pilot out: ``d_s = g_s - gbar_{-s}``,
+    covariate ``x_s`` = the mean live-stage offset of ``s`` from the others' stage accuracies
+    (:func:`stage_accuracy`: known for a deployed system before any deletion); the slope
+    ``beta = sum x d / sum x^2`` and residuals ``e_s = d_s - beta x_s`` pool every state and pilot
+    of a checkpoint (S x runs/2 values, not S - 1 degrees of freedom). The target's band: quantiles of
+    ``gbar + beta x_T + e`` over the states. Split-conformal (Romano et al. 2019, CQR): pilot
+    ``s`` is predicted from the others (their residuals only) and scored on the calibration
+    states at r > 0 with a live shard, ``E = max(low - g_s, g_s - high)``; the band widens (or
+    narrows) by the ``ceil((n + 1) level)``-th smallest ``E``. Exchangeable over pilots' streams;
+    with S seeds the seed level has only S units (the guarantee is approximate there). At r = 0
+    the state is observed: the band is ``target_clean``. Returns (low, high, beta, shift).
+    """
+    S, runs, C = g.shape
+    half = runs // 2
+    stages = np.stack(pilot_stages)
+    fit, cal = slice(0, half), slice(half, runs)
+    later = counts > 0
+    d = np.empty((S, half, C))
+    x = np.empty((S, runs, C))
+    for s in range(S):
+        others = np.arange(S) != s
+        d[s] = g[s, fit] - g[others, fit].mean(axis=0)
+        x[s] = _offset_covariate(stages[s] - stages[others].mean(axis=0), index, prefix)
+    xs, ds = x[:, fit][..., later], d[..., later]
+    denominator = float(np.sum(xs**2))
+    beta = float(np.sum(xs * ds) / denominator) if denominator > 0 else 0.0
+    residuals = d - beta * x[:, fit]
+    scores = []
+    for s in range(S):
+        others = np.arange(S) != s
+        centre = g[others, fit].mean(axis=0) + beta * x[s, fit]
+        low, high = _quantile_band(centre, residuals[others].reshape(-1, C), rng, level)
+        keep = later & (prefix[cal] > 0).any(axis=-1)
+        scores.append(np.maximum(low - g[s, cal], g[s, cal] - high)[keep])
+    scores = np.sort(np.concatenate(scores))
+    rank = int(np.ceil((scores.size + 1) * level))
+    shift = float(scores[rank - 1]) if 0 < rank <= scores.size else 1.0
+    centre = g[:, fit].mean(axis=0) + beta * _offset_covariate(target_stages - stages.mean(axis=0), index[fit], prefix[fit])
+    low, high = _quantile_band(centre, residuals.reshape(-1, C), rng, level)
+    mid = (low + high) / 2
+    low, high = np.clip(np.minimum(low - shift, mid), 0, 1), np.clip(np.maximum(high + shift, mid), 0, 1)
+    low[~later], high[~later] = target_clean, target_clean
+    return low, high, beta, shift
 
 
 def eval_sample_variance(accuracy: "np.ndarray | float", examples: int) -> np.ndarray:
@@ -173,7 +258,8 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
     y, lo, hi, clusters = col(stream_rows, "measured"), col(stream_rows, "band_low"), col(stream_rows, "band_high"), col(stream_rows, "cluster")
     nontrivial = col(stream_rows, "nontrivial").astype(bool)
     inside = (y >= lo - 1e-12) & (y <= hi + 1e-12)
-    trivial_inside = (y >= col(stream_rows, "trivial_low") - 1e-12) & (y <= col(stream_rows, "trivial_high") + 1e-12)
+    tlo, thi = col(stream_rows, "trivial_low"), col(stream_rows, "trivial_high")
+    trivial_inside = (y >= tlo - 1e-12) & (y <= thi + 1e-12)
     replayed = col(stream_rows, "source") == "replayed"
     cov, cov_se, G = clustered_share(inside, clusters)
     cov_nt, cov_nt_se, _ = clustered_share(inside[nontrivial], clusters[nontrivial])
@@ -198,7 +284,10 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
         "band_interval_score": float(interval_score(lo, hi, y, level).mean()),
         "trivial_band_width": float(np.mean(col(stream_rows, "trivial_high") - col(stream_rows, "trivial_low"))),
         "trivial_band_coverage_nontrivial": float(trivial_inside[nontrivial].mean()) if nontrivial.any() else float("nan"),
-        "trivial_interval_score": float(interval_score(col(stream_rows, "trivial_low"), col(stream_rows, "trivial_high"), y, level).mean()),
+        "trivial_interval_score": float(interval_score(tlo, thi, y, level).mean()),
+        "trivial_band_width_nontrivial": float(np.mean((thi - tlo)[nontrivial])),
+        "band_interval_score_nontrivial": float(interval_score(lo, hi, y, level)[nontrivial].mean()),
+        "trivial_interval_score_nontrivial": float(interval_score(tlo, thi, y, level)[nontrivial].mean()),
         "exact_band_width_in_sample": float(np.mean(col(stream_rows, "exact_high") - col(stream_rows, "exact_low"))),
         "mean_curve_coverage": m_cov, "mean_curve_coverage_se": m_cov_se, "mean_curves": m_G,
         "mean_curve_checkpoints": int(my.size),
@@ -209,6 +298,7 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
         "horizon_bias": float(h_err.mean()) if horizon else float("nan"),
         "horizon_mean_abs_error": float(np.abs(h_err).mean()) if horizon else float("nan"),
         "horizon_max_abs_error": float(np.abs(h_err).max()) if horizon else float("nan"),
+        **{f"{key}_mean": float(np.mean([r[key] for r in horizon])) for key in ("band_slope", "band_shift") if horizon and key in horizon[0]},
         **{f"{name}_horizon_{stat}": value for name in ("planner_mean_f", "planner_alive_vote") if horizon and f"horizon_{name}" in horizon[0]
            for stat, value in _errors(np.array([r[f"horizon_{name}"] - r["horizon_measured"] for r in horizon])).items()},
     }
