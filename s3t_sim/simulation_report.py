@@ -12,7 +12,7 @@ from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.bound_forms import bound_values
 from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
 from s3t_sim.laws.deletion import deletion_law
-from s3t_sim.laws.served_prefix import system_expected_served_prefix
+from s3t_sim.laws.served_prefix_law import system_expected_served_prefix
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
 from s3t_sim.performance import parse_performance

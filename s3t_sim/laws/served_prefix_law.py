@@ -87,7 +87,7 @@ def shard_served_prefix_law(system: S3TSystem, prior=None, shard: int = 0, reque
     --------
     >>> law = shard_served_prefix_law(S3TSystem(np.array([[[0, 1], [1, 0]]])), None, 0, 1)
     >>> law.pmf([0, 1, 2]).tolist(), law.method
-    ([0.0, 1.0, 0.0], 'hit-set enumeration (Möbius)')
+    ([0.0, 1.0, 0.0], 'hit-set enumeration (Möbius), iid requests')
     """
     s = check_int("shard", shard, 0, system.m - 1)
     r = check_int("requests", requests, 0)
@@ -145,3 +145,42 @@ def total_served_prefix_law(system: S3TSystem, prior=None, requests: int = 1, *,
         state = new
     methods.discard("no hit possible")
     return FiniteLaw(state[0], f"{', '.join(sorted(methods)) or 'no hit possible'}, {request_model} requests, split over shards")
+
+
+def system_served_prefix_distribution(system: S3TSystem, prior, r: int) -> np.ndarray:
+    """Exact law of each shard's served prefix after ``r`` i.i.d. requests, ``(m, L + 1)``.
+
+    Row ``s`` is :func:`shard_served_prefix_law`'s pmf: the hit-set law
+    ``P(D = S) = sum_{E subset S} (-1)^{|S| - |E|} (1 - P_s + p(E))^r`` summed over the sets
+    with ``k(D) = k`` (``L <= 14``), or the rotation law at any ``L`` (uniform rotations).
+
+    Examples
+    --------
+    >>> law = system_served_prefix_distribution(S3TSystem(np.array([[[0, 1]]])), None, 1)
+    >>> law.round(3).tolist()
+    [[0.5, 0.5, 0.0]]
+    """
+    return np.array([law.table for law in system_served_prefix_laws(system, prior, r)])
+
+
+def system_expected_served_prefix(system: S3TSystem, prior, r: int) -> np.ndarray:
+    """``E[k_s]`` after ``r`` i.i.d. requests for every shard, ``(m,)`` (exact)."""
+    return np.array([law.mean() for law in system_served_prefix_laws(system, prior, r)])
+
+
+def expected_performance(system: S3TSystem, prior, requests: "list[int] | np.ndarray", performance) -> np.ndarray:
+    """Exact expected aggregate performance ``E[(1/m) sum_s f(k_s)]`` after each request count.
+
+    The aggregate is linear in the shards, so each shard's marginal prefix law
+    (:func:`system_served_prefix_distribution`) suffices: ``(1/m) sum_s sum_k P(k_s = k) f(k)``.
+
+    Examples
+    --------
+    >>> from s3t_sim.performance import linear_performance
+    >>> expected_performance(S3TSystem(np.array([[[0, 1], [1, 0]]])), None, [0, 1], linear_performance(2)).tolist()
+    [1.0, 0.5]
+    """
+    f = np.asarray(performance.values if hasattr(performance, "values") else performance, dtype=float)
+    if f.shape != (system.L + 1,):
+        raise ValueError(f"performance must give f(0..L) with L={system.L}; got {f.size} values")
+    return np.array([(system_served_prefix_distribution(system, prior, int(r)) @ f).mean() for r in requests])
