@@ -78,6 +78,8 @@ class PoissonEmbeddingLaw(CountLaw):
     (119.8, True)
     """
 
+    method = "Poisson embedding (error-bounded quadrature; discrete law by the hit-set chain)"
+
     def __init__(self, system: S3TSystem, prior=None, criterion: "Criterion | str" = "all-dead"):
         self.system = system
         self.prior = parse_prior(prior, system.m, system.L)

@@ -30,7 +30,6 @@ from scipy.special import gammaln
 
 from s3t_sim.checks import check_int, check_real
 
-MAX_L = 1000  # C(L, h) stays below the float range
 MAX_WORK = 2e9  # element operations allowed for the general-J transfer matrix
 
 
@@ -96,6 +95,9 @@ def _general_counts(L: int, starts: np.ndarray) -> np.ndarray:
     return counts
 
 
+BELOW_COUNTS: dict = {}  # (L, start set) -> N, computed once per process
+
+
 def below_counts(L: int, starts: np.ndarray) -> np.ndarray:
     """``N[kappa, h]``: ``h``-subsets of the ``L`` slices with ``k < kappa``, shape ``(L + 2, L + 1)``.
 
@@ -104,9 +106,20 @@ def below_counts(L: int, starts: np.ndarray) -> np.ndarray:
     >>> below_counts(3, np.array([0, 1, 2]))[2].tolist()   # k < 2: some hit; 1 hit leaves a run of 2
     [0.0, 0.0, 3.0, 1.0]
     """
-    L = check_int("L", L, 1, MAX_L)
+    L = check_int("L", L, 1)
     starts = np.unique(np.asarray(starts, dtype=np.int64))
+    key = (L, starts.tobytes())
+    if key not in BELOW_COUNTS:
+        BELOW_COUNTS[key] = _below_counts(L, starts)
+    return BELOW_COUNTS[key]
+
+
+def _below_counts(L: int, starts: np.ndarray) -> np.ndarray:
     if starts.size == L:
+        work = L**4 / 2
+        if work > MAX_WORK * 5:
+            raise ValueError(f"the exact rotation law with B = L needs L^4/2 = {work:.3g} operations "
+                             f"(limit {MAX_WORK * 5:g}, L <= 376): simulate")
         return _all_starts_counts(L)
     work = L * L * sum(k * k for k in range(1, L + 1))
     if work > MAX_WORK:
