@@ -10,7 +10,7 @@ import pytest
 import scipy.stats as ss
 
 from s3t_sim.criteria import parse_criterion
-from s3t_sim.laws import FiniteLaw, HitSetChainLaw, deletion_law
+from s3t_sim.laws import CouponCollectorLaw, FiniteLaw, HitSetChainLaw, deletion_law
 from s3t_sim.laws.hitsets import served_prefix_by_hit_set
 from s3t_sim.laws.rotations import below_counts, hit_count_law, rotation_prefix_pmf, rotation_starts_of
 from s3t_sim.laws.served_prefix_law import (
@@ -128,6 +128,8 @@ def test_rotation_law_against_monte_carlo_at_large_L(L, B, starts, r, runs):
     system = S3TSystem(np.broadcast_to(cyclic_rotations(L, B, starts), (2, B, L)))
     laws = system_served_prefix_laws(system, None, r)
     assert all(law.method == "uniform rotations (exact, any L), iid requests" for law in laws)
+    # a shard is dead once its B starts are hit: the coupon collector for B of the 2L slices
+    assert math.isclose(laws[0].pmf(0), CouponCollectorLaw(2 * L, B).cdf(r), rel_tol=1e-9, abs_tol=1e-15)
     k = simulate_served_prefix(system, None, [r], runs, seed=3)[:, 0, :]
     for s, law in enumerate(laws):
         _assert_pmf_matches_sample(law.table, k[:, s])
