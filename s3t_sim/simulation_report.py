@@ -14,6 +14,7 @@ from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.bound_forms import bound_values
 from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
 from s3t_sim.laws.deletion import deletion_law
+from s3t_sim.laws.rotations import uniform_rotation_starts
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES
 from s3t_sim.laws.served_prefix_law import system_served_prefix_laws
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
@@ -32,7 +33,10 @@ SELF_CHECK_Z = 5.0  # exact and Monte Carlo means further apart than this many S
 def _exact_count(system, prior, criterion) -> tuple:
     """Exact mean, variance, method and the mean's and variance's absolute error bounds (i.i.d. requests)."""
     none = (None, None, None, None, None)
-    if not criterion.depends_only_on_death() and (system.L > EXACT_WEIGHTED_MAX_L or system.m > EXACT_WEIGHTED_MAX_M):
+    rotations = system.checkpoint_fallback and all(
+        uniform_rotation_starts(system.sequences[s], prior[s]) is not None for s in range(system.m))
+    too_large = system.L > EXACT_WEIGHTED_MAX_L and not rotations or system.m > EXACT_WEIGHTED_MAX_M
+    if not criterion.depends_only_on_death() and too_large:
         return none
     try:
         law = deletion_law(system, prior, criterion)
@@ -41,7 +45,8 @@ def _exact_count(system, prior, criterion) -> tuple:
         return none
     if isinstance(law, CouponCollectorLaw):
         return mean, var, law.method, 1e-15 * mean, 1e-14 * var
-    return mean, var, "Poisson embedding", law.moments.mean_error, law.moments.var_error
+    label = "Poisson embedding" + (", uniform rotations (any L)" if rotations and system.L > MAX_SHARD_SLICES else "")
+    return mean, var, label, law.moments.mean_error, law.moments.var_error
 
 
 def self_check(mc_mean: float, mc_se: float, exact: "float | None", exact_error: float = 0.0,

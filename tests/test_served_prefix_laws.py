@@ -192,3 +192,28 @@ def test_simulate_checks_the_variance_and_the_served_prefix_rows(monkeypatch):
     assert [row["self_check"] for row in report["served_prefix"]] == ["agrees", "DISAGREES"]
     alarms = sr.format_simulation_report(report).splitlines()[:3]
     assert any(line.startswith("SELF-CHECK FAILED: exact served fraction after 5 requests") for line in alarms)
+
+
+@pytest.mark.parametrize("criterion", ["prefix-below:0.5", "performance-below:0.7"])
+def test_poisson_embedding_uses_the_rotation_law_beyond_enumeration(monkeypatch, criterion):
+    """The rotation branch of the embedding equals the 2^L enumeration (forced on at L = 12)."""
+    import s3t_sim.laws.poisson as poisson
+
+    system = S3TSystem(np.broadcast_to(cyclic_rotations(12, 4, "strided"), (3, 4, 12)))
+    crit = parse_criterion(criterion, linear_performance(12) if criterion.startswith("performance") else None)
+    enumerated = poisson.PoissonEmbeddingLaw(system, None, crit)
+    mean, var = enumerated.mean(), enumerated.var()
+    monkeypatch.setattr(poisson, "MAX_SHARD_SLICES", 5)
+    rotation = poisson.PoissonEmbeddingLaw(system, None, crit)
+    assert math.isclose(rotation.mean(), mean, rel_tol=1e-12) and math.isclose(rotation.var(), var, rel_tol=1e-10)
+
+
+def test_simulate_is_exact_for_prefix_criteria_of_uniform_rotations_at_L_64():
+    from s3t_sim.simulation_report import simulation_report
+
+    report = simulation_report(4, 64, 16, selection="strided", criterion="prefix-below:0.5", runs=20000, seed=1)
+    assert report["exact_method"] == "Poisson embedding, uniform rotations (any L)"
+    assert report["self_check"] == "agrees" and report["var_self_check"] == "agrees"
+    assert abs(report["mc_mean"] - report["exact"]) < 5 * report["mc_se"]
+    skewed = simulation_report(2, 20, 4, prior="zipf:1.2", criterion="prefix-below:0.5", runs=200, seed=1)
+    assert skewed["exact"] is None and skewed["self_check"] == "no exact value"

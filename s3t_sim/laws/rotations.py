@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import gammaln
+from scipy.stats import binom
 
 from s3t_sim.checks import check_int, check_real
 
@@ -49,6 +50,14 @@ def rotation_starts_of(sequences: np.ndarray) -> "np.ndarray | None":
     if not np.array_equal(seqs, (starts[:, None] + np.arange(L)[None, :]) % L):
         return None
     return np.unique(starts)
+
+
+def uniform_rotation_starts(sequences: np.ndarray, prior_row: np.ndarray) -> "np.ndarray | None":
+    """:func:`rotation_starts_of` where the shard's prior is uniform (and not zero), else ``None``."""
+    p = np.asarray(prior_row)
+    if p.max() <= 0 or p.min() != p.max():
+        return None
+    return rotation_starts_of(sequences)
 
 
 def _binomials(L: int) -> np.ndarray:
@@ -152,7 +161,18 @@ def hit_count_law(L: int, slice_probability: float, requests: int) -> np.ndarray
 
 
 def rotation_prefix_pmf(L: int, starts: np.ndarray, count_law: np.ndarray) -> np.ndarray:
-    """The served prefix's pmf on ``0..L`` given the law of ``|D|`` (module docstring)."""
+    """The served prefix's pmf on ``0..L`` given the law of ``|D|`` (module docstring), shape
+    ``(L + 1,)``, or ``(L + 1, T)`` for ``T`` laws given as columns ``(L + 1, T)``.
+
+    ``P(k = kappa) = sum_h P(|D| = h) (N_{kappa+1}(h) - N_kappa(h)) / C(L, h)``: the count
+    differences are exact integers while below 2^53 (``L <= 50``), so every term is non-negative.
+    """
     counts = below_counts(L, starts)
-    below = (counts / _binomials(L)) @ count_law  # P(k < kappa), kappa = 0..L+1
-    return np.clip(np.diff(below), 0.0, None)
+    exactly = np.clip(np.diff(counts, axis=0), 0.0, None) / _binomials(L)  # (L + 1, L + 1): [kappa, h]
+    return exactly @ count_law
+
+
+def poisson_count_law(L: int, slice_rate: float, t: np.ndarray) -> np.ndarray:
+    """``P(|D(t)| = h)``, shape ``(L + 1, T)``, at Poisson times ``t``: each slice is hit by time
+    ``t`` independently with probability ``1 - e^{-u t}`` (``u`` its rate): Binomial."""
+    return binom.pmf(np.arange(L + 1)[:, None], L, -np.expm1(-slice_rate * np.asarray(t, dtype=float))[None, :])

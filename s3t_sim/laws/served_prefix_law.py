@@ -25,7 +25,7 @@ from scipy.stats import binom, hypergeom
 from s3t_sim.checks import check_choice, check_int
 from s3t_sim.laws.count import FiniteLaw
 from s3t_sim.laws.hitsets import mobius, subset_mass
-from s3t_sim.laws.rotations import hit_count_law, rotation_prefix_pmf, rotation_starts_of
+from s3t_sim.laws.rotations import hit_count_law, rotation_prefix_pmf, uniform_rotation_starts
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES, shard_tables
 from s3t_sim.priors import parse_prior
 from s3t_sim.system import S3TSystem
@@ -45,20 +45,13 @@ def _weights(system: S3TSystem, prior, request_model: str, sizes) -> tuple[np.nd
     return w.astype(float), float(w.sum())
 
 
-def _uniform_rotations(system: S3TSystem, w_row: np.ndarray, s: int) -> "np.ndarray | None":
-    """The start set of shard ``s`` if its sequences are rotations and its prior is uniform."""
-    if not system.checkpoint_fallback or w_row.min() != w_row.max():
-        return None
-    return rotation_starts_of(system.sequences[s])
-
-
 def _shard_pmf(system: S3TSystem, s: int, w_row: np.ndarray, total: float, r: int, model: str) -> tuple[np.ndarray, str]:
     """Shard ``s``'s prefix pmf after ``r`` requests drawn from mass ``total`` (module docstring)."""
     L = system.L
     out_mass = w_row.sum()
     if out_mass == 0 or r == 0:
         return np.eye(L + 1)[L], "no hit possible"
-    starts = _uniform_rotations(system, w_row, s) if model == "iid" else None
+    starts = uniform_rotation_starts(system.sequences[s], w_row) if model == "iid" and system.checkpoint_fallback else None
     if starts is not None and L > MAX_SHARD_SLICES:
         return rotation_prefix_pmf(L, starts, hit_count_law(L, w_row[0] / total, r)), "uniform rotations (exact, any L)"
     if L > MAX_SHARD_SLICES:
