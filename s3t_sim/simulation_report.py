@@ -16,7 +16,7 @@ from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
 from s3t_sim.laws.deletion import deletion_law
 from s3t_sim.laws.rotations import uniform_rotation_starts
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES
-from s3t_sim.laws.served_prefix_law import system_served_prefix_laws
+from s3t_sim.laws.served_prefix_law import system_served_prefix_laws, total_served_prefix_law
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
 from s3t_sim.montecarlo.streams import apportion_points
 from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
@@ -200,10 +200,28 @@ def _served_prefix_rows(system, p, counts, runs, seed, request_model, points, pr
         mc, se = float(fraction[:, i].mean()), float(fraction[:, i].std(ddof=1) / math.sqrt(runs))
         exact = None if exact_rows is None else exact_rows[i]
         status, message = self_check(mc, se, exact, 1e-12, f"served fraction after {r} requests")
-        rows.append({"requests": r, "mc_fraction": mc, "mc_se": se, "exact_fraction": exact, "exact_method": method,
-                     "self_check": status, "self_check_message": message,
-                     "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean())})
+        row = {"requests": r, "mc_fraction": mc, "mc_se": se, "exact_fraction": exact, "exact_method": method,
+               "self_check": status, "self_check_message": message,
+               "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean())}
+        var, var_se = variance_se(fraction[:, i])
+        exact_var = None if exact is None else _exact_fraction_variance(system, p, r, request_model, points)
+        var_status, var_message = self_check(var, var_se, exact_var, 1e-12, f"variance of the served fraction after {r} requests")
+        row.update(mc_var=var, mc_var_se=var_se, exact_var=exact_var, var_self_check=var_status,
+                   var_self_check_message=var_message)
+        if status != "DISAGREES" and var_status == "DISAGREES":
+            row.update(self_check=var_status, self_check_message=var_message)
+        rows.append(row)
     return rows
+
+
+def _exact_fraction_variance(system, p, r: int, request_model: str, points) -> "float | None":
+    """``Var[K / (mL)]`` from the total served prefix's law (``None`` beyond its size limit)."""
+    sizes = apportion_points(p, points) if request_model == "without-replacement" else None
+    try:
+        law = total_served_prefix_law(system, p, r, request_model=request_model, sizes=sizes)
+    except ValueError:
+        return None
+    return law.var() / (system.m * system.L) ** 2
 
 
 def _fmt(x, digits: int = 4) -> str:

@@ -177,6 +177,7 @@ def test_simulate_checks_the_variance_and_the_served_prefix_rows(monkeypatch):
     assert report["var_self_check"] == "agrees" and report["mc_var_se"] > 0
     rows = report["served_prefix"]
     assert all(row["self_check"] == "agrees" and row["exact_fraction"] is not None for row in rows)
+    assert all(row["var_self_check"] == "agrees" and row["exact_var"] is not None for row in rows[1:])
     assert "uniform rotations" in rows[0]["exact_method"]
 
     class WrongVariance(type(deletion_law(*build_system(2, 3, 2, "cyclic", "uniform", 0), "any-dead"))):

@@ -94,8 +94,15 @@ def shard_served_prefix_law(system: S3TSystem, prior=None, shard: int = 0, reque
 def system_served_prefix_laws(system: S3TSystem, prior=None, requests: int = 1, *, request_model: str = "iid",
                               sizes=None) -> list[FiniteLaw]:
     """Every shard's served-prefix law (:func:`shard_served_prefix_law`), one per shard."""
-    return [shard_served_prefix_law(system, prior, s, requests, request_model=request_model, sizes=sizes)
-            for s in range(system.m)]
+    w, _ = _weights(system, prior, request_model, sizes)
+    laws: dict = {}  # identical shards (sequence set and prior row) share one law
+    out = []
+    for s in range(system.m):
+        key = system.sequences[s].tobytes() + w[s].tobytes()
+        if key not in laws:
+            laws[key] = shard_served_prefix_law(system, prior, s, requests, request_model=request_model, sizes=sizes)
+        out.append(laws[key])
+    return out
 
 
 def total_served_prefix_law(system: S3TSystem, prior=None, requests: int = 1, *, request_model: str = "iid",
