@@ -176,6 +176,11 @@ class FiniteLaw(CountLaw):
     def _support_end(self, tail: float) -> int:
         return self.table.size - 1
 
+    def rvs(self, size: "int | tuple[int, ...] | None" = None, random_state=None) -> "np.ndarray | int":
+        """Samples from the pmf (``random_state``: seed or Generator)."""
+        out = np.random.default_rng(random_state).choice(self.table.size, size=size, p=self.table)
+        return out if np.ndim(out) else int(out)
+
     def ppf(self, q):
         """As :meth:`CountLaw.ppf`, with scipy's ends: ``ppf(0) = -1``, ``ppf(1) = n``."""
         q = np.asarray(q, dtype=float)

@@ -148,7 +148,7 @@ def hit_count_law(L: int, slice_probability: float, requests: int) -> np.ndarray
     >>> hit_count_law(2, 0.5, 2).tolist()
     [0.0, 0.5, 0.5]
     """
-    u = check_real("slice_probability", slice_probability, 0.0, 1.0 / L)
+    u = min(check_real("slice_probability", slice_probability, 0.0, (1.0 + 1e-9) / L), 1.0 / L)  # rounding
     r = check_int("requests", requests, 0)
     h = np.arange(L + 1)
     stay = np.clip(1.0 - (L - h) * u, 0.0, 1.0)  # the request hits a hit slice or another shard
