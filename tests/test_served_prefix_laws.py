@@ -218,3 +218,27 @@ def test_simulate_is_exact_for_prefix_criteria_of_uniform_rotations_at_L_64():
     assert abs(report["mc_mean"] - report["exact"]) < 5 * report["mc_se"]
     skewed = simulation_report(2, 20, 4, prior="zipf:1.2", criterion="prefix-below:0.5", runs=200, seed=1)
     assert skewed["exact"] is None and skewed["self_check"] == "no exact value"
+
+
+def test_rotation_law_without_replacement(monkeypatch):
+    """Equal slice sizes: the without-replacement rotation law equals the hypergeometric Möbius
+    enumeration (forced at L = 10) and the Monte Carlo at L = 64."""
+    import s3t_sim.laws.served_prefix_law as spl
+
+    system = S3TSystem(np.broadcast_to(cyclic_rotations(10, 3, "strided"), (3, 3, 10)))
+    sizes = np.full((3, 10), 4)
+    enumerated = [law.table for law in system_served_prefix_laws(system, None, 20, request_model="without-replacement",
+                                                                  sizes=sizes)]
+    total = total_served_prefix_law(system, None, 20, request_model="without-replacement", sizes=sizes).table
+    monkeypatch.setattr(spl, "MAX_SHARD_SLICES", 5)
+    laws = system_served_prefix_laws(system, None, 20, request_model="without-replacement", sizes=sizes)
+    assert laws[0].method == "uniform rotations (exact, any L), without-replacement requests"
+    assert np.abs(np.array([law.table for law in laws]) - np.array(enumerated)).max() < 1e-11
+    rotation_total = total_served_prefix_law(system, None, 20, request_model="without-replacement", sizes=sizes)
+    assert np.abs(rotation_total.table - total).max() < 1e-11
+    monkeypatch.undo()
+    big = S3TSystem(np.broadcast_to(cyclic_rotations(64, 64), (2, 64, 64)))
+    sizes = np.full((2, 64), 3)
+    law = shard_served_prefix_law(big, None, 0, 100, request_model="without-replacement", sizes=sizes)
+    k = simulate_served_prefix(big, None, [100], 5000, seed=4, request_model="without-replacement", points=sizes)
+    _assert_pmf_matches_sample(law.table, k[:, 0, 0])

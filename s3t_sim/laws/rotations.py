@@ -10,7 +10,8 @@ Hence
 
 with ``N_kappa(h)`` the number of ``h``-subsets in which every start has a hit within
 ``kappa`` slices. ``P(|D| = h)`` is the occupancy chain (``h -> h + 1`` with probability
-``(L - h) u`` per request, ``u`` a slice's probability; non-negative terms), or
+``(L - h) u`` per request, ``u`` a slice's probability; non-negative terms), its
+without-replacement twin (equal slice sizes), or
 ``Binomial(L, 1 - e^{-u t})`` at Poisson time ``t``. ``N_kappa(h)``:
 
 - ``B = L`` (every start): ``k`` is the longest cyclic clean run, and cutting the cycle at a
@@ -156,6 +157,30 @@ def hit_count_law(L: int, slice_probability: float, requests: int) -> np.ndarray
     law = np.zeros(L + 1)
     law[0] = 1.0
     for _ in range(r):
+        law = np.concatenate([[0.0], law[:-1] * move[:-1]]) + law * stay
+    return law
+
+
+def hit_count_law_without_replacement(L: int, per_slice: int, total: int, draws: int) -> np.ndarray:
+    """``P(|D| = h)``, ``h = 0..L``, after ``draws`` points drawn without replacement from ``total``,
+    the shard holding ``per_slice`` points in each of its ``L`` slices. Draw ``j`` (``j`` drawn so
+    far) hits a new slice with probability ``(L - h) c / (N - j)``: every earlier draw left the
+    unhit slices whole, so the chain is Markov in ``h`` (integer numerators, non-negative terms).
+
+    Examples
+    --------
+    >>> hit_count_law_without_replacement(2, 1, 2, 2).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    c = check_int("per_slice", per_slice, 1)
+    N = check_int("total", total, L * c)
+    r = check_int("draws", draws, 0, N)
+    unhit = (L - np.arange(L + 1)) * c  # points in unhit slices
+    law = np.zeros(L + 1)
+    law[0] = 1.0
+    for j in range(r):
+        move = unhit / (N - j)
+        stay = (N - j - unhit) / (N - j)
         law = np.concatenate([[0.0], law[:-1] * move[:-1]]) + law * stay
     return law
 

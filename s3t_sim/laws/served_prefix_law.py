@@ -9,7 +9,7 @@ the ``sizes[s, i]`` points per slice) a shard's hit set ``D`` has
 
 ``w_out(S)`` the shard's mass (probability or points) outside ``S`` and ``W`` the total
 (1 or all points), Möbius-inverted over the ``2^L`` sets (:mod:`s3t_sim.laws.hitsets`).
-Uniform rotations under ``iid`` use :mod:`s3t_sim.laws.rotations` instead (any ``L``).
+Uniform rotations (equal slice sizes) beyond ``L = 14`` use :mod:`s3t_sim.laws.rotations` (any ``L``).
 
 The total ``K = sum_s k_s`` splits the requests over the shards one at a time: shard ``s``
 gets ``n ~ Binomial(j, W_s / W_{s..m})`` (iid) or ``Hypergeometric`` (without replacement)
@@ -25,7 +25,12 @@ from scipy.stats import binom, hypergeom
 from s3t_sim.checks import check_choice, check_int
 from s3t_sim.laws.count import FiniteLaw
 from s3t_sim.laws.hitsets import mobius, subset_mass
-from s3t_sim.laws.rotations import hit_count_law, rotation_prefix_pmf, uniform_rotation_starts
+from s3t_sim.laws.rotations import (
+    hit_count_law,
+    hit_count_law_without_replacement,
+    rotation_prefix_pmf,
+    uniform_rotation_starts,
+)
 from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES, shard_tables
 from s3t_sim.priors import parse_prior
 from s3t_sim.system import S3TSystem
@@ -51,13 +56,15 @@ def _shard_pmf(system: S3TSystem, s: int, w_row: np.ndarray, total: float, r: in
     out_mass = w_row.sum()
     if out_mass == 0 or r == 0:
         return np.eye(L + 1)[L], "no hit possible"
-    starts = uniform_rotation_starts(system.sequences[s], w_row) if model == "iid" and system.checkpoint_fallback else None
+    starts = uniform_rotation_starts(system.sequences[s], w_row) if system.checkpoint_fallback else None
     if starts is not None and L > MAX_SHARD_SLICES:
-        return rotation_prefix_pmf(L, starts, hit_count_law(L, w_row[0] / total, r)), "uniform rotations (exact, any L)"
+        counts = hit_count_law(L, w_row[0] / total, r) if model == "iid" else \
+            hit_count_law_without_replacement(L, int(w_row[0]), int(total), r)
+        return rotation_prefix_pmf(L, starts, counts), "uniform rotations (exact, any L)"
     if L > MAX_SHARD_SLICES:
         raise ValueError(
             f"the exact served-prefix law needs L <= {MAX_SHARD_SLICES} (2^L hit sets) unless the shard is a set of "
-            f"rotations under a uniform prior with i.i.d. requests; got L = {L}"
+            f"rotations under a uniform prior (equal slice sizes); got L = {L}"
         )
     leave = out_mass - subset_mass(w_row)  # mass outside S
     with np.errstate(divide="ignore", invalid="ignore"):
