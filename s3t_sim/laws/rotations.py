@@ -135,7 +135,7 @@ def _below_counts(L: int, starts: np.ndarray) -> np.ndarray:
     if work > MAX_WORK:
         raise ValueError(
             f"the exact rotation law with B={starts.size} < L={L} needs {work:.3g} operations (limit {MAX_WORK:g}); "
-            "B = L is exact at any L, otherwise simulate"
+            "(B = L is exact up to L = 376), otherwise simulate"
         )
     return _general_counts(L, starts)
 
