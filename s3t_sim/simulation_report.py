@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from s3t_sim.checks import check_budget, check_int
 from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.bound_forms import bound_values
 from s3t_sim.laws.coupon import CouponCollectorLaw, all_dead_law
 from s3t_sim.laws.deletion import deletion_law
-from s3t_sim.laws.served_prefix import system_expected_served_prefix
+from s3t_sim.laws.rotations import uniform_rotation_starts
+from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES
+from s3t_sim.laws.served_prefix_law import system_served_prefix_laws, total_served_prefix_law
 from s3t_sim.montecarlo.fast import simulate_failure_counts, simulate_served_prefix
+from s3t_sim.montecarlo.streams import apportion_points
 from s3t_sim.montecarlo.sisa_cost import expected_sisa_cost_per_request
 from s3t_sim.performance import parse_performance
 from s3t_sim.priors import POINT_LAWS
@@ -25,26 +30,32 @@ EXACT_WEIGHTED_MAX_M = 64
 SELF_CHECK_Z = 5.0  # exact and Monte Carlo means further apart than this many SE: reported loudly
 
 
-def _exact_count(system, prior, criterion) -> tuple[float | None, float | None, str | None, float | None]:
-    """Exact mean, variance, method and the mean's absolute error bound (i.i.d. requests)."""
-    if not criterion.depends_only_on_death() and (system.L > EXACT_WEIGHTED_MAX_L or system.m > EXACT_WEIGHTED_MAX_M):
-        return None, None, None, None
+def _exact_count(system, prior, criterion) -> tuple:
+    """Exact mean, variance, method and the mean's and variance's absolute error bounds (i.i.d. requests)."""
+    none = (None, None, None, None, None)
+    rotations = system.checkpoint_fallback and all(
+        uniform_rotation_starts(system.sequences[s], prior[s]) is not None for s in range(system.m))
+    too_large = system.L > EXACT_WEIGHTED_MAX_L and not rotations or system.m > EXACT_WEIGHTED_MAX_M
+    if not criterion.depends_only_on_death() and too_large:
+        return none
     try:
         law = deletion_law(system, prior, criterion)
         mean, var = law.mean(), law.var()
     except ValueError:
-        return None, None, None, None
+        return none
     if isinstance(law, CouponCollectorLaw):
-        return mean, var, f"coupon collector n={law.n}, K={law.K}", 1e-15 * mean
-    return mean, var, "Poisson embedding", law.moments.mean_error
+        return mean, var, law.method, 1e-15 * mean, 1e-14 * var
+    label = "Poisson embedding" + (", uniform rotations (any L)" if rotations and system.L > MAX_SHARD_SLICES else "")
+    return mean, var, label, law.moments.mean_error, law.moments.var_error
 
 
-def self_check(mc_mean: float, mc_se: float, exact: "float | None", exact_error: float = 0.0) -> tuple[str, str]:
-    """``("agrees" | "DISAGREES" | "no exact value", message)``: the exact mean against Monte Carlo.
+def self_check(mc_mean: float, mc_se: float, exact: "float | None", exact_error: float = 0.0,
+               quantity: str = "mean") -> tuple[str, str]:
+    """``("agrees" | "DISAGREES" | "no exact value", message)``: an exact value against Monte Carlo.
 
     They disagree when ``|MC - exact| > 5 SE + exact_error`` (with ``SE = 0``: any difference
     beyond the exact value's error bound), which at a correct exact value happens with
-    probability ~6e-7 per run.
+    probability ~6e-7 per run. ``quantity`` names what is compared (``mean``, ``variance``, ...).
     """
     if exact is None:
         return "no exact value", ""
@@ -53,9 +64,28 @@ def self_check(mc_mean: float, mc_se: float, exact: "float | None", exact_error:
         return "agrees", ""
     z = f"{gap / mc_se:.1f} SE" if mc_se > 0 else "a deterministic Monte Carlo (SE = 0)"
     return "DISAGREES", (
-        f"SELF-CHECK FAILED: exact mean {exact:.10g} and Monte Carlo {mc_mean:.6g} ± {mc_se:.2g} differ by {z} "
+        f"SELF-CHECK FAILED: exact {quantity} {exact:.10g} and Monte Carlo {mc_mean:.6g} ± {mc_se:.2g} differ by {z} "
         f"(> {SELF_CHECK_Z:g} SE): one of them is wrong; please report this with the command line"
     )
+
+
+def variance_se(values: np.ndarray) -> tuple[float, float]:
+    """Sample variance ``s^2`` and its standard error by the delta method,
+    ``SE(s^2) = sqrt((mu_4 - s^4) / n)`` (``mu_4`` the central fourth moment; Cramér,
+    *Mathematical Methods of Statistics*, §27.7)."""
+    x = np.asarray(values, dtype=float)
+    centred = x - x.mean()
+    s2 = float(centred @ centred / (x.size - 1))
+    mu4 = float(np.mean(centred**4))
+    return s2, math.sqrt(max(mu4 - s2 * s2, 0.0) / x.size)
+
+
+def _variance_check(report: dict, values: np.ndarray, law_var_error: float) -> None:
+    """The exact variance against the Monte Carlo sample variance (with its delta-method SE)."""
+    s2, s2_se = variance_se(values)
+    report.update(mc_var=s2, mc_var_se=s2_se)
+    exact_var = report.get("exact_var")
+    report["var_self_check"], report["var_self_check_message"] = self_check(s2, s2_se, exact_var, law_var_error, "variance")
 
 
 def _parse_counts(text: "str | None") -> list[int]:
@@ -119,12 +149,13 @@ def simulation_report(
         "mc_quantiles": dict(zip(("q05", "q50", "q95"), map(float, result.quantile([0.05, 0.5, 0.95])))),
         "runs": runs, "seed": result.seed, "seconds": result.seconds,
     }
-    exact, exact_var, method, exact_error = (None, None, None, None)
+    exact, exact_var, method, exact_error, var_error = (None, None, None, None, None)
     if request_model == "iid":
-        exact, exact_var, method, exact_error = _exact_count(system, p, crit)
+        exact, exact_var, method, exact_error, var_error = _exact_count(system, p, crit)
     report.update(exact=exact, exact_var=exact_var, exact_method=method, exact_error=exact_error)
     report["mc_minus_exact_in_se"] = None if exact is None else (result.mean - exact) / result.se if result.se > 0 else None
     report["self_check"], report["self_check_message"] = self_check(result.mean, result.se, exact, exact_error or 0.0)
+    _variance_check(report, result.values, var_error or 0.0)
     bounds = bound_values(m, L, B)
     reference = exact if exact is not None else result.mean
     report.update(bounds)
@@ -144,24 +175,53 @@ def simulation_report(
     return report
 
 
+def _exact_fractions(system, p, counts, request_model, points) -> tuple["list[float] | None", "str | None"]:
+    """Exact expected served fraction after each count (``None`` where no exact law applies), and the method."""
+    if system.L > EXACT_WEIGHTED_MAX_L and system.L <= MAX_SHARD_SLICES or system.m > EXACT_WEIGHTED_MAX_M * 16:
+        return None, None
+    sizes = apportion_points(p, points) if request_model == "without-replacement" else None
+    try:
+        laws = [system_served_prefix_laws(system, p, r, request_model=request_model, sizes=sizes) for r in counts]
+    except ValueError:  # beyond the enumeration and not uniform rotations
+        return None, None
+    methods = sorted({law.method for row in laws for law in row if not law.method.startswith("no hit")})
+    return [math.fsum(law.mean() for law in row) / (system.m * system.L) for row in laws], "; ".join(methods) or None
+
+
 def _served_prefix_rows(system, p, counts, runs, seed, request_model, points, progress) -> list[dict]:
-    """The served fraction of the system after each request count: Monte Carlo and, where it applies, exact."""
+    """The served fraction of the system after each request count: Monte Carlo and, where it applies, exact,
+    with the self-check of each row."""
     L = system.L
     k = simulate_served_prefix(system, p, counts, runs, seed, request_model, points, progress)
     fraction = k.mean(axis=2) / L  # served fraction of the system per run
-    exact_rows = None
-    if request_model == "iid" and L <= EXACT_WEIGHTED_MAX_L:
-        exact_rows = [float(system_expected_served_prefix(system, p, r).mean() / L) for r in counts]
-    return [
-        {
-            "requests": r,
-            "mc_fraction": float(fraction[:, i].mean()),
-            "mc_se": float(fraction[:, i].std(ddof=1) / math.sqrt(runs)),
-            "exact_fraction": None if exact_rows is None else exact_rows[i],
-            "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean()),
-        }
-        for i, r in enumerate(counts)
-    ]
+    exact_rows, method = _exact_fractions(system, p, counts, request_model, points)
+    rows = []
+    for i, r in enumerate(counts):
+        mc, se = float(fraction[:, i].mean()), float(fraction[:, i].std(ddof=1) / math.sqrt(runs))
+        exact = None if exact_rows is None else exact_rows[i]
+        status, message = self_check(mc, se, exact, 1e-12, f"served fraction after {r} requests")
+        row = {"requests": r, "mc_fraction": mc, "mc_se": se, "exact_fraction": exact, "exact_method": method,
+               "self_check": status, "self_check_message": message,
+               "dead_shards": float((k[:, i, :] == 0).sum(axis=1).mean())}
+        var, var_se = variance_se(fraction[:, i])
+        exact_var = None if exact is None else _exact_fraction_variance(system, p, r, request_model, points)
+        var_status, var_message = self_check(var, var_se, exact_var, 1e-12, f"variance of the served fraction after {r} requests")
+        row.update(mc_var=var, mc_var_se=var_se, exact_var=exact_var, var_self_check=var_status,
+                   var_self_check_message=var_message)
+        if status != "DISAGREES" and var_status == "DISAGREES":
+            row.update(self_check=var_status, self_check_message=var_message)
+        rows.append(row)
+    return rows
+
+
+def _exact_fraction_variance(system, p, r: int, request_model: str, points) -> "float | None":
+    """``Var[K / (mL)]`` from the total served prefix's law (``None`` beyond its size limit)."""
+    sizes = apportion_points(p, points) if request_model == "without-replacement" else None
+    try:
+        law = total_served_prefix_law(system, p, r, request_model=request_model, sizes=sizes)
+    except ValueError:
+        return None
+    return law.var() / (system.m * system.L) ** 2
 
 
 def _fmt(x, digits: int = 4) -> str:
@@ -170,7 +230,9 @@ def _fmt(x, digits: int = 4) -> str:
 
 def format_simulation_report(r: dict) -> str:
     """The readable table of :func:`simulation_report`."""
-    alarm = [r["self_check_message"], ""] if r.get("self_check") == "DISAGREES" else []
+    failed = [x for x in [r] + [x for x in [{"self_check": r.get("var_self_check"), "self_check_message": r.get(
+        "var_self_check_message")}]] + list(r.get("served_prefix") or []) if x.get("self_check") == "DISAGREES"]
+    alarm = [x["self_check_message"] for x in failed] + ([""] if failed else [])
     lines = alarm + [
         f"s3t simulate: m={r['m']} L={r['L']} B={r['B']} selection={r['selection']} prior={r['prior']} "
         f"criterion={r['criterion']} requests={r['request_model']}",
@@ -188,6 +250,8 @@ def format_simulation_report(r: dict) -> str:
         z_text = f"{z:>10.2f}" if z is not None else f"{'— (SE = 0: MC - exact = ' + format(r['mc_mean'] - r['exact'], '.3g') + ')':>10}"
         lines.append(f"{'  (MC - exact) / SE':<44}{z_text}")
         lines.append(f"{'  self-check (|MC - exact| <= 5 SE)':<44}{r['self_check']:>10}")
+        lines.append(f"{'  MC variance ± SE (delta method)':<44}{r['mc_var']:>10.6g} ± {r['mc_var_se']:.2g}")
+        lines.append(f"{'  exact variance, self-check':<44}{r['exact_var']:>10.6g}, {r['var_self_check']}")
     else:
         lines.append(f"{'exact mean':<44}{'— (no exact law for these options)':>10}")
     what = "exact" if r["exact"] is not None else "MC"
@@ -205,8 +269,10 @@ def format_simulation_report(r: dict) -> str:
             + (f" ± {se:.2g}" if se else " (exact)")
         )
     if r.get("served_prefix"):
+        if r["served_prefix"][0]["exact_method"]:
+            lines += ["", f"served prefix exact by: {r['served_prefix'][0]['exact_method']}"]
         lines += ["", f"{'requests':>10}{'served fraction MC ± SE':>28}{'exact':>10}{'dead shards':>13}"]
         for row in r["served_prefix"]:
             mc = f"{row['mc_fraction']:.4f} ± {row['mc_se']:.1g}"
             lines.append(f"{row['requests']:>10}{mc:>28}{_fmt(row['exact_fraction']):>10}{row['dead_shards']:>13.3g}")
-    return "\n".join(lines + (["", alarm[0]] if alarm else []))
+    return "\n".join(lines + ([""] + alarm[:-1] if alarm else []))

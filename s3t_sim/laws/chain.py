@@ -37,6 +37,8 @@ class HitSetChainLaw(CountLaw):
     5.5
     """
 
+    method = "hit-set chain"
+
     def __init__(self, system: S3TSystem, prior=None, criterion: "Criterion | str" = "all-dead"):
         self.system = system
         self.prior = parse_prior(prior, system.m, system.L)

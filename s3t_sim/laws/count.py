@@ -129,3 +129,61 @@ class CountLaw:
         u = rng.random(size)
         out = np.asarray(self.ppf(u)).astype(np.int64)
         return out if out.ndim else int(out)
+
+
+class FiniteLaw(CountLaw):
+    """Frozen law on ``{0, 1, ..., n}`` from its pmf (served prefixes, sums of them).
+
+    ``pmf[k] = P(X = k)``; the table is renormalised only when its total is within ``1e-9`` of
+    1 (a larger defect is an error of whoever built it). ``method`` says how the pmf was
+    computed. Every scipy.stats method comes from :class:`CountLaw`; ``mean``/``var`` are
+    compensated sums over the support (``var`` as ``sum p_k (k - mean)^2``, no cancellation).
+
+    Examples
+    --------
+    >>> law = FiniteLaw([0.25, 0.5, 0.25], "example")
+    >>> law.mean(), law.var(), law.median(), float(law.sf(0))
+    (1.0, 0.5, 1.0, 0.75)
+    """
+
+    def __init__(self, pmf, method: str = ""):
+        table = np.asarray(pmf, dtype=float)
+        if table.ndim != 1 or table.size == 0 or np.any(~np.isfinite(table)) or np.any(table < -1e-15):
+            raise ValueError("pmf must be a non-empty 1-D array of probabilities >= 0")
+        total = math.fsum(table)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"pmf must sum to 1; got {total!r}")
+        self.table = np.clip(table, 0.0, None) / total
+        self.method = method
+        self.support = (0, table.size - 1)
+
+    def __repr__(self) -> str:
+        return f"FiniteLaw(n={self.table.size - 1}, method={self.method!r})"
+
+    def mean(self) -> float:
+        return math.fsum(self.table * np.arange(self.table.size))
+
+    def var(self) -> float:
+        return math.fsum(self.table * (np.arange(self.table.size) - self.mean()) ** 2)
+
+    def _sf_table(self, r_max: int) -> np.ndarray:
+        tail = np.concatenate([np.cumsum(self.table[::-1])[::-1][1:], [0.0]])  # P(X > k), k = 0..n
+        out = np.zeros(r_max + 1)
+        n = min(r_max + 1, tail.size)
+        out[:n] = tail[:n]
+        return out
+
+    def _support_end(self, tail: float) -> int:
+        return self.table.size - 1
+
+    def rvs(self, size: "int | tuple[int, ...] | None" = None, random_state=None) -> "np.ndarray | int":
+        """Samples from the pmf (``random_state``: seed or Generator)."""
+        out = np.random.default_rng(random_state).choice(self.table.size, size=size, p=self.table)
+        return out if np.ndim(out) else int(out)
+
+    def ppf(self, q):
+        """As :meth:`CountLaw.ppf`, with scipy's ends: ``ppf(0) = -1``, ``ppf(1) = n``."""
+        q = np.asarray(q, dtype=float)
+        out = np.asarray(super().ppf(q), dtype=float)
+        out = np.where(q >= 1, self.table.size - 1, np.where(q <= 0, -1.0, out))
+        return out if out.ndim else float(out)

@@ -84,6 +84,10 @@ class CouponCollectorLaw(CountLaw):
     def __repr__(self) -> str:
         return f"CouponCollectorLaw(n={self.n}, K={self.K})"
 
+    @property
+    def method(self) -> str:
+        return f"coupon collector n={self.n}, K={self.K}"
+
     def mean(self) -> float:
         return self.n * harmonic(self.K)
 

@@ -19,7 +19,16 @@ def deletion_law(
     other case is the Poisson embedding (:class:`PoissonEmbeddingLaw`: error-bounded
     ``mean``/``var`` at any prior, the discrete law by the hit-set chain up to 20 relevant
     slices, refused beyond). Both have scipy.stats' frozen interface
-    (:class:`~s3t_sim.laws.count.CountLaw`).
+    (:class:`~s3t_sim.laws.count.CountLaw`) and say how they are computed in ``law.method``:
+
+    ========================  ==============================  =================================
+    criterion                 uniform prior                   any other prior
+    ========================  ==============================  =================================
+    ``all-dead``              coupon collector (closed form)  Poisson embedding
+    ``any-dead``              Poisson embedding               Poisson embedding
+    ``prefix-below:F``        Poisson embedding               Poisson embedding
+    ``performance-below:F``   Poisson embedding               Poisson embedding
+    ========================  ==============================  =================================
 
     Examples
     --------

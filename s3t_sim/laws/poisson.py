@@ -20,7 +20,8 @@ from s3t_sim.criteria import Criterion, parse_criterion
 from s3t_sim.laws.chain import HitSetChainLaw
 from s3t_sim.laws.count import CountLaw
 from s3t_sim.laws.quadrature import CountMoments, count_moments, log1mexp
-from s3t_sim.laws.served_prefix import shard_tables
+from s3t_sim.laws.rotations import poisson_count_law, rotation_prefix_pmf, uniform_rotation_starts
+from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES, shard_tables
 from s3t_sim.priors import parse_prior
 from s3t_sim.system import S3TSystem
 
@@ -48,6 +49,9 @@ def _shard_law(sequences: np.ndarray, p_row: np.ndarray, fallback: bool, t: np.n
     """``P(k_s(t) = k)``, shape ``(T, L + 1)``: sums over hit sets of products of
     ``e^{-p_i t}`` and ``-expm1(-p_i t)`` (all non-negative)."""
     L = p_row.size
+    starts = uniform_rotation_starts(sequences, p_row) if fallback and L > MAX_SHARD_SLICES else None
+    if starts is not None:  # any L, without the 2^L hit sets (laws/rotations.py)
+        return rotation_prefix_pmf(L, starts, poisson_count_law(L, p_row[0], t)).T
     law = np.zeros((t.size, L + 1))
     if not fallback:
         law[:, L] = np.exp(-t * p_row.sum())
@@ -78,13 +82,21 @@ class PoissonEmbeddingLaw(CountLaw):
     (119.8, True)
     """
 
+    method = "Poisson embedding (error-bounded quadrature; discrete law by the hit-set chain)"
+
     def __init__(self, system: S3TSystem, prior=None, criterion: "Criterion | str" = "all-dead"):
         self.system = system
         self.prior = parse_prior(prior, system.m, system.L)
         self.criterion = parse_criterion(criterion)
         self.criterion.check_reachable(system, self.prior)
+        self.per_time = system.n_slices  # memory per time point of the survival pair
         if not self.criterion.depends_only_on_death() and system.checkpoint_fallback:
-            shard_tables(system.sequences[0])  # checks L early
+            self.per_time = 2 ** min(system.L, 20)
+            for s in range(system.m if system.L > MAX_SHARD_SLICES else 1):  # checks L early
+                if uniform_rotation_starts(system.sequences[s], self.prior[s]) is None:
+                    shard_tables(system.sequences[s])
+            if system.L > MAX_SHARD_SLICES:  # every shard a uniform rotation set
+                self.per_time = (system.L + 1) ** 2 + system.n_slices
 
     def __repr__(self) -> str:
         return f"PoissonEmbeddingLaw(m={self.system.m}, L={self.system.L}, criterion={self.criterion})"
@@ -121,8 +133,7 @@ class PoissonEmbeddingLaw(CountLaw):
     @cached_property
     def moments(self) -> CountMoments:
         """Mean and variance with absolute error bounds (:func:`~s3t_sim.laws.quadrature.count_moments`)."""
-        per_time = self.system.n_slices if self.criterion.depends_only_on_death() else 2 ** min(self.system.L, 20)
-        chunk = max(16, (1 << 22) // per_time)  # bounded memory
+        chunk = max(16, (1 << 22) // self.per_time)  # bounded memory
 
         def pair(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             parts = [self.survival_pair(t[i : i + chunk]) for i in range(0, t.size, chunk)]
