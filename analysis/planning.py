@@ -401,10 +401,16 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for L in config.slices for B in config.budgets if B <= math.factorial(L)
         for m in config.shards for sel in config.selections
     ]
-    skipped = []
+    # every slice needs at least one example: settings with m*L > N do not exist
+    skipped = [dict(m=m, L=L, B=B, selection=sel, reason=f"fewer examples ({config.dataset_size}) than slices m*L")
+               for m, L, B, sel in candidates if m * L > config.dataset_size]
+    candidates = [c for c in candidates if c[0] * c[1] <= config.dataset_size]
+    if skipped and not candidates:
+        raise ValueError(f"dataset_size ({config.dataset_size}) is smaller than m*L of every setting searched "
+                         f"(smallest {min(s['m'] * s['L'] for s in skipped)}): give fewer --shards/--slices")
     if config.model is not None:
         reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
-        skipped = [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
+        skipped += [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
         candidates = [c for c in candidates if not reasons[c[1]]]
     cache: dict = {}
     rows, settings = [], []
