@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
-        # the reader went away: stop quietly, as `yes | head` does (128 + SIGPIPE)
+        # the reader went away (`s3t ... | head`): stop quietly, as s3t_sim.output.print_result does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return 0
     except KeyboardInterrupt:
         print(f"s3t {args.command}: interrupted", file=sys.stderr)
         return 130
