@@ -138,8 +138,13 @@ def check_memory(names: str, nbytes: float) -> None:
     (:func:`memory_budget_gb`); ``names`` are the parameters that set its size."""
     budget = memory_budget_gb()
     if nbytes > budget * 2**30:
-        raise ValueError(f"{names} too large: needs about {nbytes / 2**30:.3g} GB, above the memory budget of "
+        raise ValueError(f"{names} too large: needs {_gigabytes(nbytes)} GB, above the memory budget of "
                          f"{budget:g} GB (set S3T_MEMORY_GB to change it)")
+
+
+def _gigabytes(nbytes: float) -> str:
+    """``nbytes`` in GB as ``%.3g`` ("more than 1e300" for an integer too large for a float)."""
+    return f"about {nbytes / 2**30:.3g}" if nbytes < 1e300 else "more than 1e300"
 
 
 def check_output_path(name: str, path: Any, folder: bool = True) -> str:

@@ -156,16 +156,17 @@ MAX_DRAWS = 10**11
 def check_work(names: str, draws: int) -> None:
     """Refuse, before starting, a Monte Carlo job of more than :data:`MAX_DRAWS` random draws."""
     if draws > MAX_DRAWS:
-        raise ValueError(f"{names} too large: {draws:.3g} random draws, above the limit of {MAX_DRAWS:.0e} "
+        shown = f"{draws:.3g}" if draws < 10**300 else "more than 1e300"
+        raise ValueError(f"{names} too large: {shown} random draws, above the limit of {MAX_DRAWS:.0e} "
                          "(about 15 minutes of one core); lower them")
 
 
 def _check_simulate_size(args: argparse.Namespace) -> None:
     """Estimate memory and time of ``s3t simulate`` from its sizes and refuse what cannot fit."""
-    m = check_int("--shards", args.shards, 1)
-    L = check_int("--slices", args.slices, 1)
-    B = check_int("--budget", args.budget, 1)
-    runs = check_int("--runs", args.runs, 2)
+    m = check_int("m (--shards)", args.shards, 1)  # the names simulation_report uses
+    L = check_int("L (--slices)", args.slices, 1)
+    B = check_int("B (--budget)", args.budget, 1)
+    runs = check_int("runs", args.runs, 2)
     per_slice = check_int("--points-per-slice", args.points_per_slice, 1)
     points = m * L * per_slice if args.points is None else check_int("--points", args.points, 1)
     served = len((args.served_at or "").split(","))

@@ -166,6 +166,8 @@ def test_fuzz_long(name: str, sandbox: Path) -> None:
     (["simulate", "--slices", HUGE, "--runs", "10"], "--slices"),
     (["simulate", "--runs", HUGE], "--runs"),
     (["simulate", "--slices", str(10**8), "--runs", "10"], "--slices"),
+    (["simulate", "--points", DIGITS400], "--points"),
+    (["simulate", "--runs", "200", "--served-at", "x", "--progress"], "--served-at"),  # no bar drawn before
     (["select", "--slices", HUGE, "--budget", "2"], "--slices"),
     (["select", "-L", "4", "-B", "2", "--horizon", "inf"], "--horizon"),
     (["bounds", "--grid", "tiny", "--runs", HUGE], "--runs"),
