@@ -45,7 +45,7 @@ from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
 from s3t_sim.performance import PerformanceModel, parse_performance, performance_from_csv
 from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
-from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.checks import check_choice, check_int, check_memory, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
 from analysis.production import ProductionInputs, production_year
 from analysis.trainable import untrainable_reason
@@ -97,6 +97,8 @@ class PlanConfig:
         check_int("dataset_size", self.dataset_size, 1)
         check_real("deletions_per_day", self.deletions_per_day, 0.0, None, low_inclusive=False)
         check_real("horizon_days", self.horizon_days, 0.0, None, low_inclusive=False)
+        check_real("deletions_per_day x horizon_days (expected requests)", self.deletions_per_day * self.horizon_days,
+                   0.0, 1e12)
         if (self.sample_pass_cost is None) == (self.epoch_cost is None):
             raise ValueError("give exactly one of sample_pass_cost and epoch_cost")
         if self.sample_pass_cost is not None:
@@ -136,6 +138,7 @@ class PlanConfig:
         if self.devices is not None:
             check_int("devices", self.devices, 1)
         check_int("steady_samples", self.steady_samples, 100)
+        check_memory("steady_samples x slices", 8 * 2 * self.steady_samples * max(self.slices, default=1))
         if self.policies and self.retrain_days is None and self.seconds_per_sample_pass is None:
             raise ValueError("with a policy, give retrain_days or seconds_per_sample_pass to derive it")
         if "stop-and-retrain-all" in self.policies and self.criterion not in SYSTEM_CRITERIA:

@@ -39,7 +39,8 @@ HUGE, DIGITS400 = str(10**12), "9" * 400
 INTS = ("0", "1", "2", "3", "-1", HUGE, "-" + HUGE, DIGITS400, "1.5", "nan", "", "x")
 FLOATS = ("0", "0.5", "1", "-1", "nan", "inf", "-inf", "1e308", "1e-320", DIGITS400, "", "x")
 STRINGS = ("", " ", "nan", "-1", "0", "ünï©ødé ✓", "/nonexistent/s3t-fuzz", "existing.txt", "existing_dir",
-           "1,2", ",", "a,b", "zipf:-1", "pareto:0", "exponential:inf", "prefix-below:2", "saturating:1,0,0",
+           "1,2", ",", "a,b", "zipf:-1", "pareto:0", "exponential:inf", "zipf:1e308", "pareto:1e-308", "prefix-below:2",
+           "performance-below:0.6", "saturating:1,0,0", "saturating:0.5,0.9,1e308",
            "m=1;L=1;B=1", "m=0;L=99;B=1", "x" * 600)
 MISSING = "/nonexistent/s3t-fuzz"
 # required flags that must be present for the parser to reach the command at all
@@ -67,6 +68,8 @@ def _values(action: argparse.Action) -> st.SearchStrategy[str]:
     pool = INTS if action.type is int else FLOATS if action.type is float else STRINGS
     if action.choices:
         pool = (*map(str, action.choices), "not-a-choice", "")
+    if isinstance(action.default, (int, float, str)) and not isinstance(action.default, bool):
+        pool = (*pool, str(action.default))  # a valid value beside the hostile ones: the others get checked too
     return st.sampled_from(pool)
 
 
