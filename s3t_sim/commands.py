@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from s3t_sim.checks import check_int, check_memory, check_real
+from s3t_sim.montecarlo.result import CHUNK_ELEMENTS
 from s3t_sim.output import print_result
 from s3t_sim.priors import parse_prior
 from s3t_sim.selection.describe import describe_selection, format_selection
@@ -172,10 +173,21 @@ def _check_simulate_size(args: argparse.Namespace) -> None:
     served = len((args.served_at or "").split(","))
     # the system's sequences and prefix trees, per-point prior weights, the stream's points,
     # and per run the counts (plus the SISA cost) and the served prefixes
-    check_memory("--shards x --slices x --budget", 8 * 4 * m * B * L)
-    check_memory("--shards x --slices x --points-per-slice (or --points)", 8 * 2 * (m * L + points))
-    check_memory("--runs (x --served-at x --shards)", 8 * runs * (3 + served * m))
+    parts = simulate_memory(m, L, B, runs, points, served)
+    check_memory(max(parts, key=parts.get), sum(parts.values()))
     check_work("--runs x --shards x --slices", runs * m * L)
+
+
+def simulate_memory(m: int, L: int, B: int, runs: int, points: int, served: int) -> dict[str, int]:
+    """Bytes ``s3t simulate`` may hold, by the flags that set them: the sequences and prefix
+    trees, the (per-point) prior, per run the counts and SISA cost and the served prefixes, and
+    the working set of one chunk of runs (``CHUNK_ELEMENTS`` int64/float64 arrays, four)."""
+    return {
+        "--shards x --slices x --budget": 8 * 4 * m * B * L,
+        "--shards x --slices x --points-per-slice (or --points)": 8 * 2 * (m * L + points),
+        "--runs (x --served-at x --shards)": 8 * runs * (3 + served * m),
+        "one chunk of runs": 4 * 8 * CHUNK_ELEMENTS,
+    }
 
 
 def _run_simulate(args: argparse.Namespace) -> int:

@@ -184,6 +184,10 @@ def test_fuzz_long(name: str, sandbox: Path) -> None:
     (["plan", "--selections", ""], "--selections"),
     (["plan", "--dataset-size", "1"], "dataset_size"),
     (["figures", "--out", "existing.txt"], "--out"),
+    (["calibrate", "a", "b", "c", "--out", "existing_dir"], "--out"),
+    (["plan", "--steady-samples", HUGE], "steady_samples"),
+    (["plan", "--deletions-per-day", "1e308"], "deletions_per_day"),
+    (["simulate", "--prior", "pareto:1e-308"], "pareto parameter"),
 ])
 def test_issue_inputs_refused_in_one_line(argv: list[str], named: str, sandbox: Path) -> None:
     """The inputs issue 14 lists: each is refused with one line naming the parameter, writing nothing."""
@@ -231,3 +235,24 @@ def test_closed_stdout_is_quiet(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", f"set -o pipefail; {script}"], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=120)
     assert done.stderr == "" and done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("m, L, B, runs", [(1, 20000, 20, 10), (4, 2000, 50, 1000), (20, 16, 16, 100_000),
+                                           (50, 64, 64, 20_000)])
+def test_simulate_memory_estimate_bounds_the_measured_peak(m: int, L: int, B: int, runs: int, sandbox: Path) -> None:
+    """The estimate that refuses oversized runs is an upper bound of the traced peak (numpy
+    reports its buffers to tracemalloc) and, beside the fixed 64 MB of one chunk, within 8x of it."""
+    import tracemalloc
+
+    from s3t_sim.commands import simulate_memory
+
+    tracemalloc.start()
+    try:
+        code, _, err = run_cli(["simulate", "-m", str(m), "-L", str(L), "-B", str(B), "--runs", str(runs)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    parts = simulate_memory(m, L, B, runs, m * L * 100, 1)
+    estimate = sum(parts.values())
+    assert code == 0, err
+    assert peak <= estimate and estimate - parts["one chunk of runs"] <= 8 * peak, (peak, parts)
