@@ -159,8 +159,8 @@ def test_fuzz(name: str, sandbox: Path) -> None:
 @pytest.mark.reliability_long
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
 def test_fuzz_long(name: str, sandbox: Path) -> None:
-    """The long run: 40 examples per sub-command (200 with ``S3T_TEST_SIZE=full``)."""
-    examples = 200 if os.environ.get("S3T_TEST_SIZE", "small") == "full" else 40
+    """The long run: 20 examples per sub-command (200 with ``S3T_TEST_SIZE=full``)."""
+    examples = 200 if os.environ.get("S3T_TEST_SIZE", "small") == "full" else 20
     _fuzz(examples)(given(argv=command_lines(name))(lambda argv: check_answer(argv)))()
 
 
