@@ -5,7 +5,7 @@ The strategies are built from the parser itself (``analysis.cli.build_parser()``
 sub-command, a subset of its flags (every option, positional and choice it declares) with
 hostile values: zero, negative, huge (10**12) and 400-digit integers, nan, inf, 1e308, empty
 strings, unicode, missing paths and paths to an existing file or folder. Each example runs
-``main(argv)`` in-process under a 2 GB-less memory budget (``S3T_MEMORY_GB=0.5``) and a
+``main(argv)`` in-process under a small memory budget (``S3T_MEMORY_GB=0.5``) and a
 watchdog; it must exit 0, or 2 with exactly one stderr line, and never print a traceback.
 
 Slow commands are reached only with inputs that fail validation fast, appended last so that
@@ -15,7 +15,7 @@ they win over a drawn value of the same flag (:data:`FAST_FAIL`): ``train`` gets
 commands (``delete``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``,
 ``profile``) a missing ``--run``: their other flags are still drawn and parsed, and every
 check that runs before those is fuzzed. The default run draws a few examples per command
-(about a minute in all); ``-m reliability_long`` runs :func:`test_fuzz_long` with more::
+(about 20 s in all); ``-m reliability_long`` runs :func:`test_fuzz_long` with more::
 
     PYTHONPATH=. python -m pytest -q tests/test_fuzz_cli.py                       # default
     S3T_TEST_SIZE=full PYTHONPATH=. python -m pytest -q -m reliability_long tests/test_fuzz_cli.py
