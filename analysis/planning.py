@@ -388,6 +388,9 @@ def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
     return front
 
 
+MAX_SETTINGS = 100_000  # settings one plan may evaluate (about 1.5 ms each on one core)
+
+
 def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     """Evaluate every (m, L, B, selection) of the search space, apply the constraints and rank.
 
@@ -404,6 +407,9 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for L in config.slices for B in config.budgets if B <= math.factorial(L)
         for m in config.shards for sel in config.selections
     ]
+    if len(candidates) > MAX_SETTINGS:
+        raise ValueError(f"shards x slices x budgets x selections give {len(candidates)} settings, above the limit of "
+                         f"{MAX_SETTINGS} (about 1.5 ms each: {MAX_SETTINGS * 1.5e-3 / 60:.0f} minutes); search fewer")
     # every slice needs at least one example: settings with m*L > N do not exist
     skipped = [dict(m=m, L=L, B=B, selection=sel, reason=f"fewer examples ({config.dataset_size}) than slices m*L")
                for m, L, B, sel in candidates if m * L > config.dataset_size]

@@ -186,6 +186,7 @@ def test_fuzz_long(name: str, sandbox: Path) -> None:
     (["figures", "--out", "existing.txt"], "--out"),
     (["calibrate", "a", "b", "c", "--out", "existing_dir"], "--out"),
     (["plan", "--steady-samples", HUGE], "steady_samples"),
+    (["plan", "--shards", ",".join(map(str, range(1, 6001)))], "102000 settings"),  # hours of work
     (["plan", "--deletions-per-day", "1e308"], "deletions_per_day"),
     (["simulate", "--prior", "pareto:1e-308"], "pareto parameter"),
 ])
