@@ -10,7 +10,10 @@ matplotlib or torch are imported inside the command's ``run`` so that ``s3t --he
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import typing
 
 import s3t_sim.commands
 import s3t_train.commands
@@ -20,9 +23,16 @@ from analysis.commands import bounds, calibrate, figures, plan, report, validate
 COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, calibrate, s3t_train.commands)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose refusals are one line (sub-parsers inherit the class)."""
+
+    def error(self, message: str) -> "typing.NoReturn":
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``s3t`` parser with every package's sub-commands."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="s3t",
         description="S3T exact machine unlearning: simulate deletions, select sequences, "
         "train and unlearn, check bounds, plan capacity, make figures and reports.",
@@ -34,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``s3t`` sub-command; returns the exit status (2 for a refused argument)."""
+    """Run one ``s3t`` sub-command; returns the exit status (2 for a refused argument).
+
+    Nothing a user can type produces a traceback: a refused input (``ValueError``,
+    ``TypeError``, ``OSError``, ``OverflowError``, ``MemoryError``) is one line on stderr with
+    exit status 2; anything else is one line asking for a report, exit status 1, with the
+    traceback only when ``S3T_DEBUG=1``. A closed stdout (``s3t ... | head``) ends quietly.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -42,11 +58,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`s3t ... | head`): stop quietly, as s3t_sim.output.print_result does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"s3t {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, OverflowError, MemoryError) as exc:
         # Validation errors name the parameter and its allowed range: show them plainly.
-        print(f"s3t {args.command}: error: {exc}", file=sys.stderr)
+        _debug_traceback()
+        print(f"s3t {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        _debug_traceback()
+        print(f"s3t {args.command}: internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
+              "with the command line (S3T_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     return int(result or 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (its class name when it has none)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({text or 'the input asks for more memory than this machine has'})"
+    return text or type(exc).__name__
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("S3T_DEBUG") == "1":
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from s3t_sim.laws import harmonic
 MAX_EXPRESSION_LENGTH = 500
 MAX_CONSTANT_EXPONENT = 16.0
 MAX_NODES = 200
+MAX_CONSTANT = 1e300
 
 VARIABLES = ("m", "L", "B", "n", "Bp")
 
@@ -78,6 +79,8 @@ def _check(expression: str, node: ast.AST) -> None:
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _refuse(expression, node, f"the constant {node.value!r}")
+        if not abs(node.value) <= MAX_CONSTANT:  # also inf (1e999) and nan
+            raise _refuse(expression, node, f"a constant of magnitude above {MAX_CONSTANT:g}")
     elif isinstance(node, ast.Name):
         if node.id not in VARIABLES:
             raise _refuse(expression, node, f"the name {node.id!r}")
@@ -152,6 +155,18 @@ class BoundExpression:
         values = {"m": m, "L": L, "B": B, "n": m * L, "Bp": np.minimum(B, L)}
         with np.errstate(all="ignore"):  # log(0), 1/0 give inf/nan, which callers report
             return np.asarray(_evaluate(self.tree, values), dtype=float)
+
+    def check_positive(self, points: "list[tuple[int, int, int]]") -> None:
+        """Refuse a bound that is undefined (nan, inf) or not positive at any grid point
+        ``(m, L, B)``, naming the first such points: a ratio exact/bound means nothing there."""
+        m, L, B = (np.array([p[i] for p in points], dtype=float) for i in range(3))
+        values = np.broadcast_to(self(m, L, B), m.shape)
+        bad = [(pt, float(v)) for pt, v in zip(points, values) if not (np.isfinite(v) and v > 0)]
+        if bad:
+            shown = ", ".join(f"(m, L, B) = {pt}: {v:g}" for pt, v in bad[:3])
+            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            raise ValueError(f"bound expression {self.text!r} must be finite and positive at every grid point; "
+                             f"it is not at {shown}{more}")
 
     def __str__(self) -> str:
         return self.text

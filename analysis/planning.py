@@ -45,7 +45,7 @@ from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
 from s3t_sim.performance import PerformanceModel, parse_performance, performance_from_csv
 from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
-from s3t_sim.checks import check_choice, check_int, check_real
+from s3t_sim.checks import check_choice, check_int, check_memory, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
 from analysis.production import ProductionInputs, production_year
 from analysis.trainable import untrainable_reason
@@ -97,6 +97,8 @@ class PlanConfig:
         check_int("dataset_size", self.dataset_size, 1)
         check_real("deletions_per_day", self.deletions_per_day, 0.0, None, low_inclusive=False)
         check_real("horizon_days", self.horizon_days, 0.0, None, low_inclusive=False)
+        check_real("deletions_per_day x horizon_days (expected requests)", self.deletions_per_day * self.horizon_days,
+                   0.0, 1e12)
         if (self.sample_pass_cost is None) == (self.epoch_cost is None):
             raise ValueError("give exactly one of sample_pass_cost and epoch_cost")
         if self.sample_pass_cost is not None:
@@ -136,6 +138,7 @@ class PlanConfig:
         if self.devices is not None:
             check_int("devices", self.devices, 1)
         check_int("steady_samples", self.steady_samples, 100)
+        check_memory("steady_samples x slices", 8 * 2 * self.steady_samples * max(self.slices, default=1))
         if self.policies and self.retrain_days is None and self.seconds_per_sample_pass is None:
             raise ValueError("with a policy, give retrain_days or seconds_per_sample_pass to derive it")
         if "stop-and-retrain-all" in self.policies and self.criterion not in SYSTEM_CRITERIA:
@@ -385,6 +388,9 @@ def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
     return front
 
 
+MAX_SETTINGS = 100_000  # settings one plan may evaluate (about 1.5 ms each on one core)
+
+
 def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     """Evaluate every (m, L, B, selection) of the search space, apply the constraints and rank.
 
@@ -401,10 +407,19 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         for L in config.slices for B in config.budgets if B <= math.factorial(L)
         for m in config.shards for sel in config.selections
     ]
-    skipped = []
+    if len(candidates) > MAX_SETTINGS:
+        raise ValueError(f"shards x slices x budgets x selections give {len(candidates)} settings, above the limit of "
+                         f"{MAX_SETTINGS} (about 1.5 ms each: {MAX_SETTINGS * 1.5e-3 / 60:.0f} minutes); search fewer")
+    # every slice needs at least one example: settings with m*L > N do not exist
+    skipped = [dict(m=m, L=L, B=B, selection=sel, reason=f"fewer examples ({config.dataset_size}) than slices m*L")
+               for m, L, B, sel in candidates if m * L > config.dataset_size]
+    candidates = [c for c in candidates if c[0] * c[1] <= config.dataset_size]
+    if skipped and not candidates:
+        raise ValueError(f"dataset_size ({config.dataset_size}) is smaller than m*L of every setting searched "
+                         f"(smallest {min(s['m'] * s['L'] for s in skipped)}): give fewer --shards/--slices")
     if config.model is not None:
         reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
-        skipped = [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
+        skipped += [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
         candidates = [c for c in candidates if not reasons[c[1]]]
     cache: dict = {}
     rows, settings = [], []

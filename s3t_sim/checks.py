@@ -116,3 +116,51 @@ def check_request_counts(request_counts: Any) -> np.ndarray:
     if np.any(counts < 0) or np.any(np.diff(counts) < 0):
         raise ValueError("request_counts must be non-negative and non-decreasing")
     return counts.astype(np.int64)
+
+
+DEFAULT_MEMORY_BUDGET_GB = 2.0
+
+
+def memory_budget_gb() -> float:
+    """The memory a command may plan to use, in GB: ``S3T_MEMORY_GB`` or 2 GB."""
+    import os
+
+    text = os.environ.get("S3T_MEMORY_GB", "")
+    try:
+        value = float(text) if text else DEFAULT_MEMORY_BUDGET_GB
+    except ValueError:
+        raise ValueError(f"S3T_MEMORY_GB must be a positive number of GB; got {text!r}") from None
+    return check_real("S3T_MEMORY_GB", value, 0.0, low_inclusive=False)
+
+
+def check_memory(names: str, nbytes: float) -> None:
+    """Refuse, before allocating, a request whose estimated memory ``nbytes`` exceeds the budget
+    (:func:`memory_budget_gb`); ``names`` are the parameters that set its size."""
+    budget = memory_budget_gb()
+    if nbytes > budget * 2**30:
+        raise ValueError(f"{names} too large: needs {_gigabytes(nbytes)} GB, above the memory budget of "
+                         f"{budget:g} GB (set S3T_MEMORY_GB to change it)")
+
+
+def _gigabytes(nbytes: float) -> str:
+    """``nbytes`` in GB as ``%.3g`` ("more than 1e300" for an integer too large for a float)."""
+    return f"about {nbytes / 2**30:.3g}" if nbytes < 1e300 else "more than 1e300"
+
+
+def check_output_path(name: str, path: Any, folder: bool = True) -> str:
+    """Return ``path`` if it can be written: not empty, and (``folder``) not an existing file,
+    or (a file) not an existing folder, with no existing file among its parents."""
+    import pathlib
+
+    text = str(path)
+    if not text.strip():
+        raise ValueError(f"{name} must name a {'folder' if folder else 'file'}; got an empty string")
+    p = pathlib.Path(text)
+    if folder and p.exists() and not p.is_dir():
+        raise ValueError(f"{name} must be a folder; {text!r} is an existing file")
+    if not folder and p.is_dir():
+        raise ValueError(f"{name} must be a file; {text!r} is an existing folder")
+    for parent in p.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"{name}: {str(parent)!r} in {text!r} is an existing file, not a folder")
+    return text

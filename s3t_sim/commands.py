@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from s3t_sim.checks import check_int
+from s3t_sim.checks import check_int, check_memory, check_real
+from s3t_sim.montecarlo.result import CHUNK_ELEMENTS
 from s3t_sim.output import print_result
 from s3t_sim.priors import parse_prior
 from s3t_sim.selection.describe import describe_selection, format_selection
@@ -59,7 +60,33 @@ def _register_select(subparsers: "argparse._SubParsersAction") -> None:
     parser.set_defaults(func=_run_select)
 
 
+def _check_select_size(args: argparse.Namespace) -> None:
+    """Check the sizes of ``s3t select`` and refuse what cannot fit in memory or time."""
+    L = check_int("--slices", args.slices, 1)
+    B = check_int("--budget", args.budget, 1)
+    check_int("--shards", args.shards, 1)
+    runs = check_int("--runs", args.runs, 2)
+    per_slice = check_int("--points-per-slice", args.points_per_slice, 1)
+    check_real("--horizon", args.horizon, 0.0, low_inclusive=False)
+    if args.requests is not None:
+        check_int("--requests", args.requests, 1)
+    check_memory("--slices x --budget", 8 * 4 * B * L)
+    check_memory("--slices x --points-per-slice", 8 * 2 * L * per_slice)
+    check_memory("--runs x --slices", 8 * 4 * runs * (1 if L <= 16 else L))
+    check_work("--runs x --slices x --budget", runs * L * B if L > 16 else 0)
+    if args.max_sets is not None:
+        check_int("--max-sets", args.max_sets, 1, 10**8)  # ten times the default 1e7
+    if args.iterations is not None:
+        moves = check_int("--iterations", args.iterations, 0)
+        # a move re-scores the B orders over the 2^L slice subsets: about 1.5e-7 s per unit measured
+        seconds = 1.5e-7 * moves * B * 2 ** min(L, 16)
+        if seconds > 900:
+            raise ValueError(f"--iterations x --budget x 2^--slices too large: about {seconds / 60:.3g} minutes of "
+                             "local search, above the 15-minute limit; lower --iterations")
+
+
 def _run_select(args: argparse.Namespace) -> int:
+    _check_select_size(args)
     L = check_int("--slices", args.slices, 1)
     m = check_int("--shards", args.shards, 1)
     prior = parse_prior(
@@ -123,7 +150,48 @@ def _register_simulate(subparsers: "argparse._SubParsersAction") -> None:
     parser.set_defaults(func=_run_simulate)
 
 
+# Random draws a command may plan (runs x shards x slices): about 15 minutes of one core.
+MAX_DRAWS = 10**11
+
+
+def check_work(names: str, draws: int) -> None:
+    """Refuse, before starting, a Monte Carlo job of more than :data:`MAX_DRAWS` random draws."""
+    if draws > MAX_DRAWS:
+        shown = f"{draws:.3g}" if draws < 10**300 else "more than 1e300"
+        raise ValueError(f"{names} too large: {shown} random draws, above the limit of {MAX_DRAWS:.0e} "
+                         "(about 15 minutes of one core); lower them")
+
+
+def _check_simulate_size(args: argparse.Namespace) -> None:
+    """Estimate memory and time of ``s3t simulate`` from its sizes and refuse what cannot fit."""
+    m = check_int("m (--shards)", args.shards, 1)  # the names simulation_report uses
+    L = check_int("L (--slices)", args.slices, 1)
+    B = check_int("B (--budget)", args.budget, 1)
+    runs = check_int("runs", args.runs, 2)
+    per_slice = check_int("--points-per-slice", args.points_per_slice, 1)
+    points = m * L * per_slice if args.points is None else check_int("--points", args.points, 1)
+    served = len((args.served_at or "").split(","))
+    # the system's sequences and prefix trees, per-point prior weights, the stream's points,
+    # and per run the counts (plus the SISA cost) and the served prefixes
+    parts = simulate_memory(m, L, B, runs, points, served)
+    check_memory(max(parts, key=parts.get), sum(parts.values()))
+    check_work("--runs x --shards x --slices", runs * m * L)
+
+
+def simulate_memory(m: int, L: int, B: int, runs: int, points: int, served: int) -> dict[str, int]:
+    """Bytes ``s3t simulate`` may hold, by the flags that set them: the sequences and prefix
+    trees, the (per-point) prior, per run the counts and SISA cost and the served prefixes, and
+    the working set of one chunk of runs (``CHUNK_ELEMENTS`` int64/float64 arrays, four)."""
+    return {
+        "--shards x --slices x --budget": 8 * 4 * m * B * L,
+        "--shards x --slices x --points-per-slice (or --points)": 8 * 2 * (m * L + points),
+        "--runs (x --served-at x --shards)": 8 * runs * (3 + served * m),
+        "one chunk of runs": 4 * 8 * CHUNK_ELEMENTS,
+    }
+
+
 def _run_simulate(args: argparse.Namespace) -> int:
+    _check_simulate_size(args)
     report = simulation_report(
         m=args.shards,
         L=args.slices,

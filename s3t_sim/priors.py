@@ -94,6 +94,14 @@ def point_weights(law: str, param: float, n_points: int) -> np.ndarray:
     check_choice("law", law, POINT_LAWS)
     n_points = check_int("n_points", n_points, 1)
     param = check_real(f"{law} parameter", param, 0.0, None, low_inclusive=False)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an extreme parameter: refused below
+        w = _point_weights(law, param, n_points)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{law} parameter {param!r} is too extreme: the weights of {n_points} points overflow")
+    return w
+
+
+def _point_weights(law: str, param: float, n_points: int) -> np.ndarray:
     rank = np.arange(1, n_points + 1, dtype=float)
     x = (rank - 0.5) / n_points
     if law == "zipf":

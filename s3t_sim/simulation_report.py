@@ -141,6 +141,7 @@ def simulation_report(
     crit = parse_criterion(criterion, parse_performance(performance, L) if str(criterion).startswith("performance-below") else None)
     if request_model == "without-replacement" and points is None:
         points = m * L * points_per_slice
+    counts = _parse_counts(served_at) if not isinstance(served_at, list) else served_at  # refused before any work
     result = simulate_failure_counts(system, p, crit, runs, seed, request_model, points, progress)
     report = {
         "m": m, "L": L, "B": B, "selection": selection, "prior": str(prior), "criterion": str(crit),
@@ -169,7 +170,6 @@ def simulation_report(
         # Wald: E[cost up to T] = E[T] E[c], with the exact E[T] where there is one
         report["sisa_cost_until_failure"] = per_request * (result.mean if exact is None else exact)
         report["sisa_cost_until_failure_se"] = per_request * result.se if exact is None else 0.0
-    counts = _parse_counts(served_at) if not isinstance(served_at, list) else served_at
     if counts:
         report["served_prefix"] = _served_prefix_rows(system, p, counts, runs, seed, request_model, points, progress)
     return report

@@ -30,3 +30,11 @@ def int_list(text: str) -> tuple[int, ...]:
 def str_list(text: str) -> tuple[str, ...]:
     """Comma-separated names, blanks dropped."""
     return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """Comma-separated names, blanks dropped; at least one."""
+    values = str_list(text)
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one comma-separated name; got {text!r}")
+    return values

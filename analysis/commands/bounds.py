@@ -50,13 +50,19 @@ def run(args: argparse.Namespace) -> int:
     from analysis import bounds
     from analysis.expression import parse_bound
     from s3t_sim.output import print_result, write_text_atomic
-    from s3t_sim.checks import check_int
+    from s3t_sim.checks import check_int, check_output_path
 
-    check_int("runs", args.runs, 2)
-    check_int("seed", args.seed, 0)
-    for text in args.bound:
-        parse_bound(text)  # refuse unsafe or malformed expressions before any work
+    runs = check_int("--runs", args.runs, 2)
+    check_int("--seed", args.seed, 0)
+    if args.out is not None:
+        check_output_path("--out", args.out)
+    if args.latex is not None:
+        check_output_path("--latex", args.latex, folder=False)
     grid = bounds.parse_grid(args.grid)
+    points = grid.points()
+    for text in args.bound:  # refuse unsafe, malformed or undefined expressions before any work
+        parse_bound(text).check_positive(points)
+    _check_size(args, runs, points)
     result = bounds.deletion_rate_grid(grid, args.prior, args.criterion, args.selection, args.runs, args.seed,
                                        progress=show_progress(args))
     checks = bounds.check_bound_forms(result, args.bound)
@@ -112,6 +118,21 @@ def _latex(tables: dict, gap_summaries: dict) -> str:
             "Performance gap: where the closed form bounds the exact S3T−SISA gap (cells with a nonzero gap)")
     order = [name for name in ("grid", "checks", "gap", "saturation") if name in chosen]
     return "% s3t bounds: needs \\usepackage{booktabs}\n" + "\n".join(chosen[name].to_latex(label=f"tab:bounds-{name}") for name in order)
+
+
+def _check_size(args: argparse.Namespace, runs: int, points: list) -> None:
+    """Estimate memory and time of the grid, gap and saturation tables; refuse what cannot fit."""
+    from s3t_sim.checks import check_int, check_memory
+    from s3t_sim.commands import check_work
+
+    check_memory("--runs", 8 * 4 * runs)
+    check_work("--runs x grid points x m x L", runs * sum(m * L for m, L, _ in points))
+    if not args.no_gap:
+        check_int("--gap-slices", args.gap_slices, 1, 16)
+        for budget in args.gap_budgets:
+            check_int("--gap-budgets", budget, 1)
+        for r in args.gap_requests:
+            check_int("--gap-requests", r, 1, 10**6)
 
 
 def _text(args: argparse.Namespace, grid: object, tables: dict, checks: list, gap_summaries: dict) -> str:

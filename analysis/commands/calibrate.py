@@ -64,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analysis.realruns.experiment import measure_performance, prefix_logits, write_performance_csv
-    from s3t_sim.checks import check_int, check_real
+    from s3t_sim.checks import check_int, check_output_path, check_real
     from s3t_sim.output import print_result
     from s3t_train.evaluation import eval_dataset
     from s3t_train.run import S3TRun
 
+    check_output_path("--out", args.out, folder=False)
     eval_limit = check_int("eval-limit", args.eval_limit, 10)
     level = check_real("level", args.level, 0.5, 1.0, high_inclusive=False)
     seed = check_int("seed", args.seed, 0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.commands.arguments import add_progress_flag, int_list, show_progress, str_list
+from analysis.commands.arguments import add_progress_flag, int_list, name_list, show_progress, str_list
 
 
 CONFIG_FLAGS = {  # argument -> PlanConfig field
@@ -38,7 +38,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--shards", type=int_list, default=(1, 2, 4, 8, 16), help="m values to search (default: 1,2,4,8,16)")
     p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 256; beyond 14 the served performance is Monte Carlo (default: 2,4,8,12)")
     p.add_argument("--budgets", type=int_list, default=(1, 2, 4, 8, 12), help="B values to search (default: 1,2,4,8,12)")
-    p.add_argument("--selections", type=str_list, default=("cyclic",), help="selection methods to search, e.g. cyclic,bms (default: cyclic)")
+    p.add_argument("--selections", type=name_list, default=("cyclic",), help="selection methods to search, e.g. cyclic,bms (default: cyclic)")
     p.add_argument("--max-training-cost", type=float, default=None, help="training budget (same unit as the pass/epoch cost)")
     p.add_argument("--min-performance", type=float, default=None, help="minimum expected served performance over the horizon")
     p.add_argument("--max-stop-probability", type=float, default=None, help="maximum P(retraining stop within the horizon)")
@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from analysis.plan_scenario import read_plan_file, scenario_config
     from analysis.production import production_table
     from s3t_sim.output import print_result
-    from s3t_sim.checks import check_int
+    from s3t_sim.checks import check_int, check_output_path
 
-    top = check_int("top", args.top, 1)
+    top = check_int("--top", args.top, 1)
+    if args.figure is not None:
+        check_output_path("--figure", args.figure)
     overrides = {field: getattr(args, dest) for dest, field in CONFIG_FLAGS.items() if getattr(args, dest) is not None}
     config = scenario_config(read_plan_file(args.plan_file) if args.plan_file else {}, overrides)
     result = planning.plan(config, progress=show_progress(args))

@@ -21,6 +21,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the report and name the checks that did not hold."""
     from analysis.report.build import build_report
+    from s3t_sim.checks import check_int, check_output_path
+
+    check_int("--seed", args.seed, 0)
+    check_output_path("--out", args.out)
 
     result = build_report(args.out, seed=args.seed, size=args.size, progress=show_progress(args))
     held = sum(c.held for c in result.checks)

@@ -7,6 +7,9 @@ from analysis.commands.arguments import show_progress
 from s3t_train.backends import add_backend_arguments, executor_from_args
 
 
+MAX_SEEDS = 100  # each seed trains a full set of systems: 100 is days of work already
+
+
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add ``validate`` to the ``s3t`` parser."""
     parser = subparsers.add_parser(
@@ -42,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from analysis.realruns.experiment import VALIDATION_SIZES, ValidationConfig
     from analysis.realruns.figures import write_validation_outputs
     from s3t_sim.output import print_result
-    from s3t_sim.checks import check_int
+    from s3t_sim.checks import check_int, check_output_path
 
+    check_output_path("--out", args.out)
     overrides = {}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
@@ -52,19 +56,34 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         overrides["model"] = args.model
     if args.seeds is not None:
-        overrides["seeds"] = tuple(range(check_int("seeds", args.seeds, 3)))
+        overrides["seeds"] = tuple(range(check_int("--seeds", args.seeds, 3, MAX_SEEDS)))
     if args.threads is not None:
-        overrides["threads"] = args.threads
-    overrides["seed"] = check_int("seed", args.seed, 0)
+        overrides["threads"] = check_int("--threads", args.threads, 1, 1024)
+    overrides["seed"] = check_int("--seed", args.seed, 0)
     config = ValidationConfig(**{**dataclasses.asdict(VALIDATION_SIZES[args.size]), **overrides})
     for name in config.datasets:
         if not (Path(config.data_dir) / name).is_dir():
             raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")
+    _check_model(config.model)  # before anything is written: a failed start leaves no output folder
     result = run_validation(config, args.out, executor_from_args(args), progress=show_progress(args))
     result.summary["size"] = args.size
     write_validation_outputs(result, args.out)
     print_result(result.summary, args.json, lambda summary: _text(summary, args.out))
     return 0
+
+
+def _check_model(model: str) -> None:
+    """Refuse a ``--model`` that names a missing path or a folder without a model in it."""
+    from pathlib import Path
+
+    if model in ("minilm", "tiny"):
+        return
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"--model {model!r}: the folder holds no config.json (not a saved model)")
+    elif not model.strip() or path.exists() or model.startswith(("/", ".", "~")):
+        raise ValueError(f"--model must be minilm, tiny, a hub name or a local model folder; {model!r} is not a folder")
 
 
 def _text(summary: dict, out: str) -> str:
