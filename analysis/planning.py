@@ -92,6 +92,7 @@ class PlanConfig:
     steady_samples: int = 4000
     model: str | None = None  # its layer count bounds L (analysis.trainable); None: no bound
     cost_unit: str = "epoch-cost units"  # what one unit of sample_pass_cost / epoch_cost is (e.g. "USD", "device-hours")
+    cost_source: str = "given"  # where the cost per sample-pass comes from (analysis.plan_scenario.calibration)
 
     def __post_init__(self) -> None:
         check_int("dataset_size", self.dataset_size, 1)
@@ -239,8 +240,8 @@ class PlanResult:
             f"With {c.deletions_per_day:g} deletion requests per day, the chance of a retraining stop "
             f"({c.criterion}) within {c.horizon_days:g} days is {100 * b.stop_probability:.1f}%, the first stop is "
             f"expected after {b.expected_days_to_stop:.1f} days, and the expected served performance over the horizon "
-            f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} "
-            f"({b.training_cost_without_sharing:.4g} without prefix sharing). "
+            f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} {c.cost_unit} "
+            f"({b.training_cost_without_sharing:.4g} without prefix sharing; cost per sample-pass {c.cost_source}). "
             f"{len(self.ranked)} of {len(self.rows)} settings are feasible; this one is first by {c.rank_by}."
         )
 

@@ -11,7 +11,7 @@ CONFIG_FLAGS = {  # argument -> PlanConfig field
         "dataset_size", "deletions_per_day", "prior", "horizon_days", "sample_pass_cost", "epoch_cost", "cost_unit",
         "epochs", "performance", "criterion", "shards", "slices", "budgets", "selections", "max_training_cost",
         "min_performance", "max_stop_probability", "rank_by", "seed", "retrain_days", "period_days", "devices",
-        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model")
+        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model", "calibrate_run")
 } | {"policy": "policies"}
 
 
@@ -30,6 +30,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     cost = p.add_mutually_exclusive_group()
     cost.add_argument("--sample-pass-cost", type=float, default=None, help="cost of training on one sample once")
     cost.add_argument("--epoch-cost", type=float, default=None, help="cost of one epoch on the full set (default: 1)")
+    p.add_argument("--calibrate-run", default=None, metavar="RUN", help="a run folder trained by s3t train: its "
+                   "timings.json sets the cost per sample-pass (device-hours) and --seconds-per-sample-pass")
     p.add_argument("--cost-unit", default="epoch-cost units", help="what one unit of --epoch-cost/--sample-pass-cost is, e.g. USD or device-hours")
     p.add_argument("--epochs", type=int, default=1, help="epochs per training stage (default: 1)")
     p.add_argument("--performance", default="saturating:0.5,0.9,5000",
