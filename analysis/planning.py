@@ -16,6 +16,8 @@ Model (exact for L <= 14; beyond, the served performance is Monte Carlo with its
   p_s its renormalised prior); its time average over [0, U] is (1 − e^{−aU})/(aU) with
   a = q_s(1 − p_s(S)), and the Möbius transform over the 2^L slice sets gives the averaged
   law of the hit set, exactly (L ≤ 14): :func:`s3t_sim.laws.hitsets.time_averaged_hit_set_law`.
+  With ``aggregate="alive-vote"`` the served performance is the alive vote's instead (the
+  mean of f over the live shards, :mod:`s3t_sim.alive_vote`; exact, L <= 14).
 - **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
@@ -39,6 +41,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from analysis.tables import Table
+from s3t_sim.alive_vote import alive_vote_average
 from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
 from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
@@ -51,6 +54,7 @@ from analysis.production import ProductionInputs, production_year
 from analysis.trainable import untrainable_reason
 
 RANK_KEYS = ("cost", "stop", "performance")
+AGGREGATES = ("mean", "alive-vote")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
 MAX_EXACT_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws); Monte Carlo beyond
 MAX_PLAN_L = 256
@@ -92,6 +96,7 @@ class PlanConfig:
     steady_samples: int = 4000
     model: str | None = None  # its layer count bounds L (analysis.trainable); None: no bound
     cost_unit: str = "epoch-cost units"  # what one unit of sample_pass_cost / epoch_cost is (e.g. "USD", "device-hours")
+    aggregate: str = "mean"  # served performance: mean f(k) over all shards, or the alive vote
     cost_source: str = "given"  # where the cost per sample-pass comes from (analysis.plan_scenario.calibration)
 
     def __post_init__(self) -> None:
@@ -123,7 +128,10 @@ class PlanConfig:
         if self.max_stop_probability is not None:
             check_real("max_stop_probability", self.max_stop_probability, 0.0, 1.0)
         check_int("seed", self.seed, 0)
-        if max(self.slices) > MAX_EXACT_L and not self.criterion.endswith("dead"):
+        check_choice("aggregate", self.aggregate, AGGREGATES)
+        if max(self.slices) > MAX_EXACT_L and (not self.criterion.endswith("dead") or self.aggregate == "alive-vote"):
+            if self.aggregate == "alive-vote":
+                raise ValueError(f"aggregate 'alive-vote' needs slices <= {MAX_EXACT_L}; got {max(self.slices)} (use mean)")
             raise ValueError(f"criterion {self.criterion!r} needs slices <= {MAX_EXACT_L}; use any-dead or all-dead beyond")
         self._check_production()
 
@@ -308,6 +316,11 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
         performance += cache[served_key][0] / m
         se += cache[served_key][1] / m  # alike shards share one sample: their errors add up
         cost_units += cache[shard_key]
+    if config.aggregate == "alive-vote":
+        vote_key = ("vote",) + _law_key(config, system, prior)[1:] + (system.sequences.tobytes(), U, config.performance)
+        if vote_key not in cache:
+            cache[vote_key] = alive_vote_average(shard_kinds(system.sequences, prior), model.values, U)
+        performance, se = cache[vote_key], 0.0
     per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
     result = PlanRow(
         m=m, L=L, B=B, selection=selection,

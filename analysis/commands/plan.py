@@ -11,7 +11,7 @@ CONFIG_FLAGS = {  # argument -> PlanConfig field
         "dataset_size", "deletions_per_day", "prior", "horizon_days", "sample_pass_cost", "epoch_cost", "cost_unit",
         "epochs", "performance", "criterion", "shards", "slices", "budgets", "selections", "max_training_cost",
         "min_performance", "max_stop_probability", "rank_by", "seed", "retrain_days", "period_days", "devices",
-        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model", "calibrate_run")
+        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model", "calibrate_run", "aggregate")
 } | {"policy": "policies"}
 
 
@@ -36,6 +36,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--epochs", type=int, default=1, help="epochs per training stage (default: 1)")
     p.add_argument("--performance", default="saturating:0.5,0.9,5000",
                    help="f(k): 'saturating:f0,fmax,scale' (accuracy vs samples seen), 'linear:f0,fL' or a CSV with columns k,accuracy")
+    p.add_argument("--aggregate", choices=("mean", "alive-vote"), default=None, help="served performance: mean f(k) over "
+                   "all shards (dead ones count f(0); default) or alive-vote (mean over the live shards; L <= 14)")
     p.add_argument("--criterion", default="any-dead", help="what forces a retraining stop: any-dead, all-dead or prefix-below:F (default: any-dead)")
     p.add_argument("--shards", type=int_list, default=(1, 2, 4, 8, 16), help="m values to search (default: 1,2,4,8,16)")
     p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 256; beyond 14 the served performance is Monte Carlo (default: 2,4,8,12)")
