@@ -50,7 +50,7 @@ from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
-from analysis.production import ProductionInputs, production_year
+from analysis.production import ProductionInputs, nondominated, production_year, rank_years
 from analysis.trainable import untrainable_reason
 
 RANK_KEYS = ("cost", "stop", "performance")
@@ -228,6 +228,11 @@ class PlanResult:
     def best(self) -> "PlanRow | None":
         return self.ranked[0] if self.ranked else None
 
+    @property
+    def best_year(self) -> "dict | None":
+        """The first year in production by ``rank_by`` (with policies; :func:`analysis.production.rank_years`)."""
+        return next((s for s in self.settings if s.get("rank") == 1), None)
+
     def table(self, limit: int | None = 20, feasible_only: bool = True) -> Table:
         rows = self.ranked if feasible_only else self.rows
         cols = ["rank", "m", "L", "B", "selection", "P(stop ≤ horizon)", "E[days to stop]", "E[performance]",
@@ -251,13 +256,23 @@ class PlanResult:
             f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} {c.cost_unit} "
             f"({b.training_cost_without_sharing:.4g} without prefix sharing; cost per sample-pass {c.cost_source}). "
             f"{len(self.ranked)} of {len(self.rows)} settings are feasible; this one is first by {c.rank_by}."
-        )
+        ) + self._year_sentence()
+
+    def _year_sentence(self) -> str:
+        y = self.best_year
+        if y is None:
+            return ""
+        o = y["objectives"]
+        return (f" Over a year in production the first by {self.config.rank_by} is m = {y['m']}, L = {y['L']}, B = {y['B']} "
+                f"{y['selection']} under {y['policy']}: {o['cost_per_year']:.4g} {o['cost_unit']} per year, serving "
+                f"{100 * o['serving']:.2f}% of the time, served performance {o['performance']:.3f}.")
 
     def to_json(self) -> dict:
         return {
             "config": asdict(self.config),
             "recommendation": self.recommendation(),
             "best": asdict(self.best) if self.best else None,
+            "best_year": self.best_year,
             "ranked": [asdict(r) for r in self.ranked],
             "candidates": len(self.rows),
             "feasible": len(self.ranked),
@@ -389,14 +404,8 @@ def rank_key(rank_by: str) -> "Callable[[PlanRow], tuple[float, float, float]]":
 def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
     """Rows not dominated in (training cost ↓, P(stop) ↓, expected performance ↑)."""
     rows = list(rows)
-    points = np.array([[r.training_cost, r.stop_probability, -r.expected_performance] for r in rows])
-    front = []
-    for i, row in enumerate(rows):
-        others = np.delete(points, i, axis=0)
-        dominated = np.any(np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1)) if len(others) else False
-        if not dominated:
-            front.append(row)
-    return front
+    points = np.array([[r.training_cost, r.stop_probability, -r.expected_performance] for r in rows]).reshape(len(rows), 3)
+    return [row for row, front in zip(rows, nondominated(points)) if front]
 
 
 def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
@@ -436,4 +445,5 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))
+    rank_years(settings, config.rank_by, {(r.m, r.L, r.B, r.selection) for r in feasible})
     return PlanResult(config, rows, ranked, time.perf_counter() - start, settings, skipped)

@@ -12,6 +12,11 @@ in sample-passes (initial training amortised over the horizon plus retraining), 
 Retraining time: ``retrain_days`` if given, else one shard's cost on one device,
 ``shared_cost · N/(mL) · epochs · seconds_per_sample_pass / 86400``; retraining all shards
 on ``devices`` devices takes ``ceil(m / devices)`` times as long.
+
+Ranking (:func:`rank_years`): with policies the planner ranks the years, not the horizon
+figures, over three objectives: cost per year (money with a price, else device-hours with
+seconds per sample-pass, else sample-passes) ↓, serving = 1 − the fraction of time stopped ↑,
+and the time-averaged served performance ↑.
 """
 from __future__ import annotations
 
@@ -28,6 +33,47 @@ from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES
 from s3t_sim.selection import training_cost
 
 QUANTILES = (0.05, 0.5, 0.95)
+YEAR_ORDER = {"cost": (0, 1, 2), "stop": (1, 0, 2), "performance": (2, 0, 1)}  # rank_by -> objective order
+
+
+def nondominated(points: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``points`` (n, d) that no other row dominates (all ≤ and one <; minimised)."""
+    points = np.asarray(points, dtype=float)
+    mask = np.ones(len(points), dtype=bool)
+    for i in range(len(points)):
+        others = np.delete(points, i, axis=0)
+        mask[i] = not np.any(np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1))
+    return mask
+
+
+def year_objectives(setting: dict) -> dict:
+    """The three ranked objectives of one year: cost per year with its unit, serving fraction, performance."""
+    compute = setting["compute_per_year"]
+    cost, unit = next((compute[k], u) for k, u in (("money", "money"), ("device_hours", "device-hours"),
+                                                  ("sample_passes", "sample-passes")) if compute[k] is not None)
+    return {"cost_per_year": cost, "cost_unit": unit, "serving": 1.0 - setting["availability"]["stopped"],
+            "performance": setting["performance"]}
+
+
+def rank_years(settings: list[dict], rank_by: str, feasible: set[tuple]) -> list[dict]:
+    """Mark every year with its ``objectives``, ``feasible`` (its setting (m, L, B, selection) meets
+    the constraints), ``pareto`` (not dominated by a feasible year on all three) and ``rank``;
+    returns the feasible years ranked by ``rank_by`` (cost, stop = serving, performance), then the others."""
+    for s in settings:
+        s["objectives"] = year_objectives(s)
+        s["feasible"] = (s["m"], s["L"], s["B"], s["selection"]) in feasible
+        s["pareto"], s["rank"] = False, None
+    kept = [s for s in settings if s["feasible"]]
+    points = np.array([[s["objectives"]["cost_per_year"], -s["objectives"]["serving"], -s["objectives"]["performance"]]
+                       for s in kept]).reshape(len(kept), 3)  # (0, 3) when none is feasible
+    for s, front in zip(kept, nondominated(points)):
+        s["pareto"] = bool(front)
+    order = YEAR_ORDER[rank_by]
+    rounded = [tuple(float(f"{row[i]:.12g}") for i in order) for row in points]  # floating-point noise ties
+    ranked = [kept[i] for i in sorted(range(len(kept)), key=lambda i: rounded[i])]
+    for i, s in enumerate(ranked):
+        s["rank"] = i + 1
+    return ranked
 
 
 @dataclass(frozen=True)
@@ -117,15 +163,16 @@ def production_year(inputs: ProductionInputs, system_sequences: np.ndarray, prio
 
 def production_table(settings: list[dict]) -> Table:
     """The settings' years side by side (text output of ``s3t plan --policy``)."""
-    cols = ["m", "L", "B", "selection", "policy", "retrains/yr [5%,95%]", "stops/yr [5%,95%]", "full", "degraded",
-            "stopped", "performance", "sample-passes/yr", "device-h/yr", "money/yr", "exact"]
-    body = [[s["m"], s["L"], s["B"], s["selection"], s["policy"],
+    cols = ["rank", "m", "L", "B", "selection", "policy", "retrains/yr [5%,95%]", "stops/yr [5%,95%]", "full", "degraded",
+            "stopped", "performance", "sample-passes/yr", "device-h/yr", "money/yr", "exact", "pareto"]
+    settings = sorted(settings, key=lambda s: (s.get("rank") is None, s.get("rank") or 0))
+    body = [[s.get("rank"), s["m"], s["L"], s["B"], s["selection"], s["policy"],
              f"{s['retrains_per_year']:.4g} [{s['retrains_per_year_quantiles'][0]:.4g}, {s['retrains_per_year_quantiles'][2]:.4g}]",
              f"{s['stops_per_year']:.4g} [{s['stops_per_year_quantiles'][0]:.4g}, {s['stops_per_year_quantiles'][2]:.4g}]",
              s["availability"]["full"], s["availability"]["degraded"], s["availability"]["stopped"], s["performance"],
              s["compute_per_year"]["sample_passes"], s["compute_per_year"]["device_hours"], s["compute_per_year"]["money"],
-             s["exact"]] for s in settings]
-    return Table(cols, body, "A year in production per setting and retraining policy")
+             s["exact"], s.get("pareto")] for s in settings]
+    return Table(cols, body, "A year in production per setting and retraining policy (ranked; infeasible settings last)")
 
 
 # A deployment at a realistic scale (the report's production scenario): 10 million samples,

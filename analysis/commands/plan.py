@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     config = scenario_config(read_plan_file(args.plan_file) if args.plan_file else {}, overrides)
     result = planning.plan(config, progress=show_progress(args))
     figure = plan_figure.pareto_figure(result, args.figure) if args.figure else None
+    year_figure = plan_figure.year_pareto_figure(result, args.figure) if args.figure and result.best_year else None
 
     def text(_: dict) -> str:
         lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]
@@ -92,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         lines.append("\n" + result.recommendation())
         if figure:
             lines.append(f"\nPareto front: {figure.png} ({figure.pdf.name}, {figure.csv.name})")
+        if year_figure:
+            lines.append(f"Pareto front of the years in production: {year_figure.png}")
         return "\n".join(lines)
 
-    payload = dict(result.to_json(), figure=str(figure.png) if figure else None) if args.json else {}
+    payload = dict(result.to_json(), figure=str(figure.png) if figure else None,
+                   year_figure=str(year_figure.png) if year_figure else None) if args.json else {}
     print_result(payload, args.json, text)
     return 0
