@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -50,10 +49,10 @@ from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
-from analysis.production import ProductionInputs, nondominated, production_year, rank_years
+from analysis.plan_ranking import RANK_KEYS, pareto_front, rank_key, rank_years
+from analysis.production import ProductionInputs, production_year
 from analysis.trainable import untrainable_reason
 
-RANK_KEYS = ("cost", "stop", "performance")
 AGGREGATES = ("mean", "alive-vote")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
 MAX_EXACT_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws); Monte Carlo beyond
@@ -387,36 +386,36 @@ def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
     row.feasible = not row.reasons
 
 
-def rank_key(rank_by: str) -> "Callable[[PlanRow], tuple[float, float, float]]":
-    """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
-    def rounded(r: PlanRow) -> tuple[float, float, float]:
-        # 12 significant digits: values equal up to floating-point noise tie, and the next key decides
-        return tuple(float(f"{v:.12g}") for v in (r.training_cost, r.stop_probability, -r.expected_performance))
+def evaluate_candidates(candidates: list[tuple], config: PlanConfig, progress: bool = False) -> list[tuple]:
+    """``(row with constraints applied, its years under the policies)`` per (m, L, B, selection),
+    in order; one cache, so alike settings share their laws. Deterministic: a Ray task gives the same."""
+    from tqdm.auto import tqdm
 
-    keys = {
-        "cost": lambda r: rounded(r),
-        "stop": lambda r: (rounded(r)[1], rounded(r)[0], rounded(r)[2]),
-        "performance": lambda r: (rounded(r)[2], rounded(r)[0], rounded(r)[1]),
-    }
-    return keys[check_choice("rank_by", rank_by, RANK_KEYS)]
+    cache: dict = {}
+    out = []
+    for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
+        row = evaluate_setting(config, m, L, B, sel, cache)
+        _apply_constraints(config, row)
+        years = []
+        if config.policies:
+            system, prior = setting_system(config, m, L, B, sel)
+            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
+            years = [dict(production_year(config.production_inputs(), system.sequences, prior, f, name), selection=sel)
+                     for name in config.policies]
+        out.append((row, years))
+    return out
 
 
-def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
-    """Rows not dominated in (training cost ↓, P(stop) ↓, expected performance ↑)."""
-    rows = list(rows)
-    points = np.array([[r.training_cost, r.stop_probability, -r.expected_performance] for r in rows]).reshape(len(rows), 3)
-    return [row for row, front in zip(rows, nondominated(points)) if front]
-
-
-def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
+def plan(config: PlanConfig, progress: bool = False, executor=None) -> PlanResult:
     """Evaluate every (m, L, B, selection) of the search space, apply the constraints and rank.
 
     Budgets above L! are skipped (no such set of distinct orders). The Pareto flag marks
     feasible settings that no other feasible setting beats on all three objectives.
+    ``executor`` (:func:`s3t_train.backends.executor_from_args`' Ray executor) evaluates each
+    run of candidates with one L as a task; the result is the local one.
     """
+    import itertools
     import time
-
-    from tqdm.auto import tqdm
 
     start = time.perf_counter()
     candidates = [
@@ -429,18 +428,12 @@ def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
         reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
         skipped = [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
         candidates = [c for c in candidates if not reasons[c[1]]]
-    cache: dict = {}
-    rows, settings = [], []
-    for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
-        row = evaluate_setting(config, m, L, B, sel, cache)
-        _apply_constraints(config, row)
-        rows.append(row)
-        if config.policies:
-            system, prior = setting_system(config, m, L, B, sel)
-            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
-            for name in config.policies:
-                year = production_year(config.production_inputs(), system.sequences, prior, f, name)
-                settings.append(dict(year, selection=sel))
+    if executor is None:
+        evaluated = evaluate_candidates(candidates, config, progress)
+    else:
+        groups = [list(group) for _, group in itertools.groupby(candidates, key=lambda c: c[1])]
+        evaluated = [e for part in executor.map(evaluate_candidates, groups, config) for e in part]
+    rows, settings = [row for row, _ in evaluated], [year for _, years in evaluated for year in years]
     feasible = [r for r in rows if r.feasible]
     for r in pareto_front(feasible):
         r.pareto = True

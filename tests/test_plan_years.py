@@ -8,7 +8,7 @@ import pytest
 
 from analysis import planning
 from analysis.cli import main
-from analysis.production import nondominated, year_objectives
+from analysis.plan_ranking import nondominated, year_objectives
 
 GRID = dict(dataset_size=100_000, deletions_per_day=10.0, horizon_days=365.0, shards=(4, 16), slices=(4, 8),
             budgets=(4, 8), policies=("retrain-dead-shard", "periodic-full"), retrain_days=0.5,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from analysis.commands.arguments import add_progress_flag, int_list, show_progress, str_list
+from s3t_train.backends import add_backend_arguments, executor_from_args
 
 
 CONFIG_FLAGS = {  # argument -> PlanConfig field
@@ -63,6 +64,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_flag(p)
+    add_backend_arguments(p)  # --backend ray [--address ...]: one Ray task per L, results as the local run
     # flags the user did not give stay None, so that a plan file (or PlanConfig's default) applies
     p.set_defaults(func=run, **{dest: None for dest in CONFIG_FLAGS})
 
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     top = check_int("top", args.top, 1)
     overrides = {field: getattr(args, dest) for dest, field in CONFIG_FLAGS.items() if getattr(args, dest) is not None}
     config = scenario_config(read_plan_file(args.plan_file) if args.plan_file else {}, overrides)
-    result = planning.plan(config, progress=show_progress(args))
+    with executor_from_args({"backend": args.backend, "address": args.address, "ray_cpus": args.ray_cpus}) as executor:
+        result = planning.plan(config, progress=show_progress(args), executor=executor if args.backend == "ray" else None)
     figure = plan_figure.pareto_figure(result, args.figure) if args.figure else None
     year_figure = plan_figure.year_pareto_figure(result, args.figure) if args.figure and result.best_year else None
 
