@@ -229,7 +229,7 @@ class PlanResult:
 
     @property
     def best_year(self) -> "dict | None":
-        """The first year in production by ``rank_by`` (with policies; :func:`analysis.production.rank_years`)."""
+        """The first year in production by ``rank_by`` (with policies; :func:`analysis.plan_ranking.rank_years`)."""
         return next((s for s in self.settings if s.get("rank") == 1), None)
 
     def table(self, limit: int | None = 20, feasible_only: bool = True) -> Table:
