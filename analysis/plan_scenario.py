@@ -15,16 +15,49 @@ names carry no meaning). Lists become tuples. Example::
     shards = [64, 256, 1024]
     slices = [8, 16]
     budgets = [8, 16]
+
+``calibrate_run`` (or ``s3t plan --calibrate-run RUN``) names a trained run folder whose
+``timings.json`` (written by ``s3t train``) sets the cost per sample-pass in device-hours
+and the seconds per sample-pass (:func:`calibration`).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import tomllib
 from pathlib import Path
 
 from analysis.planning import PlanConfig
 
-FIELDS = tuple(f.name for f in dataclasses.fields(PlanConfig))
+FIELDS = tuple(f.name for f in dataclasses.fields(PlanConfig)) + ("calibrate_run",)
+COST_FIELDS = ("sample_pass_cost", "epoch_cost", "seconds_per_sample_pass", "cost_unit", "cost_source")
+
+
+def calibration(run_dir: "str | Path") -> dict:
+    """PlanConfig fields from the measured training speed of a run: ``seconds_per_sample_pass``
+    (seconds over sample-passes, all stages), ``sample_pass_cost`` = that / 3600 device-hours,
+    ``cost_unit`` and ``cost_source`` (what the figure was measured on)."""
+    path = Path(run_dir) / "timings.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"calibrate_run: {path} does not exist (run s3t train on {run_dir} first)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        passes, seconds = int(data["sample_passes"]), float(data["seconds"])
+        stages, device, model = data["stages"], str(data["device"]), str(data["model"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"calibrate_run: {path} is not a timings file of s3t train ({exc!r})") from None
+    if passes <= 0 or not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"calibrate_run: {path} holds {passes} sample-passes in {seconds} s; both must be > 0")
+    per_pass = seconds / passes
+    return {
+        "seconds_per_sample_pass": per_pass,
+        "sample_pass_cost": per_pass / 3600.0,
+        "epoch_cost": None,
+        "cost_unit": "device-hours",
+        "cost_source": f"calibrated from {path}: {passes} sample-passes in {seconds:.3g} s over {len(stages)} "
+                       f"stage(s), model {model} on {device}",
+    }
 
 
 def read_plan_file(path: "str | Path") -> dict:
@@ -59,6 +92,12 @@ def scenario_config(scenario: dict, overrides: dict) -> PlanConfig:
     90
     """
     merged = {**scenario, **overrides}
+    run_dir = merged.pop("calibrate_run", None)
+    if run_dir is not None:
+        given = [name for name in COST_FIELDS if name in merged]
+        if given:
+            raise ValueError(f"calibrate_run sets the cost; drop {', '.join(given)} (or calibrate_run)")
+        return PlanConfig(**merged, **calibration(run_dir))
     if "sample_pass_cost" in overrides and "epoch_cost" not in overrides:
         merged.pop("epoch_cost", None)
     if "epoch_cost" in overrides and "sample_pass_cost" not in overrides:

@@ -16,6 +16,8 @@ Model (exact for L <= 14; beyond, the served performance is Monte Carlo with its
   p_s its renormalised prior); its time average over [0, U] is (1 − e^{−aU})/(aU) with
   a = q_s(1 − p_s(S)), and the Möbius transform over the 2^L slice sets gives the averaged
   law of the hit set, exactly (L ≤ 14): :func:`s3t_sim.laws.hitsets.time_averaged_hit_set_law`.
+  With ``aggregate="alive-vote"`` the served performance is the alive vote's instead (the
+  mean of f over the live shards, :mod:`s3t_sim.alive_vote`; exact, L <= 14).
 - **Training cost** = Σ_s shared_cost_s × (N / (mL)) × epochs × cost of one sample-pass,
   shared_cost the prefix-tree cost of the shard's sequence set in slice-passes
   (``s3t_sim.selection.training_cost``).
@@ -34,11 +36,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from analysis.tables import Table
+from s3t_sim.alive_vote import alive_vote_average
 from s3t_sim.criteria import parse_criterion
 from s3t_sim.laws.hitsets import served_prefix_by_hit_set, time_averaged_hit_set_law
 from s3t_sim.laws import PoissonEmbeddingLaw, deletion_law
@@ -47,10 +49,11 @@ from s3t_sim.selection import METHODS, build_system, training_cost
 from s3t_sim.system import S3TSystem
 from s3t_sim.checks import check_choice, check_int, check_memory, check_real
 from s3t_sim.renewal import POLICIES, SYSTEM_CRITERIA, death_survival, mean_death_time, sampled_lifetimes, shard_kinds
+from analysis.plan_ranking import RANK_KEYS, pareto_front, rank_key, rank_years
 from analysis.production import ProductionInputs, production_year
-from analysis.trainable import untrainable_reason
+from analysis.plan_candidates import plan_candidates
 
-RANK_KEYS = ("cost", "stop", "performance")
+AGGREGATES = ("mean", "alive-vote")
 PLAN_CRITERIA = ("any-dead", "all-dead", "prefix-below:F")
 MAX_EXACT_L = 14  # exact enumeration of a shard's 2^L hit sets (s3t_sim.laws); Monte Carlo beyond
 MAX_PLAN_L = 256
@@ -92,6 +95,8 @@ class PlanConfig:
     steady_samples: int = 4000
     model: str | None = None  # its layer count bounds L (analysis.trainable); None: no bound
     cost_unit: str = "epoch-cost units"  # what one unit of sample_pass_cost / epoch_cost is (e.g. "USD", "device-hours")
+    aggregate: str = "mean"  # served performance: mean f(k) over all shards, or the alive vote
+    cost_source: str = "given"  # where the cost per sample-pass comes from (analysis.plan_scenario.calibration)
 
     def __post_init__(self) -> None:
         check_int("dataset_size", self.dataset_size, 1)
@@ -124,7 +129,10 @@ class PlanConfig:
         if self.max_stop_probability is not None:
             check_real("max_stop_probability", self.max_stop_probability, 0.0, 1.0)
         check_int("seed", self.seed, 0)
-        if max(self.slices) > MAX_EXACT_L and not self.criterion.endswith("dead"):
+        check_choice("aggregate", self.aggregate, AGGREGATES)
+        if max(self.slices) > MAX_EXACT_L and (not self.criterion.endswith("dead") or self.aggregate == "alive-vote"):
+            if self.aggregate == "alive-vote":
+                raise ValueError(f"aggregate 'alive-vote' needs slices <= {MAX_EXACT_L}; got {max(self.slices)} (use mean)")
             raise ValueError(f"criterion {self.criterion!r} needs slices <= {MAX_EXACT_L}; use any-dead or all-dead beyond")
         self._check_production()
 
@@ -222,6 +230,11 @@ class PlanResult:
     def best(self) -> "PlanRow | None":
         return self.ranked[0] if self.ranked else None
 
+    @property
+    def best_year(self) -> "dict | None":
+        """The first year in production by ``rank_by`` (with policies; :func:`analysis.plan_ranking.rank_years`)."""
+        return next((s for s in self.settings if s.get("rank") == 1), None)
+
     def table(self, limit: int | None = 20, feasible_only: bool = True) -> Table:
         rows = self.ranked if feasible_only else self.rows
         cols = ["rank", "m", "L", "B", "selection", "P(stop ≤ horizon)", "E[days to stop]", "E[performance]",
@@ -242,16 +255,26 @@ class PlanResult:
             f"With {c.deletions_per_day:g} deletion requests per day, the chance of a retraining stop "
             f"({c.criterion}) within {c.horizon_days:g} days is {100 * b.stop_probability:.1f}%, the first stop is "
             f"expected after {b.expected_days_to_stop:.1f} days, and the expected served performance over the horizon "
-            f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} "
-            f"({b.training_cost_without_sharing:.4g} without prefix sharing). "
+            f"is {b.expected_performance:.3f}. Training costs {b.training_cost:.4g} {c.cost_unit} "
+            f"({b.training_cost_without_sharing:.4g} without prefix sharing; cost per sample-pass {c.cost_source}). "
             f"{len(self.ranked)} of {len(self.rows)} settings are feasible; this one is first by {c.rank_by}."
-        )
+        ) + self._year_sentence()
+
+    def _year_sentence(self) -> str:
+        y = self.best_year
+        if y is None:
+            return ""
+        o = y["objectives"]
+        return (f" Over a year in production the first by {self.config.rank_by} is m = {y['m']}, L = {y['L']}, B = {y['B']} "
+                f"{y['selection']} under {y['policy']}: {o['cost_per_year']:.4g} {o['cost_unit']} per year, serving "
+                f"{100 * o['serving']:.2f}% of the time, served performance {o['performance']:.3f}.")
 
     def to_json(self) -> dict:
         return {
             "config": asdict(self.config),
             "recommendation": self.recommendation(),
             "best": asdict(self.best) if self.best else None,
+            "best_year": self.best_year,
             "ranked": [asdict(r) for r in self.ranked],
             "candidates": len(self.rows),
             "feasible": len(self.ranked),
@@ -310,6 +333,11 @@ def evaluate_setting(config: PlanConfig, m: int, L: int, B: int, selection: str,
         performance += cache[served_key][0] / m
         se += cache[served_key][1] / m  # alike shards share one sample: their errors add up
         cost_units += cache[shard_key]
+    if config.aggregate == "alive-vote":
+        vote_key = ("vote",) + _law_key(config, system, prior)[1:] + (system.sequences.tobytes(), U, config.performance)
+        if vote_key not in cache:
+            cache[vote_key] = alive_vote_average(shard_kinds(system.sequences, prior), model.values, U)
+        performance, se = cache[vote_key], 0.0
     per_slice = config.dataset_size / (m * L) * config.epochs * config.cost_per_sample_pass
     result = PlanRow(
         m=m, L=L, B=B, selection=selection,
@@ -361,80 +389,48 @@ def _apply_constraints(config: PlanConfig, row: PlanRow) -> None:
     row.feasible = not row.reasons
 
 
-def rank_key(rank_by: str) -> "Callable[[PlanRow], tuple[float, float, float]]":
-    """Sort key: the chosen objective first, then the other two (cost ↑, P(stop) ↑, performance ↓)."""
-    def rounded(r: PlanRow) -> tuple[float, float, float]:
-        # 12 significant digits: values equal up to floating-point noise tie, and the next key decides
-        return tuple(float(f"{v:.12g}") for v in (r.training_cost, r.stop_probability, -r.expected_performance))
+def evaluate_candidates(candidates: list[tuple], config: PlanConfig, progress: bool = False) -> list[tuple]:
+    """``(row with constraints applied, its years under the policies)`` per (m, L, B, selection),
+    in order; one cache, so alike settings share their laws. Deterministic: a Ray task gives the same."""
+    from tqdm.auto import tqdm
 
-    keys = {
-        "cost": lambda r: rounded(r),
-        "stop": lambda r: (rounded(r)[1], rounded(r)[0], rounded(r)[2]),
-        "performance": lambda r: (rounded(r)[2], rounded(r)[0], rounded(r)[1]),
-    }
-    return keys[check_choice("rank_by", rank_by, RANK_KEYS)]
-
-
-def pareto_front(rows: Iterable[PlanRow]) -> list[PlanRow]:
-    """Rows not dominated in (training cost ↓, P(stop) ↓, expected performance ↑)."""
-    rows = list(rows)
-    points = np.array([[r.training_cost, r.stop_probability, -r.expected_performance] for r in rows])
-    front = []
-    for i, row in enumerate(rows):
-        others = np.delete(points, i, axis=0)
-        dominated = np.any(np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1)) if len(others) else False
-        if not dominated:
-            front.append(row)
-    return front
+    cache: dict = {}
+    out = []
+    for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
+        row = evaluate_setting(config, m, L, B, sel, cache)
+        _apply_constraints(config, row)
+        years = []
+        if config.policies:
+            system, prior = setting_system(config, m, L, B, sel)
+            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
+            years = [dict(production_year(config.production_inputs(), system.sequences, prior, f, name), selection=sel)
+                     for name in config.policies]
+        out.append((row, years))
+    return out
 
 
-MAX_SETTINGS = 100_000  # settings one plan may evaluate (about 1.5 ms each on one core)
-
-
-def plan(config: PlanConfig, progress: bool = False) -> PlanResult:
+def plan(config: PlanConfig, progress: bool = False, executor=None) -> PlanResult:
     """Evaluate every (m, L, B, selection) of the search space, apply the constraints and rank.
 
     Budgets above L! are skipped (no such set of distinct orders). The Pareto flag marks
     feasible settings that no other feasible setting beats on all three objectives.
+    ``executor`` (:func:`s3t_train.backends.executor_from_args`' Ray executor) evaluates each
+    run of candidates with one L as a task; the result is the local one.
     """
+    import itertools
     import time
 
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
-    candidates = [
-        (m, L, B, sel)
-        for L in config.slices for B in config.budgets if B <= math.factorial(L)
-        for m in config.shards for sel in config.selections
-    ]
-    if len(candidates) > MAX_SETTINGS:
-        raise ValueError(f"shards x slices x budgets x selections give {len(candidates)} settings, above the limit of "
-                         f"{MAX_SETTINGS} (about 1.5 ms each: {MAX_SETTINGS * 1.5e-3 / 60:.0f} minutes); search fewer")
-    # every slice needs at least one example: settings with m*L > N do not exist
-    skipped = [dict(m=m, L=L, B=B, selection=sel, reason=f"fewer examples ({config.dataset_size}) than slices m*L")
-               for m, L, B, sel in candidates if m * L > config.dataset_size]
-    candidates = [c for c in candidates if c[0] * c[1] <= config.dataset_size]
-    if skipped and not candidates:
-        raise ValueError(f"dataset_size ({config.dataset_size}) is smaller than m*L of every setting searched "
-                         f"(smallest {min(s['m'] * s['L'] for s in skipped)}): give fewer --shards/--slices")
-    if config.model is not None:
-        reasons = {L: untrainable_reason(config.model, L) for L in config.slices}
-        skipped += [dict(m=m, L=L, B=B, selection=sel, reason=reasons[L]) for m, L, B, sel in candidates if reasons[L]]
-        candidates = [c for c in candidates if not reasons[c[1]]]
-    cache: dict = {}
-    rows, settings = [], []
-    for m, L, B, sel in tqdm(candidates, desc="plan", disable=not progress):
-        row = evaluate_setting(config, m, L, B, sel, cache)
-        _apply_constraints(config, row)
-        rows.append(row)
-        if config.policies:
-            system, prior = setting_system(config, m, L, B, sel)
-            f = performance_for(config.performance, L, config.dataset_size / (m * L)).values
-            for name in config.policies:
-                year = production_year(config.production_inputs(), system.sequences, prior, f, name)
-                settings.append(dict(year, selection=sel))
+    candidates, skipped = plan_candidates(config)
+    if executor is None:
+        evaluated = evaluate_candidates(candidates, config, progress)
+    else:
+        groups = [list(group) for _, group in itertools.groupby(candidates, key=lambda c: c[1])]
+        evaluated = [e for part in executor.map(evaluate_candidates, groups, config) for e in part]
+    rows, settings = [row for row, _ in evaluated], [year for _, years in evaluated for year in years]
     feasible = [r for r in rows if r.feasible]
     for r in pareto_front(feasible):
         r.pareto = True
     ranked = sorted(feasible, key=rank_key(config.rank_by))
+    rank_years(settings, config.rank_by, {(r.m, r.L, r.B, r.selection) for r in feasible})
     return PlanResult(config, rows, ranked, time.perf_counter() - start, settings, skipped)

@@ -28,8 +28,6 @@ from s3t_sim.laws.served_prefix import MAX_SHARD_SLICES
 from s3t_sim.selection import training_cost
 
 QUANTILES = (0.05, 0.5, 0.95)
-
-
 @dataclass(frozen=True)
 class ProductionInputs:
     """What the year depends on besides the setting (filled from :class:`analysis.planning.PlanConfig`)."""
@@ -117,15 +115,16 @@ def production_year(inputs: ProductionInputs, system_sequences: np.ndarray, prio
 
 def production_table(settings: list[dict]) -> Table:
     """The settings' years side by side (text output of ``s3t plan --policy``)."""
-    cols = ["m", "L", "B", "selection", "policy", "retrains/yr [5%,95%]", "stops/yr [5%,95%]", "full", "degraded",
-            "stopped", "performance", "sample-passes/yr", "device-h/yr", "money/yr", "exact"]
-    body = [[s["m"], s["L"], s["B"], s["selection"], s["policy"],
+    cols = ["rank", "m", "L", "B", "selection", "policy", "retrains/yr [5%,95%]", "stops/yr [5%,95%]", "full", "degraded",
+            "stopped", "performance", "sample-passes/yr", "device-h/yr", "money/yr", "exact", "pareto"]
+    settings = sorted(settings, key=lambda s: (s.get("rank") is None, s.get("rank") or 0))
+    body = [[s.get("rank"), s["m"], s["L"], s["B"], s["selection"], s["policy"],
              f"{s['retrains_per_year']:.4g} [{s['retrains_per_year_quantiles'][0]:.4g}, {s['retrains_per_year_quantiles'][2]:.4g}]",
              f"{s['stops_per_year']:.4g} [{s['stops_per_year_quantiles'][0]:.4g}, {s['stops_per_year_quantiles'][2]:.4g}]",
              s["availability"]["full"], s["availability"]["degraded"], s["availability"]["stopped"], s["performance"],
              s["compute_per_year"]["sample_passes"], s["compute_per_year"]["device_hours"], s["compute_per_year"]["money"],
-             s["exact"]] for s in settings]
-    return Table(cols, body, "A year in production per setting and retraining policy")
+             s["exact"], s.get("pareto")] for s in settings]
+    return Table(cols, body, "A year in production per setting and retraining policy (ranked; infeasible settings last)")
 
 
 # A deployment at a realistic scale (the report's production scenario): 10 million samples,

@@ -5,14 +5,20 @@
 1. BMS time at L = B (vectorised score matrices) next to the naive baseline, a Python
    loop that recomputes the full score ``Σ_n n (1 - c_n)^t`` of every extended sequence
    (the authors' BMS took 0.46 s at L = 48);
-2. the tables of :func:`s3t_sim.selection.experiments.selection_report`;
+2. the objective estimate of ``s3t select`` at L = B = 256 (20,000 Monte Carlo runs, both
+   served-prefix objectives from one pass over the first hits) next to the baseline, the
+   previous estimator (one run of all R requests through ``best_prefix_minima`` per
+   objective), and the whole ``s3t select --slices 256 --budget 256 --method bms`` process;
+3. the tables of :func:`s3t_sim.selection.experiments.selection_report`;
 
 and saves every row to ``bench/results/selection.json``.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +29,8 @@ from scipy.optimize import linear_sum_assignment
 from analysis.tables import Table
 from s3t_sim.output import write_json_atomic
 from s3t_sim.selection import bipartite_matching_selection, expected_served_prefix
+from s3t_sim.selection.objectives import served_prefix_estimates
+from s3t_sim.system import best_prefix_minima
 from s3t_sim.selection.experiments import ranked_shard_prior, selection_report
 
 RESULTS = Path(__file__).parent / "results" / "selection.json"
@@ -77,6 +85,44 @@ def time_bms(sizes=(16, 48, 128, 256), horizon: float = 100.0) -> list[dict]:
     return rows
 
 
+def baseline_served_prefix(seqs: np.ndarray, R: int, runs: int, seed: int, average: bool) -> tuple[float, float]:
+    """The previous estimator (uniform prior, shard share 1): every stage's lifetime from all first hits."""
+    B, L = seqs.shape
+    rng = np.random.default_rng(seed)
+    values = np.empty(runs)
+    step = max(1, (1 << 22) // (B * L))
+    for lo in range(0, runs, step):
+        n = min(step, runs - lo)
+        draws = rng.choice(L + 1, size=(n, R), p=np.append(np.full(L, 1.0 / L), 0.0))  # the new code's stream
+        first = np.full((n, L + 1), R + 1, dtype=np.int32)
+        for r in range(R - 1, -1, -1):
+            first[np.arange(n), draws[:, r]] = r + 1
+        life = best_prefix_minima(first[:, :L], seqs)
+        values[lo:lo + n] = np.minimum(life - 1, R).sum(axis=1) / R if average else (life > R).sum(axis=1)
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(runs))
+
+
+def time_select_objective(L: int = 256, R: int = 100, runs: int = 20_000, seed: int = 0) -> list[dict]:
+    """Objective estimate of ``s3t select`` (new vs baseline) and the whole command, at L = B."""
+    seqs = bipartite_matching_selection(L, L, np.full(L, 1.0 / L), 100.0)
+    start = time.perf_counter()
+    after, averaged = served_prefix_estimates(seqs, None, R, method="mc", runs=runs, seed=seed)
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    old = [baseline_served_prefix(seqs, R, runs, seed, average) for average in (False, True)]
+    baseline = time.perf_counter() - start
+    command = [sys.executable, "-m", "analysis", "select", "--slices", str(L), "--budget", str(L), "--method", "bms",
+               "--seed", str(seed), "--json"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=Path(__file__).parent.parent)
+    whole = time.perf_counter() - start
+    return [{"L": L, "B": L, "requests": R, "runs": runs, "seed": seed, "estimate_seconds": ours,
+             "baseline_seconds": baseline, "speedup": baseline / ours, "select_process_seconds": whole,
+             "after": f"{after.mean:.3f} ± {after.se:.3f}", "baseline_after": f"{old[0][0]:.3f} ± {old[0][1]:.3f}",
+             "average": f"{averaged.mean:.3f} ± {averaged.se:.3f}",
+             "baseline_average": f"{old[1][0]:.3f} ± {old[1][1]:.3f}", "load_average": os.getloadavg()[0]}]
+
+
 def plot_served_prefix_curves(rows: list[dict], out_dir: Path) -> Path:
     """Expected served prefix against requests, one line per method; returns the PNG path."""
     from analysis.style import colour, linestyle, marker, new_figure, save_figure
@@ -114,6 +160,10 @@ def main(argv: list[str]) -> int:
                  "one run, skipped beyond L = 48; objectives: exact served prefix after R = L requests; "
                  "load_average = 1-minute load of this machine)", timing,
                  ["L", "B", "bms_seconds", "bms_cpu_seconds", "naive_seconds", "naive_cpu_seconds", "speedup", "bms_objective", "naive_objective", "load_average"])
+    objective = time_select_objective(L=64 if args.quick else 256, seed=args.seed)
+    _print_table("s3t select objective, uniform prior, BMS set at L = B, R = 100 requests (seconds; baseline = previous "
+                 "estimator, one pass per objective; the same runs and seed, so the values agree exactly; "
+                 "select_process_seconds = the whole `s3t select --method bms` command)", objective, list(objective[0]))
     start = time.perf_counter()
     report = selection_report(quick=args.quick, seed=args.seed)
     print(f"\n(selection tables computed in {time.perf_counter() - start:.1f} s, seed {args.seed})")
@@ -134,7 +184,8 @@ def main(argv: list[str]) -> int:
                  ["L", "B", "method", "distinct_prefixes", "shared_cost", "separate_cost", "saving"])
     figure = plot_served_prefix_curves(report["served_prefix_curves"], RESULTS.parent)
     print(f"\nfigure: {figure.relative_to(Path(__file__).parent.parent)} (and .pdf, .csv)")
-    write_json_atomic(RESULTS, {"seed": args.seed, "quick": args.quick, "bms_timing": timing, **report})
+    write_json_atomic(RESULTS, {"seed": args.seed, "quick": args.quick, "bms_timing": timing,
+                                "select_objective": objective, **report})
     print(f"\nrows saved to {RESULTS.relative_to(Path(__file__).parent.parent)}")
     return 0
 

@@ -26,7 +26,8 @@ def best_prefix_minima(values: np.ndarray, sequences: np.ndarray) -> np.ndarray:
 
     With ``values`` the first-hit times (or event indices) of a shard's slices this is when it
     stops serving ``j`` stages. The running minimum walks the slice axis, each step one
-    vectorised minimum over (sequences x rows); rows go in chunks (memory O(4M elements)).
+    vectorised minimum over (sequences x rows) of a row-gather from the transposed chunk
+    (contiguous rows; no (L, B, rows) array); rows go in chunks of ``2^16 / B`` (cache-sized).
 
     Examples
     --------
@@ -39,13 +40,13 @@ def best_prefix_minima(values: np.ndarray, sequences: np.ndarray) -> np.ndarray:
     out = np.empty(rows.shape, dtype=rows.dtype)
     if rows.dtype.kind in "iu" and rows.size and -2**31 <= rows.min() and rows.max() < 2**31:
         rows = rows.astype(np.int32)  # half the memory traffic; results are cast back into ``out``
-    step = max(1, (1 << 22) // (B * L))
+    step = max(16, (1 << 16) // B)
     for lo in range(0, rows.shape[0], step):
-        chunk = rows[lo:lo + step].T[seqs.T]  # (L, B, rows)
-        current = chunk[0].copy()
+        columns = np.ascontiguousarray(rows[lo:lo + step].T)  # (L, rows)
+        current = columns[seqs[:, 0]]  # (B, rows)
         out[lo:lo + step, 0] = current.max(axis=0)
         for j in range(1, L):
-            np.minimum(current, chunk[j], out=current)
+            np.minimum(current, columns[seqs[:, j]], out=current)
             out[lo:lo + step, j] = current.max(axis=0)
     return out.reshape(np.shape(values))
 

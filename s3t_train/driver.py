@@ -5,10 +5,13 @@ skips nodes that already have a checkpoint (resume). :func:`train_run_ray` submi
 pending nodes to an executor as a DAG (:class:`s3t_train.ray_executor.RayTreeExecutor`);
 each node reads its parent's checkpoint from the run folder, so both give bitwise-equal
 checkpoints. :func:`train_with_backend` picks one from the executor built by
-:func:`s3t_train.backends.executor_from_args`.
+:func:`s3t_train.backends.executor_from_args`. Both add the trained stages' seconds and
+sample-passes to ``RUN/timings.json`` (:func:`record_timings`; ``s3t plan --calibrate-run``
+reads it).
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -20,6 +23,7 @@ from typing import Any
 import networkx as nx
 import torch
 
+from s3t_sim.output import write_json_atomic
 from s3t_sim.selection import training_cost
 from s3t_train.cache import ActivationCache
 from s3t_train.executors import LocalTreeExecutor
@@ -29,6 +33,7 @@ from s3t_train.stage_model import configure_torch
 from s3t_train.training import NodeResult, train_node
 
 _WORKER_CACHES: dict[str, ActivationCache] = {}
+TIMINGS_FILE = "timings.json"
 
 
 @dataclass
@@ -68,6 +73,32 @@ class TrainSummary:
         }
 
 
+def record_timings(run_dir: str | os.PathLike[str], info: RunInfo, trained: list[NodeResult]) -> Path | None:
+    """Add the ``trained`` nodes to ``RUN/timings.json``: per stage (prefix length) the nodes,
+    sample-passes (examples x epochs) and seconds, their ratio ``seconds_per_sample_pass``,
+    and the same over all stages, with the model, device and dtype (kept over resumed calls)."""
+    if not trained:
+        return None
+    path = Path(run_dir) / TIMINGS_FILE
+    stages = json.loads(path.read_text(encoding="utf-8"))["stages"] if path.is_file() else {}
+    for r in trained:
+        stage = stages.setdefault(str(len(r.prefix)), {"nodes": 0, "sample_passes": 0, "seconds": 0.0})
+        stage["nodes"] += 1
+        stage["sample_passes"] += r.examples * r.slice_passes // len(r.prefix)
+        stage["seconds"] += r.seconds
+    for stage in stages.values():
+        stage["seconds_per_sample_pass"] = stage["seconds"] / max(stage["sample_passes"], 1)
+    passes = sum(stage["sample_passes"] for stage in stages.values())
+    seconds = sum(stage["seconds"] for stage in stages.values())
+    t = info.config.training
+    device = t.device + (f" ({torch.cuda.get_device_name(t.device)})" if t.device.startswith("cuda") else f" ({os.cpu_count()} cores)")
+    return write_json_atomic(path, {
+        "model": t.model, "device": device, "dtype": t.dtype, "torch_threads": torch.get_num_threads(),
+        "sample_passes": passes, "seconds": seconds, "seconds_per_sample_pass": seconds / max(passes, 1),
+        "stages": dict(sorted(stages.items(), key=lambda item: int(item[0]))),
+    })
+
+
 def train_run(run_dir: str | Path, progress: bool | None = None, cache: ActivationCache | None = None) -> TrainSummary:
     """Train every node of every shard's prefix tree that has no checkpoint yet (resumes).
 
@@ -94,6 +125,8 @@ def train_run(run_dir: str | Path, progress: bool | None = None, cache: Activati
                 results.append(train_node(run_dir, *pending[0], cache=cache))
             bar.update()
         bar.close()
+        with lock.hold():
+            record_timings(run_dir, info, results)
     finally:
         lock.close()
     return TrainSummary.of(info, results, time.perf_counter() - started)
@@ -149,9 +182,10 @@ def train_run_ray(run_dir: str | os.PathLike[str], executor: Any, threads: int |
         with lock.hold():  # Ray workers write the nodes: the driver holds the lock for the whole run
             tree = training_tree(run_dir)
             results = executor.run(tree, partial(train_node_task, run_dir, threads=threads)) if tree.number_of_nodes() else {}
+            trained = [results[node] for node in nx.topological_sort(tree)]
+            record_timings(run_dir, info, trained)
     finally:
         lock.close()
-    trained = [results[node] for node in nx.topological_sort(tree)]
     return TrainSummary.of(info, trained, time.perf_counter() - started)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from analysis.commands.arguments import add_progress_flag, int_list, name_list, show_progress, str_list
+from s3t_train.backends import add_backend_arguments, executor_from_args
 
 
 CONFIG_FLAGS = {  # argument -> PlanConfig field
@@ -11,7 +12,7 @@ CONFIG_FLAGS = {  # argument -> PlanConfig field
         "dataset_size", "deletions_per_day", "prior", "horizon_days", "sample_pass_cost", "epoch_cost", "cost_unit",
         "epochs", "performance", "criterion", "shards", "slices", "budgets", "selections", "max_training_cost",
         "min_performance", "max_stop_probability", "rank_by", "seed", "retrain_days", "period_days", "devices",
-        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model")
+        "seconds_per_sample_pass", "price_per_device_hour", "steady_samples", "model", "calibrate_run", "aggregate")
 } | {"policy": "policies"}
 
 
@@ -30,10 +31,14 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     cost = p.add_mutually_exclusive_group()
     cost.add_argument("--sample-pass-cost", type=float, default=None, help="cost of training on one sample once")
     cost.add_argument("--epoch-cost", type=float, default=None, help="cost of one epoch on the full set (default: 1)")
+    p.add_argument("--calibrate-run", default=None, metavar="RUN", help="a run folder trained by s3t train: its "
+                   "timings.json sets the cost per sample-pass (device-hours) and --seconds-per-sample-pass")
     p.add_argument("--cost-unit", default="epoch-cost units", help="what one unit of --epoch-cost/--sample-pass-cost is, e.g. USD or device-hours")
     p.add_argument("--epochs", type=int, default=1, help="epochs per training stage (default: 1)")
     p.add_argument("--performance", default="saturating:0.5,0.9,5000",
                    help="f(k): 'saturating:f0,fmax,scale' (accuracy vs samples seen), 'linear:f0,fL' or a CSV with columns k,accuracy")
+    p.add_argument("--aggregate", choices=("mean", "alive-vote"), default=None, help="served performance: mean f(k) over "
+                   "all shards (dead ones count f(0); default) or alive-vote (mean over the live shards; L <= 14)")
     p.add_argument("--criterion", default="any-dead", help="what forces a retraining stop: any-dead, all-dead or prefix-below:F (default: any-dead)")
     p.add_argument("--shards", type=int_list, default=(1, 2, 4, 8, 16), help="m values to search (default: 1,2,4,8,16)")
     p.add_argument("--slices", type=int_list, default=(2, 4, 8, 12), help="L values to search, each <= 256; beyond 14 the served performance is Monte Carlo (default: 2,4,8,12)")
@@ -59,6 +64,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--figure", default=None, metavar="DIR", help="write the Pareto-front figure (PNG, PDF, CSV) into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_flag(p)
+    add_backend_arguments(p)  # --backend ray [--address ...]: one Ray task per L, results as the local run
     # flags the user did not give stay None, so that a plan file (or PlanConfig's default) applies
     p.set_defaults(func=run, **{dest: None for dest in CONFIG_FLAGS})
 
@@ -76,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
         check_output_path("--figure", args.figure)
     overrides = {field: getattr(args, dest) for dest, field in CONFIG_FLAGS.items() if getattr(args, dest) is not None}
     config = scenario_config(read_plan_file(args.plan_file) if args.plan_file else {}, overrides)
-    result = planning.plan(config, progress=show_progress(args))
+    with executor_from_args({"backend": args.backend, "address": args.address, "ray_cpus": args.ray_cpus}) as executor:
+        result = planning.plan(config, progress=show_progress(args), executor=executor if args.backend == "ray" else None)
     figure = plan_figure.pareto_figure(result, args.figure) if args.figure else None
+    year_figure = plan_figure.year_pareto_figure(result, args.figure) if args.figure and result.best_year else None
 
     def text(_: dict) -> str:
         lines = [f"{len(result.rows)} settings searched in {result.seconds:.2f} s; {len(result.ranked)} feasible.\n"]
@@ -90,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
         lines.append("\n" + result.recommendation())
         if figure:
             lines.append(f"\nPareto front: {figure.png} ({figure.pdf.name}, {figure.csv.name})")
+        if year_figure:
+            lines.append(f"Pareto front of the years in production: {year_figure.png}")
         return "\n".join(lines)
 
-    payload = dict(result.to_json(), figure=str(figure.png) if figure else None) if args.json else {}
+    payload = dict(result.to_json(), figure=str(figure.png) if figure else None,
+                   year_figure=str(year_figure.png) if year_figure else None) if args.json else {}
     print_result(payload, args.json, text)
     return 0

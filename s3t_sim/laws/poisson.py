@@ -28,20 +28,31 @@ from s3t_sim.system import S3TSystem
 MAX_VALUES = 20_000  # distinct aggregate-performance values the convolution may carry
 
 
-def _death_pair(death: np.ndarray, p: np.ndarray, kind: str, fallback: bool, t: np.ndarray) -> tuple:
-    """``(S, F)`` for ``all-dead``/``any-dead``. With fallback ``a_s = log P(shard s dead) =
-    sum_{i in F_s} log(1 - e^{-p_i t})``, without ``log(1 - e^{-P_s t})`` (``log1mexp``: a
-    product's log would lose the digits of a tiny ``1 - P(dead)``). ``all-dead``:
-    ``F = exp(sum_s a_s)``, ``S = -expm1(sum_s a_s)``; ``any-dead``:
-    ``log S = sum_s log(1 - e^{a_s})``, ``F = -expm1(log S)``."""
+def death_kinds(death: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alike shards grouped: distinct rows of (death mask ``(m, L)``, prior ``(m, L)``) and their
+    counts, so that the survival costs O(kinds L) per time, not O(m L)."""
+    if np.all(death == death[0]) and np.all(p == p[0]):  # the common case: one kind, no sort
+        return death[:1], p[:1], np.array([death.shape[0]])
+    rows, counts = np.unique(np.concatenate([death.astype(float), p], axis=1), axis=0, return_counts=True)
+    L = death.shape[1]
+    return rows[:, :L] > 0, rows[:, L:], counts
+
+
+def _death_pair(kinds: tuple, kind: str, fallback: bool, t: np.ndarray) -> tuple:
+    """``(S, F)`` for ``all-dead``/``any-dead`` from the shard kinds (:func:`death_kinds`,
+    ``n_k`` shards each). With fallback ``a_k = log P(shard dead) = sum_{i in F_k} log(1 - e^{-p_i t})``,
+    without ``log(1 - e^{-P_k t})`` (``log1mexp``: a product's log would lose the digits of a
+    tiny ``1 - P(dead)``). ``all-dead``: ``F = exp(sum_k n_k a_k)``, ``S = -expm1(...)``;
+    ``any-dead``: ``log S = sum_k n_k log(1 - e^{a_k})``, ``F = -expm1(log S)``."""
+    death, p, counts = kinds
     if fallback:
-        logs = np.where(death, log1mexp(t[:, None, None] * p), 0.0).sum(axis=2)  # (T, m)
+        logs = np.where(death, log1mexp(t[:, None, None] * p), 0.0).sum(axis=2)  # (T, kinds)
     else:
         logs = log1mexp(t[:, None] * p.sum(axis=1))
     if kind == "all-dead":
-        total = logs.sum(axis=1)
+        total = logs @ counts
         return -np.expm1(total), np.exp(total)
-    log_alive = log1mexp(-logs).sum(axis=1)  # log(1 - e^{a}) = log1mexp(-a)
+    log_alive = log1mexp(-logs) @ counts  # log(1 - e^{a}) = log1mexp(-a)
     return np.exp(log_alive), -np.expm1(log_alive)
 
 
@@ -106,7 +117,7 @@ class PoissonEmbeddingLaw(CountLaw):
         t = np.atleast_1d(np.asarray(t, dtype=float))
         system, p = self.system, self.prior
         if self.criterion.depends_only_on_death():
-            return _death_pair(system.death_slices(), p, self.criterion.kind, system.checkpoint_fallback, t)
+            return _death_pair(self._death_kinds, self.criterion.kind, system.checkpoint_fallback, t)
         L = system.L
         f = np.concatenate([[0.0], np.cumsum(self.criterion.stage_weights(L))])  # f(k) - f(0)
         losses = f[-1] - f  # f(L) - f(k), k = 0..L
@@ -131,9 +142,14 @@ class PoissonEmbeddingLaw(CountLaw):
         return out if np.ndim(t) else float(out[0])
 
     @cached_property
+    def _death_kinds(self) -> tuple:
+        return death_kinds(self.system.death_slices(), self.prior)
+
+    @cached_property
     def moments(self) -> CountMoments:
         """Mean and variance with absolute error bounds (:func:`~s3t_sim.laws.quadrature.count_moments`)."""
-        chunk = max(16, (1 << 22) // self.per_time)  # bounded memory
+        per_time = self._death_kinds[0].size if self.criterion.depends_only_on_death() else self.per_time
+        chunk = max(16, (1 << 22) // per_time)  # bounded memory
 
         def pair(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             parts = [self.survival_pair(t[i : i + chunk]) for i in range(0, t.size, chunk)]

@@ -6,7 +6,7 @@ from numpy.typing import ArrayLike
 
 from s3t_sim.checks import check_int
 from s3t_sim.priors import shard_prior
-from s3t_sim.selection.objectives import expected_requests_to_death, expected_served_prefix
+from s3t_sim.selection.objectives import expected_requests_to_death, served_prefix_estimates
 from s3t_sim.selection.prefix_tree import training_cost
 
 
@@ -34,8 +34,7 @@ def describe_selection(
     seqs = np.asarray(sequences, dtype=np.int64)
     p = shard_prior(prior, seqs.shape[1])
     R = check_int("requests", requests, 0)
-    after = expected_served_prefix(seqs, p, R, shard_share=shard_share, runs=runs, seed=seed)
-    averaged = expected_served_prefix(seqs, p, R, average=True, shard_share=shard_share, runs=runs, seed=seed)
+    after, averaged = served_prefix_estimates(seqs, p, R, shard_share=shard_share, runs=runs, seed=seed)
     objective = {
         "method": after.method,
         "requests": R,

@@ -35,7 +35,7 @@ from s3t_sim.checks import as_generator, check_choice, check_int, check_real
 from s3t_sim.laws.hitsets import hit_set_law, served_prefix_by_hit_set
 from s3t_sim.laws.poisson import PoissonEmbeddingLaw
 from s3t_sim.laws.served_prefix import EXACT_MAX_L, checked_shard
-from s3t_sim.system import S3TSystem, best_prefix_minima
+from s3t_sim.system import S3TSystem
 
 OBJECTIVE_METHODS = ("auto", "exact", "mc")
 
@@ -87,6 +87,33 @@ def expected_served_prefix(
     >>> float(expected_served_prefix([[0, 1, 2]], [0.5, 0.25, 0.25], 1))  # 0.5*0 + 0.25*1 + 0.25*2
     0.75
     """
+    after, averaged = served_prefix_estimates(
+        sequences, prior, requests, shard_share=shard_share, method=method, runs=runs, seed=seed
+    )
+    return averaged if average else after
+
+
+def served_prefix_estimates(
+    sequences: ArrayLike,
+    prior: ArrayLike | None = None,
+    requests: int = 10,
+    *,
+    shard_share: float = 1.0,
+    method: str = "auto",
+    runs: int = 20_000,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[Estimate, Estimate]:
+    """Both served-prefix objectives, ``(after R requests, averaged over r = 1..R)``.
+
+    Same parameters as :func:`expected_served_prefix`; the Monte Carlo path reads both off
+    the same runs (one simulation, not two).
+
+    Examples
+    --------
+    >>> after, averaged = served_prefix_estimates([[0, 1, 2]], [0.5, 0.25, 0.25], 2)
+    >>> round(after.mean, 4), round(averaged.mean, 4)   # averaged = (0.75 + after) / 2
+    (0.3125, 0.5312)
+    """
     seqs, p = checked_shard(sequences, prior)
     L = seqs.shape[1]
     check_choice("method", method, OBJECTIVE_METHODS)
@@ -94,39 +121,53 @@ def expected_served_prefix(
     if method == "exact" or (method == "auto" and L <= EXACT_MAX_L):
         if L > EXACT_MAX_L:
             raise ValueError(f"method='exact' needs L <= {EXACT_MAX_L}; got L={L} (use method='mc')")
-        law = hit_set_law(p, R, average=average, shard_share=shard_share)
-        return Estimate(float(law @ served_prefix_by_hit_set(seqs)))
-    return _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed)
+        k = served_prefix_by_hit_set(seqs)
+        after, averaged = (hit_set_law(p, R, average=a, shard_share=shard_share) @ k for a in (False, True))
+        return Estimate(float(after)), Estimate(float(averaged))
+    return _monte_carlo_served_prefix(seqs, p, R, shard_share, runs, seed)
 
 
-def _monte_carlo_served_prefix(seqs, p, R, average, shard_share, runs, seed) -> Estimate:
-    """Served prefix by simulating the ``R`` requests of each run (one categorical draw each).
+def _monte_carlo_served_prefix(seqs, p, R, shard_share, runs, seed) -> tuple[Estimate, Estimate]:
+    """Served prefix after ``R`` requests and averaged over r <= R, by simulating the requests.
 
     From ``h_i``, the index of the first request that hits slice ``i`` (``R + 1`` if none),
-    stage ``j`` survives request ``r`` iff ``life_j = max_pi min_{t < j} h_{pi_t} > r``; so
-    ``k(R) = #{j : life_j > R}`` and ``(1/R) sum_{r <= R} k(r) = sum_j min(life_j - 1, R) / R``.
-    The prefix minima are :func:`s3t_sim.system.best_prefix_minima`: O(runs B L) work in
-    bounded chunks, no array over request counts.
+    the shard serves ``k(r) = max_b (position of the first slice of sequence b hit by
+    request r)``. ``k`` changes only at the first hits, so the runs walk their first
+    ``E = min(R, L)`` first hits in time order, each step one minimum and one maximum over
+    the B sequences: O(runs B min(R, L)) work, rows in bounded chunks. Then
+    ``k(R)`` is the last value and ``(1/R) sum_{r <= R} k(r)`` weights each value by the
+    requests it held for.
     """
     runs = check_int("runs", runs, 2)
     q = check_real("shard_share", shard_share, 0.0, 1.0, low_inclusive=False)
     rng = as_generator(seed)
     B, L = seqs.shape
     probs = np.append(q * p, max(0.0, 1.0 - q * p.sum()))  # the last category: a request to another shard
-    values = np.empty(runs)
-    step = max(1, (1 << 22) // (B * L))
+    position = np.full((L + 1, B), L, dtype=np.int32)  # position[s, b]: where slice s sits in sequence b
+    position[seqs, np.arange(B)[:, None]] = np.arange(L, dtype=np.int32)
+    E = min(R, L)
+    after, averaged = np.empty(runs), np.empty(runs)
+    step = max(1, (1 << 22) // (B + L + R))
     for lo in range(0, runs, step):
         n = min(step, runs - lo)
         draws = rng.choice(L + 1, size=(n, R), p=probs / probs.sum()) if R > 0 else np.zeros((n, 0), dtype=np.int64)
         first = np.full((n, L + 1), R + 1, dtype=np.int32)
         for r in range(R - 1, -1, -1):  # the earliest hit is written last
             first[np.arange(n), draws[:, r]] = r + 1
-        life = best_prefix_minima(first[:, :L], seqs)  # (n, L)
-        if average and R > 0:
-            values[lo:lo + n] = np.minimum(life - 1, R).sum(axis=1) / R
-        else:
-            values[lo:lo + n] = (life > R).sum(axis=1)
-    return Estimate(float(values.mean()), float(values.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc")
+        order = np.argsort(first[:, :L], axis=1, kind="stable")[:, :E]
+        times = np.take_along_axis(first, order, axis=1)  # (n, E), non-decreasing; R + 1 = never
+        order[times > R] = L  # no hit within R requests: position row L changes nothing
+        bounds = np.minimum(np.concatenate([times, np.full((n, 1), R + 1)], axis=1), R + 1)
+        total = L * (bounds[:, 0] - 1).astype(float)  # the full prefix until the first hit
+        current = np.full((n, B), L, dtype=np.int32)
+        for t in range(E):
+            np.minimum(current, position[order[:, t]], out=current)
+            total += current.max(axis=1) * (bounds[:, t + 1] - bounds[:, t])
+        after[lo:lo + n] = current.max(axis=1) if E else L
+        averaged[lo:lo + n] = total / R if R > 0 else L
+    return tuple(  # type: ignore[return-value]
+        Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(runs)), runs, seed, "mc") for v in (after, averaged)
+    )
 
 
 def expected_requests_to_death(
