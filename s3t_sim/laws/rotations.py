@@ -27,8 +27,6 @@ error ~L 1e-16); laws are differences of cumulative values (absolute error ~1e-1
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
-from scipy.stats import binom
 
 from s3t_sim.checks import check_int, check_real
 
@@ -63,6 +61,8 @@ def uniform_rotation_starts(sequences: np.ndarray, prior_row: np.ndarray) -> "np
 
 def _binomials(L: int) -> np.ndarray:
     """``C(L, h)``, ``h = 0..L``, as floats (rounded: exact integers while below 2^53)."""
+    from scipy.special import gammaln
+
     h = np.arange(L + 1)
     return np.round(np.exp(gammaln(L + 1) - gammaln(h + 1) - gammaln(L - h + 1)))
 
@@ -200,4 +200,6 @@ def rotation_prefix_pmf(L: int, starts: np.ndarray, count_law: np.ndarray) -> np
 def poisson_count_law(L: int, slice_rate: float, t: np.ndarray) -> np.ndarray:
     """``P(|D(t)| = h)``, shape ``(L + 1, T)``, at Poisson times ``t``: each slice is hit by time
     ``t`` independently with probability ``1 - e^{-u t}`` (``u`` its rate): Binomial."""
+    from scipy.stats import binom
+
     return binom.pmf(np.arange(L + 1)[:, None], L, -np.expm1(-slice_rate * np.asarray(t, dtype=float))[None, :])

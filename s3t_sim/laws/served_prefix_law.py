@@ -19,8 +19,6 @@ inside the shard alone. Every law is a :class:`~s3t_sim.laws.count.FiniteLaw`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
-from scipy.stats import binom, hypergeom
 
 from s3t_sim.checks import check_choice, check_int
 from s3t_sim.laws.count import FiniteLaw
@@ -52,6 +50,8 @@ def _weights(system: S3TSystem, prior, request_model: str, sizes) -> tuple[np.nd
 
 def _shard_pmf(system: S3TSystem, s: int, w_row: np.ndarray, total: float, r: int, model: str) -> tuple[np.ndarray, str]:
     """Shard ``s``'s prefix pmf after ``r`` requests drawn from mass ``total`` (module docstring)."""
+    from scipy.special import gammaln
+
     L = system.L
     out_mass = w_row.sum()
     if out_mass == 0 or r == 0:
@@ -122,6 +122,8 @@ def total_served_prefix_law(system: S3TSystem, prior=None, requests: int = 1, *,
     >>> law.pmf([2, 3]).tolist()   # one request leaves one shard at 0 (first slice) or 1
     [0.5, 0.5]
     """
+    from scipy.stats import binom, hypergeom
+
     r = check_int("requests", requests, 0)
     w, total = _weights(system, prior, request_model, sizes)
     m, L = system.m, system.L
