@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from analysis.cli import main as s3t  # noqa: E402
+from exactness_oracle import retrained_without  # noqa: E402
 from s3t_train.audit import audit  # noqa: E402
 from s3t_train.causal_lm import generate, next_token_logits  # noqa: E402
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig  # noqa: E402
@@ -24,8 +25,6 @@ from s3t_train.model import load_tokenizer  # noqa: E402
 from s3t_train.run import S3TRun  # noqa: E402
 from s3t_train.run_folder import create_run  # noqa: E402
 from s3t_train.serving import live_stages, predict_logits  # noqa: E402
-from s3t_train.store import DataStore  # noqa: E402
-from s3t_train.training import train_node  # noqa: E402
 
 WORDS = "red green blue film music story good bad long short".split()
 PROMPTS = ["repeat : red film", "repeat : good music story", "repeat : blue"]
@@ -99,13 +98,8 @@ def test_delete_is_exact_bitwise_and_generation_follows_the_mean(trained, tmp_pa
     assert second not in served and len(served) == 1
     served_logits = next_token_logits(run, [(0, served)], rows)
 
-    scratch = tmp_path / "scratch"
-    create_run(run.config, scratch)
-    store = DataStore(scratch / "store.sqlite")
-    store.remove(victim)
-    store.close()
-    train_node(scratch, 0, served)
-    assert torch.equal(next_token_logits(S3TRun(scratch), [(0, served)], rows), served_logits)
+    fresh = retrained_without(run, 0, served, victim, tmp_path / "scratch")
+    assert torch.equal(next_token_logits(fresh, [(0, served)], rows), served_logits)
     assert audit(run)["ok"]
 
     # greedy generation: first token is the argmax of the live shards' mean next-token logits

@@ -14,6 +14,7 @@ pytest.importorskip("peft")
 Image = pytest.importorskip("PIL.Image")
 
 from analysis.cli import main as s3t  # noqa: E402
+from exactness_oracle import retrained_without  # noqa: E402
 from s3t_train.audit import audit  # noqa: E402
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig  # noqa: E402
 from s3t_train.data import load_examples  # noqa: E402
@@ -23,8 +24,6 @@ from s3t_train.model import load_grouped_model  # noqa: E402
 from s3t_train.run import S3TRun  # noqa: E402
 from s3t_train.run_folder import create_run  # noqa: E402
 from s3t_train.serving import live_stages, predict, predict_logits, shard_logits, stage_logits, stages_logits  # noqa: E402
-from s3t_train.store import DataStore  # noqa: E402
-from s3t_train.training import train_node  # noqa: E402
 
 CLASSES = ("blue", "green", "red")
 
@@ -93,13 +92,8 @@ def test_image_delete_is_exact_bitwise(trained, tmp_path):
     served_logits = shard_logits(run, 0, paths)
     assert not torch.equal(before, served_logits)
 
-    scratch = tmp_path / "scratch"
-    create_run(run.config, scratch)
-    store = DataStore(scratch / "store.sqlite")
-    store.remove(victim)
-    store.close()
-    train_node(scratch, 0, served)
-    assert torch.equal(stage_logits(S3TRun(scratch), 0, served, paths), served_logits)
+    fresh = retrained_without(run, 0, served, victim, tmp_path / "scratch")
+    assert torch.equal(stage_logits(fresh, 0, served, paths), served_logits)
     assert audit(run)["ok"] and victim not in run.store
     assert torch.equal(predict_logits(run, paths), stages_logits(run, live_stages(run), paths).mean(dim=0))
 

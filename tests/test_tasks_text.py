@@ -14,6 +14,7 @@ pytest.importorskip("peft")
 scipy_stats = pytest.importorskip("scipy.stats")
 
 from analysis.cli import main as s3t  # noqa: E402
+from exactness_oracle import retrained_without  # noqa: E402
 from s3t_train.audit import audit  # noqa: E402
 from s3t_train.config import DataConfig, GroupLoRAConfig, RunConfig, SystemConfig, TrainingConfig  # noqa: E402
 from s3t_train.data import load_examples  # noqa: E402
@@ -24,9 +25,7 @@ from s3t_train.model import load_grouped_model, load_tokenizer  # noqa: E402
 from s3t_train.run import S3TRun  # noqa: E402
 from s3t_train.run_folder import create_run  # noqa: E402
 from s3t_train.serving import live_stages, predict, predict_logits, shard_logits, stage_logits, stages_logits  # noqa: E402
-from s3t_train.store import DataStore  # noqa: E402
 from s3t_train.tasks import encode, padded_inputs  # noqa: E402
-from s3t_train.training import train_node  # noqa: E402
 
 WORDS = "film good bad story actor music plot long short funny dull bright dark movie scene great".split()
 
@@ -127,13 +126,8 @@ def test_delete_is_exact_bitwise(trained, tmp_path):
     assert (report.shard, report.slice) == (0, second) and second not in served and len(served) == 1
     served_outputs = shard_logits(run, 0, texts)
 
-    scratch = tmp_path / "scratch"
-    create_run(run.config, scratch)
-    store = DataStore(scratch / "store.sqlite")
-    store.remove(victim)
-    store.close()
-    train_node(scratch, 0, served)
-    assert torch.equal(stage_logits(S3TRun(scratch), 0, served, texts), served_outputs)
+    fresh = retrained_without(run, 0, served, victim, tmp_path / "scratch")
+    assert torch.equal(stage_logits(fresh, 0, served, texts), served_outputs)
     assert audit(run)["ok"]
     per_shard = stages_logits(run, live_stages(run), texts)
     assert torch.equal(predict_logits(run, texts), per_shard.mean(dim=0))

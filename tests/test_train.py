@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from exactness_oracle import retrained_without  # noqa: E402
 from s3t_train.audit import audit  # noqa: E402
 from s3t_train.cache import ActivationCache  # noqa: E402
 from s3t_train.checkpoints import load_node  # noqa: E402
@@ -282,14 +283,8 @@ def test_delete_is_exact_bitwise(run_copy, shared_data, tmp_path):
     assert report.deactivated == [p for p in run.deletions.stages[0] if second in p]
     served_logits = shard_logits(run, 0, texts)
 
-    scratch = tmp_path / "scratch"
-    create_run(run.config, scratch)
-    store = DataStore(scratch / "store.sqlite")
-    store.remove(victim)
-    store.close()
-    for k in range(1, len(served) + 1):
-        train_node(scratch, 0, served[:k])
-    assert torch.equal(stage_logits(S3TRun(scratch), 0, served, texts), served_logits)
+    fresh = retrained_without(run, 0, served, victim, tmp_path / "scratch")
+    assert torch.equal(stage_logits(fresh, 0, served, texts), served_logits)
     assert audit(run)["ok"]
 
 
