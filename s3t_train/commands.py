@@ -139,8 +139,6 @@ def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
-
     from s3t_train.driver import train_with_backend
     from s3t_train.run_folder import create_run
     from s3t_train.stage_model import model_for
@@ -153,8 +151,7 @@ def run_train(args: argparse.Namespace) -> int:
         training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
     )
-    if args.device != "cpu" and not torch.cuda.is_available():
-        raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {args.device})")
+    check_device_available(args.device)
     _check_train_args(args)
     try:
         model_for(config, num_labels=default_outputs(args.task))  # loads the model once; rejects an L the model cannot hold before writing anything
@@ -169,6 +166,14 @@ def run_train(args: argparse.Namespace) -> int:
         f"{summary['separate_cost']}, saving {summary['saving_vs_separate']:.0%}); run in {args.out}"
     )
     return 0
+
+
+def check_device_available(device: str) -> None:
+    """Refuse ``--device cuda[:N]`` in one line where torch sees no CUDA device."""
+    import torch
+
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {device})")
 
 
 def _labels(text: str | None) -> tuple[str, ...] | None:
