@@ -43,6 +43,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the subsample and shard/slice split")
     p.add_argument("--deletion-weights", default=None, help="CSV id,weight: group likely deletions into the same slices")
     _add_task_arguments(p)
+    p.add_argument("--select-on-validation", type=float, default=None, metavar="F",
+                   help="keep each stage's best epoch by the loss on a seeded fraction F in (0, 1) of each of its slices (default off)")
     p.add_argument("--no-cache", action="store_true", help="plain peft loop: padded batches, no activation cache, no packing")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
     add_backend_arguments(p)
@@ -148,7 +150,8 @@ def run_train(args: argparse.Namespace) -> int:
         data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights, args.task,
                         args.text_pair_column, args.header, args.id_column, _labels(args.labels)),
         lora=GroupLoRAConfig(args.rank, args.alpha, tuple(args.target_modules), args.group_order, args.rslora, args.lora_dropout, args.layers_per_slice),
-        training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
+        training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache,
+                                args.select_on_validation),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
     )
     check_device_available(args.device)
