@@ -37,6 +37,7 @@ class NodeCheckpoint:
     head: dict[str, torch.Tensor]
     seen_ids: list[int]
     fingerprint: str
+    selection: dict | None = None  # model selection on validation: {"chosen_epoch", "validation_losses", "validation_ids"}
 
 
 class DamagedCheckpoint(ValueError):
@@ -62,6 +63,8 @@ def save_node(path: str | Path, node: NodeCheckpoint) -> None:
         "seen_ids": json.dumps(sorted(int(i) for i in node.seen_ids)),
         "fingerprint": node.fingerprint,
     }
+    if node.selection is not None:  # absent without selection: those files stay byte-identical
+        metadata["selection"] = json.dumps(node.selection, sort_keys=True)
     metadata["sha256"] = _digest(metadata, tensors)
     write_bytes_atomic(path, _canonical(save(tensors, metadata=metadata)))
 
@@ -109,6 +112,7 @@ def read_node_metadata(path: str | Path) -> dict:
         "prefix": tuple(json.loads(meta["prefix"])),
         "seen_ids": json.loads(meta["seen_ids"]),
         "fingerprint": meta["fingerprint"],
+        "selection": json.loads(meta["selection"]) if "selection" in meta else None,
     }
 
 

@@ -43,6 +43,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the subsample and shard/slice split")
     p.add_argument("--deletion-weights", default=None, help="CSV id,weight: group likely deletions into the same slices")
     _add_task_arguments(p)
+    p.add_argument("--select-on-validation", type=float, default=None, metavar="F",
+                   help="keep each stage's best epoch by the loss on a seeded fraction F in (0, 1) of each of its slices (default off)")
     p.add_argument("--no-cache", action="store_true", help="plain peft loop: padded batches, no activation cache, no packing")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
     add_backend_arguments(p)
@@ -139,8 +141,6 @@ def _add_lora_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
-
     from s3t_train.driver import train_with_backend
     from s3t_train.run_folder import create_run
     from s3t_train.stage_model import model_for
@@ -150,11 +150,11 @@ def run_train(args: argparse.Namespace) -> int:
         data=DataConfig(args.data, args.text_column, args.label_column, args.limit, args.split_seed, args.deletion_weights, args.task,
                         args.text_pair_column, args.header, args.id_column, _labels(args.labels)),
         lora=GroupLoRAConfig(args.rank, args.alpha, tuple(args.target_modules), args.group_order, args.rslora, args.lora_dropout, args.layers_per_slice),
-        training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache),
+        training=TrainingConfig(args.model, args.epochs, args.lr, args.batch_size, args.max_length, args.seed, args.device, args.dtype, not args.no_cache,
+                                args.select_on_validation),
         system=SystemConfig(args.shards, args.slices, args.budget, args.selection),
     )
-    if args.device != "cpu" and not torch.cuda.is_available():
-        raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {args.device})")
+    check_device_available(args.device)
     _check_train_args(args)
     try:
         model_for(config, num_labels=default_outputs(args.task))  # loads the model once; rejects an L the model cannot hold before writing anything
@@ -169,6 +169,14 @@ def run_train(args: argparse.Namespace) -> int:
         f"{summary['separate_cost']}, saving {summary['saving_vs_separate']:.0%}); run in {args.out}"
     )
     return 0
+
+
+def check_device_available(device: str) -> None:
+    """Refuse ``--device cuda[:N]`` in one line where torch sees no CUDA device."""
+    import torch
+
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"device must be 'cpu' here: torch sees no CUDA device (got --device {device})")
 
 
 def _labels(text: str | None) -> tuple[str, ...] | None:

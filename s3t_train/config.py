@@ -125,9 +125,13 @@ class TrainingConfig:
     device: str = "cpu"
     dtype: str = "float32"
     cache_activations: bool = True
+    select_on_validation: float | None = None  # F in (0, 1): keep each stage's best epoch on a seeded F of its slices
 
     def __post_init__(self) -> None:
         self.epochs = check_int("epochs", self.epochs, 1)
+        if self.select_on_validation is not None:
+            self.select_on_validation = check_real("select_on_validation", self.select_on_validation, 0.0, 1.0,
+                                                   low_inclusive=False, high_inclusive=False)
         self.lr = check_real("lr", self.lr, 0.0, low_inclusive=False)
         self.batch_size = check_int("batch_size", self.batch_size, 1)
         self.max_length = check_int("max_length", self.max_length, 2)
@@ -199,6 +203,8 @@ class RunConfig:
     def fingerprint(self) -> str:
         """Hash of the fields that determine trained weights (stored in every checkpoint)."""
         weight_fields = {k: v for k, v in self.flat().items() if k not in self.NON_WEIGHT_FIELDS}
+        if weight_fields["training.select_on_validation"] is None:  # off: the fingerprint of runs made before the option
+            del weight_fields["training.select_on_validation"]
         return hashlib.sha256(json.dumps(weight_fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 

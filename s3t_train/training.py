@@ -116,45 +116,107 @@ def train_node(
         for members in slices:
             states.update(slice_states(model, cache, context, entry, members, [tokens_of[i] for i in members], t.device))
 
-    loss_value = _fit(model, k, trainable, states, entry if use_cache else None, ids, token_rows, targets(config.data.task, labels), config, lambda purpose: stage_seed(t.seed, shard, prefix, purpose))
+    train_pos, val_pos = _validation_split(slices, t.select_on_validation, lambda s: stage_seed(t.seed, shard, (s,), "validation"), prefix)
+    loss_value, selection = _fit(model, k, trainable, states, entry if use_cache else None, ids, token_rows, targets(config.data.task, labels), config,
+                                 lambda purpose: stage_seed(t.seed, shard, prefix, purpose), train_pos, val_pos)
 
     if context:
         cache.drop_context(context)  # bottom-up states belong to this node only
     for p in trainable:
         p.requires_grad_(False)
-    save_node(node_path(run_dir, shard, prefix), NodeCheckpoint(shard, prefix, model.group_state(k), model.head_state(), ids, config.fingerprint()))
+    # provenance: every example of the slices, validation part included (a deletion there deactivates the stage)
+    save_node(node_path(run_dir, shard, prefix), NodeCheckpoint(shard, prefix, model.group_state(k), model.head_state(), ids, config.fingerprint(), selection))
     return NodeResult(shard, prefix, len(ids), k * t.epochs, time.perf_counter() - started, float(loss_value))
 
 
-def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], y: torch.Tensor, config: RunConfig, seed_of) -> float:
-    """AdamW on the task's loss (:func:`s3t_train.tasks.loss`) for ``epochs`` epochs, batches in
-    a seeded order, LoRA dropout of group ``k`` drawn from the stage's own seed (the global RNG
-    is restored afterwards). Returns the last batch's loss."""
+def _validation_split(slices: list[list[int]], fraction: float | None, seed_of_slice, prefix: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """Positions (in the stage's id list) of the training and the validation examples.
+
+    Without ``fraction`` every example trains. Otherwise each slice's members are permuted
+    with the slice's own seed and ``round(fraction * n)`` of them (at most ``n - 1``) are held
+    out: the split of a slice depends only on its current members, so it is the same in
+    every stage that holds the slice and is recomputed from the remaining data on retraining."""
+    if fraction is None:
+        total = sum(len(members) for members in slices)
+        return list(range(total)), []
+    train, val, start = [], [], 0
+    for members, s in zip(slices, prefix):
+        n = len(members)
+        held = min(int(round(fraction * n)), max(n - 1, 0))
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed_of_slice(s))).tolist()
+        chosen = set(order[:held])
+        val += [start + i for i in range(n) if i in chosen]
+        train += [start + i for i in range(n) if i not in chosen]
+        start += n
+    return train, val
+
+
+def _fit(model: GroupedLoRAModel, k: int, trainable: list, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], y: torch.Tensor,
+         config: RunConfig, seed_of, train_pos: list[int], val_pos: list[int]) -> tuple[float, dict | None]:
+    """AdamW on the task's loss (:func:`s3t_train.tasks.loss`) for ``epochs`` epochs over the
+    examples at ``train_pos``, batches in a seeded order, LoRA dropout of group ``k`` drawn from
+    the stage's own seed (the global RNG is restored afterwards). Returns the last batch's loss
+    and, with selection on (``config.training.select_on_validation``), the selection record:
+    after every epoch the mean loss on ``val_pos`` is measured and the weights (group ``k`` and
+    head) of the epoch with the least loss are restored (the first such epoch on ties)."""
     t = config.training
     optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=0.0)
     order_rng = torch.Generator().manual_seed(seed_of("batches"))
     autocast = t.device != "cpu" and t.dtype != "float32"
     scaler = torch.amp.GradScaler("cuda", enabled=autocast and t.dtype == "float16")
     loss_value = torch.tensor(float("nan"))
+    losses, best = [], None
     with torch.random.fork_rng(devices=[] if t.device == "cpu" else [torch.device(t.device)]):
         torch.manual_seed(seed_of("dropout"))
         model.train_dropout(k)
         try:
             for _epoch in range(t.epochs):
-                order = torch.randperm(len(ids), generator=order_rng).tolist()
+                order = torch.randperm(len(train_pos), generator=order_rng).tolist()
                 for start in range(0, len(order), t.batch_size):
-                    batch = order[start : start + t.batch_size]
+                    batch = [train_pos[b] for b in order[start : start + t.batch_size]]
                     with torch.autocast(device_type=torch.device(t.device).type, dtype=getattr(torch, t.dtype), enabled=autocast):
-                        logits = _batch_logits(model, states, entry, [ids[b] for b in batch], [token_rows[b] for b in batch], t.device, config.data.task)
-                        loss = task_loss(config.data.task, logits, y[batch].to(t.device), [token_rows[b] for b in batch])
+                        loss = _batch_loss(model, states, entry, ids, token_rows, y, batch, config)
                     loss_value = loss.detach()
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
                     scaler.update()
                     optimizer.zero_grad(set_to_none=True)
+                if t.select_on_validation is not None and val_pos:
+                    model.train_dropout(None)
+                    losses.append(_validation_loss(model, states, entry, ids, token_rows, y, val_pos, config))
+                    model.train_dropout(k)
+                    if best is None or losses[-1] < losses[best[0]]:
+                        best = (len(losses) - 1, model.group_state(k), model.head_state())
         finally:
             model.train_dropout(None)
-    return float(loss_value)
+    if t.select_on_validation is None:
+        return float(loss_value), None
+    if best is not None:
+        model.load_group(k, best[1])
+        model.load_head(best[2])
+    chosen = t.epochs if best is None else best[0] + 1  # no validation example: the last epoch
+    return float(loss_value), {"chosen_epoch": chosen, "validation_losses": losses, "validation_ids": sorted(ids[i] for i in val_pos)}
+
+
+def _batch_loss(model: GroupedLoRAModel, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], y: torch.Tensor,
+                batch: list[int], config: RunConfig) -> torch.Tensor:
+    """The task's loss on the examples at positions ``batch``."""
+    rows = [token_rows[b] for b in batch]
+    logits = _batch_logits(model, states, entry, [ids[b] for b in batch], rows, config.training.device, config.data.task)
+    return task_loss(config.data.task, logits, y[batch].to(config.training.device), rows)
+
+
+def _validation_loss(model: GroupedLoRAModel, states: dict, entry: int | None, ids: list[int], token_rows: list[torch.Tensor], y: torch.Tensor,
+                     val_pos: list[int], config: RunConfig) -> float:
+    """Mean over the validation examples of the task's loss (batches weighted by their size), no gradients."""
+    t = config.training
+    total = 0.0
+    with torch.no_grad(), torch.autocast(device_type=torch.device(t.device).type, dtype=getattr(torch, t.dtype),
+                                         enabled=t.device != "cpu" and t.dtype != "float32"):
+        for start in range(0, len(val_pos), t.batch_size):
+            batch = val_pos[start : start + t.batch_size]
+            total += float(_batch_loss(model, states, entry, ids, token_rows, y, batch, config)) * len(batch)
+    return total / len(val_pos)
 
 
 def _stage_examples(run_dir: str | Path, shard: int, prefix: tuple[int, ...]) -> tuple[list[list[int]], list[str], list[int], int]:

@@ -28,6 +28,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 3; held-out scoring needs 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
+    parser.add_argument("--device", default="cpu", help="training device of every run: cpu (default), cuda or cuda:N")
     parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
     parser.add_argument("--progress", action="store_true", default=None,
                         help="show progress bars even when stderr is not a terminal")
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.realruns.figures import write_validation_outputs
     from s3t_sim.output import print_result
     from s3t_sim.checks import check_int, check_output_path
+    from s3t_train.commands import check_device_available
 
     check_output_path("--out", args.out)
     overrides = {}
@@ -60,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         overrides["threads"] = check_int("--threads", args.threads, 1, 1024)
     overrides["seed"] = check_int("--seed", args.seed, 0)
+    overrides["device"] = args.device
     config = ValidationConfig(**{**dataclasses.asdict(VALIDATION_SIZES[args.size]), **overrides})
+    check_device_available(config.device)
     for name in config.datasets:
         if not (Path(config.data_dir) / name).is_dir():
             raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")

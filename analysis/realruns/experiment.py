@@ -68,6 +68,7 @@ class ValidationConfig:
     level: float = 0.95
     seed: int = 0
     threads: int = 1
+    device: str = "cpu"  # training device of every run (TrainingConfig.device: cpu, cuda or cuda:N)
 
     def __post_init__(self) -> None:
         self.datasets = tuple(self.datasets)
@@ -90,6 +91,7 @@ class ValidationConfig:
         self.mc_runs = check_int("mc_runs", self.mc_runs, 100)
         self.level = check_real("level", self.level, 0.5, 1.0, high_inclusive=False)
         self.threads = check_int("threads", self.threads, 1)
+        TrainingConfig(device=self.device)  # the same check and message as a run's own config
 
     @property
     def request_counts(self) -> np.ndarray:
@@ -133,7 +135,7 @@ def _run_config(config: ValidationConfig, dataset: str, seed: int, shards: int, 
     return RunConfig(
         data=DataConfig(source=str(Path(config.data_dir) / dataset), limit=config.train_limit, split_seed=seed),
         training=TrainingConfig(model=config.model, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                                max_length=config.max_length, seed=seed),
+                                max_length=config.max_length, seed=seed, device=config.device),
         system=SystemConfig(shards=shards, slices=slices, budget=budget, selection="cyclic"),
     )
 
