@@ -13,11 +13,13 @@ Rows go to ``bench/results/ray.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from s3t_sim.output import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "ray.json"
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
@@ -80,13 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'backend':38s} {'nodes':>5s} {'wall s':>8s} {'init s':>7s} {'speed-up':>8s} {'bitwise equal':>13s}")
     for r in rows:
         print(f"{r['backend']:38s} {r['nodes']:5d} {r['wall_s']:8.2f} {r['ray_init_s']:7.2f} {r['speedup']:8.2f} {str(r['bitwise_equal']):>13s}")
-    results = Path(args.results)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    tmp_file = results.with_name(results.name + ".tmp")
-    tmp_file.write_text(json.dumps({"settings": vars(args) | {"cpu_count": os.cpu_count()}, "rows": rows}, indent=2))
-    os.replace(tmp_file, results)
+    write_json_atomic(args.results, {"settings": vars(args) | {"cpu_count": os.cpu_count()}, "rows": rows})
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(__import__("sys").argv[1:]))
+    raise SystemExit(main(sys.argv[1:]))

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from s3t_sim.output import write_json_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "training.json"
 DATA = ROOT.parent / "shared" / "data" / "sst2"
@@ -219,11 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows)
     results = Path(args.results)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = results.with_name(results.name + ".tmp")
     settings = vars(args) | {"data": os.path.relpath(args.data, ROOT), "results": os.path.relpath(results, ROOT), "cpu_count": os.cpu_count()}
-    tmp.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2, default=str))
-    os.replace(tmp, results)
+    write_json_atomic(results, {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}, "rows": rows})
     print(f"rows written to {results}")
     return 0
 

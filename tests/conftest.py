@@ -6,6 +6,7 @@ slow real-model tests read it to choose their size.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path) -> Path:
+    """A throw-away copy of the module's ``trained_run`` (tests that change a run use it)."""
+    target = tmp_path / "run"
+    shutil.copytree(trained_run, target)
+    return target

@@ -87,6 +87,18 @@ def _convert(prior: Sequence[Sequence], arithmetic: str, dps: int) -> list:
     return [v / total for v in values]
 
 
+def _chain(sequences, prior, criterion, threshold, fallback, arithmetic, dps) -> tuple:
+    """``(n, p, failed, zero)``: the slice count, the prior in the chosen arithmetic, the
+    failure table over the ``2^n`` hit sets, and that arithmetic's zero."""
+    m, L = len(sequences), len(sequences[0][0])
+    n = m * L
+    if n > MAX_REFERENCE_SLICES:
+        raise ValueError(f"reference needs m L <= {MAX_REFERENCE_SLICES}; got {n}")
+    p = _convert(prior, arithmetic, dps)
+    failed = _failed_table(sequences, fallback, criterion, threshold)
+    return n, p, failed, Fraction(0) if arithmetic == "fraction" else mpmath.mpf(0)
+
+
 def exact_moments(
     sequences: Sequence[Sequence[Sequence[int]]],
     prior: Sequence[Sequence],
@@ -104,13 +116,7 @@ def exact_moments(
     >>> exact_moments([[[0, 1, 2]]], [[1, 1, 1]])            # 3 H_1: first slice hit
     (Fraction(3, 1), Fraction(6, 1))
     """
-    m, L = len(sequences), len(sequences[0][0])
-    n = m * L
-    if n > MAX_REFERENCE_SLICES:
-        raise ValueError(f"reference needs m L <= {MAX_REFERENCE_SLICES}; got {n}")
-    p = _convert(prior, arithmetic, dps)
-    failed = _failed_table(sequences, fallback, criterion, threshold)
-    zero = Fraction(0) if arithmetic == "fraction" else mpmath.mpf(0)
+    n, p, failed, zero = _chain(sequences, prior, criterion, threshold, fallback, arithmetic, dps)
     if not failed[2**n - 1]:
         raise ValueError("criterion never holds")
     first = [zero] * 2**n
@@ -146,13 +152,7 @@ def exact_sf(
     dps: int = 60,
 ) -> list[Number]:
     """``[P(N > r) for r = 0..r_max]`` by iterating the chain in exact/high-precision arithmetic."""
-    m, L = len(sequences), len(sequences[0][0])
-    n = m * L
-    if n > MAX_REFERENCE_SLICES:
-        raise ValueError(f"reference needs m L <= {MAX_REFERENCE_SLICES}; got {n}")
-    p = _convert(prior, arithmetic, dps)
-    failed = _failed_table(sequences, fallback, criterion, threshold)
-    zero = Fraction(0) if arithmetic == "fraction" else mpmath.mpf(0)
+    n, p, failed, zero = _chain(sequences, prior, criterion, threshold, fallback, arithmetic, dps)
     state = {0: zero + 1}
     out = [zero + 1]
     for _ in range(r_max):

@@ -104,6 +104,15 @@ def test_no_dynamic_or_guarded_project_imports(name):
                 assert not guarded, f"{name}:{node.lineno} guards a project import with try/except ImportError"
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "bench").glob("*.py")), ids=lambda p: p.name)
+def test_benchmarks_import_project_code_by_name(path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            assert called not in ("import_module", "__import__"), f"bench/{path.name}:{node.lineno} imports dynamically"
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_sizes(name):
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import threading
 from pathlib import Path
 
@@ -47,13 +46,6 @@ def trained_run(tmp_path_factory, shared_data) -> Path:
     create_run(tiny_config(shared_data / "sst2"), run_dir)
     train_run(run_dir, progress=False)
     return run_dir
-
-
-@pytest.fixture
-def run_copy(trained_run, tmp_path) -> Path:
-    target = tmp_path / "run"
-    shutil.copytree(trained_run, target)
-    return target
 
 
 def node_files(run_dir: Path) -> list[Path]:

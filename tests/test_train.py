@@ -51,13 +51,6 @@ def trained_run(tmp_path_factory, shared_data) -> Path:
     return run_dir
 
 
-@pytest.fixture
-def run_copy(trained_run, tmp_path) -> Path:
-    target = tmp_path / "run"
-    shutil.copytree(trained_run, target)
-    return target
-
-
 # --- data -----------------------------------------------------------------------------
 def test_sst2_ids_are_row_numbers_without_header(shared_data):
     ds = load_examples(shared_data / "sst2")
