@@ -168,6 +168,8 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     summary = json.loads(capsys.readouterr().out)
     assert summary["checkpoints"] == 4 * 2 * 2 * 2 * 5  # seeds x priors x budgets x streams x request counts
     assert 0.0 <= summary["coverage"] <= 1.0
+    phases = summary["phase_seconds"]  # the phase breakdown, in the order the phases first ran
+    assert list(phases)[:4] == ["train", "evaluate", "replay", "predict"] and "figures" in phases and min(phases.values()) > 0
     by = summary["coverage_by_predictor"]
     assert set(by) == {"simulator + f(k)", "simulator + ensemble g(k)", "ensemble table, slice model", "ensemble table, point model"}
     held = summary["heldout"]  # leave one seed out: 4 targets x 2 priors x 2 budgets x (2 replayed + 20 fresh) streams x 5 checkpoints
@@ -188,6 +190,20 @@ def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     methods = [row["method"] for row in saved["comparison"]]
     assert methods == ["SISA (B=1, checkpoints)", "S3T (B=2)", "full LoRA (one model, all data)"]
     assert saved["comparison"][1]["training_cost_example_passes"] == 2 * saved["comparison"][0]["training_cost_example_passes"]
+
+    # the cached prefix logits: every node in one shared-trunk pass equals each stage served alone
+    from analysis.realruns.experiment import prefix_logits
+    from s3t_train.run import S3TRun
+    from s3t_train.serving import stage_logits
+
+    run = S3TRun(out / "runs" / "toy" / "seed0" / "s3t")
+    texts = ["good fine movie", "bad awful plot here", "a"]
+    together = prefix_logits(run, texts)
+    m, B, L = run.sequences.shape
+    for s, b, k in [(s, b, k) for s in range(m) for b in range(B) for k in range(L + 1)]:
+        alone = stage_logits(run, s, tuple(int(x) for x in run.sequences[s, b, :k]), texts).numpy()
+        assert np.array_equal(together[s, b, k], alone)
+    run.close()
 
     # s3t calibrate: the four pilot runs -> an f(k) file that simulate and plan read
     from analysis.cli import main

@@ -28,6 +28,9 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 3; held-out scoring needs 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deletion streams and Monte Carlo bands (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1: fastest for these small matrices)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes that train and evaluate the systems in parallel (default: the cores, at most 4; "
+                        "1 with --backend ray or a GPU)")
     parser.add_argument("--device", default="cpu", help="training device of every run: cpu (default), cuda or cuda:N")
     parser.add_argument("--json", action="store_true", help="print the summary (coverage, checkpoints, ...) as JSON")
     parser.add_argument("--progress", action="store_true", default=None,
@@ -61,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["seeds"] = tuple(range(check_int("--seeds", args.seeds, 3, MAX_SEEDS)))
     if args.threads is not None:
         overrides["threads"] = check_int("--threads", args.threads, 1, 1024)
+    if args.workers is not None:
+        overrides["workers"] = check_int("--workers", args.workers, 1, 64)
     overrides["seed"] = check_int("--seed", args.seed, 0)
     overrides["device"] = args.device
     config = ValidationConfig(**{**dataclasses.asdict(VALIDATION_SIZES[args.size]), **overrides})
@@ -108,5 +113,6 @@ def _text(summary: dict, out: str) -> str:
              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})"]
     lines += [f"  {name:32s} coverage {c['coverage']:.3f} +- {c['se']:.3f} ({c['inside']}/{c['checkpoints']})"
               for name, c in summary["coverage_by_predictor"].items()]
-    lines.append(f"results in {out} ({summary['seconds']:.0f} s)")
+    phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in summary["phase_seconds"].items())
+    lines.append(f"results in {out} ({summary['seconds']:.0f} s; {phases})")
     return "\n".join(lines)

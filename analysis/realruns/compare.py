@@ -25,6 +25,8 @@ from analysis.realruns.bands import (
     stream_accuracy_band,
 )
 from analysis.realruns.mainfigure import deletion_curves
+from analysis.realruns.phases import PhaseTimer
+from analysis.realruns.pool import map_in_processes
 from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, stage_accuracy, summarise_heldout
 from analysis.realruns.experiment import (
     TrainedSystem,
@@ -33,8 +35,9 @@ from analysis.realruns.experiment import (
     measure_performance,
     prior_point_weights,
     replay_stream,
+    measure_system,
     standard_error,
-    train_and_measure,
+    train_system,
     write_performance_csv,
 )
 from s3t_sim.performance import PerformanceModel, performance_from_csv
@@ -69,6 +72,7 @@ class ValidationResult:
     heldout_means: list[dict[str, Any]] = field(default_factory=list)
     main_rows: list[dict[str, Any]] = field(default_factory=list)  # the paper-style deletion curves
     chance: dict[str, float] = field(default_factory=dict)
+    timer: PhaseTimer = field(default_factory=PhaseTimer)  # seconds per phase: train, evaluate, replay, predict, write
 
 
 def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
@@ -84,8 +88,18 @@ def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str,
     # the data set is in the seed: each data set gets its own streams (independent clusters)
     positions = sample_point_streams(weights, int(counts[-1]), config.streams,
                                      np.random.default_rng([config.seed, system.seed, prior_index, zlib.crc32(system.dataset.encode())]))
-    replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
-               for j in range(config.streams)]
+    with result.timer("replay"):
+        replays = [replay_stream(system, positions[j], counts, out_dir, check_serving=(j == 0 and prior == "uniform"))
+                   for j in range(config.streams)]
+    with result.timer("predict"):
+        _score_budgets(config, system, prior, prior_index, weights, slice_prior, replays, performance, g, result)
+
+
+def _score_budgets(config: ValidationConfig, system: TrainedSystem, prior: str, prior_index: int, weights: np.ndarray,
+                   slice_prior: np.ndarray, replays: list[dict], performance: Any, g: Any, result: ValidationResult) -> None:
+    """For each budget B: the measured accuracy of the replayed streams and the four predictors' bands."""
+    counts = config.request_counts
+    m, Bmax, L = system.sequences.shape
     streams = np.stack([r["hits"] for r in replays])
     for B in config.budgets:
         sequences = system.sequences[:, :B]
@@ -254,19 +268,24 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
 
 
     started = time.perf_counter()
-    torch.set_num_threads(config.threads)  # small matrices: one thread per process is fastest and never oversubscribes
+    torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     executor = executor if executor is not None else LocalTreeExecutor()
     show = sys.stderr.isatty() if progress is None else progress
     result = ValidationResult(summary={})
+    jobs = [(dataset, seed) for dataset in config.datasets for seed in config.seeds]
+    # local CPU runs: whole systems in parallel processes; Ray parallelises the nodes of each run itself
+    workers = config.workers if isinstance(executor, LocalTreeExecutor) and config.device == "cpu" else 1
     with executor:
-        bar = tqdm(total=len(config.datasets) * len(config.seeds), desc="validate (train, replay)", disable=not show)
+        bar = tqdm(total=2 * len(jobs), desc=f"validate (train, evaluate; {workers} processes)", disable=not show)
+        with result.timer("train"):
+            trained = map_in_processes(train_system, jobs, workers, bar.update, config, out_dir, executor)
+        with result.timer("evaluate"):
+            measured = map_in_processes(measure_system, list(zip(jobs, trained)), workers, bar.update, config, out_dir)
+        bar.close()
         for dataset in config.datasets:
-            systems = []
-            for seed in config.seeds:
-                systems.append(train_and_measure(config, dataset, seed, out_dir, executor))
-                bar.update(1)
+            systems = [system for system in measured if system.dataset == dataset]
             measured_f = measure_performance([s.logits for s in systems], [s.labels for s in systems], [s.seed for s in systems], config.level)
             fk_path = write_performance_csv(out_dir / f"fk_{dataset}.csv", measured_f, config.train_limit / (config.shards * config.slices))
             performance = performance_from_csv(fk_path, L=config.slices)  # exactly what `s3t plan` will read
@@ -276,13 +295,14 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             for system in systems:
                 for prior in ("uniform", config.skewed_prior):
                     validate_system(config, system, prior, performance, g, out_dir, result)
-            if len(systems) > MIN_PILOTS:
-                score_heldout(config, systems, result)
-            result.comparison += comparison_rows(config, dataset, systems, result)
-            points = min(len(s.point_ids) for s in systems)
-            result.main_rows += deletion_curves(systems, config.budgets, config.main_streams, points, config.seed, config.level)
+            with result.timer("predict"):
+                if len(systems) > MIN_PILOTS:
+                    score_heldout(config, systems, result)
+                result.comparison += comparison_rows(config, dataset, systems, result)
+            with result.timer("replay"):
+                points = min(len(s.point_ids) for s in systems)
+                result.main_rows += deletion_curves(systems, config.budgets, config.main_streams, points, config.seed, config.level)
             result.chance[dataset] = 1.0 / systems[0].logits.shape[-1]
-        bar.close()
 
     per_predictor = {}
     for name, parts in result.inside.items():
@@ -310,6 +330,7 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
         "performance_csv": {d: f"fk_{d}.csv" for d in config.datasets},
         "config": asdict(config),
         "seconds": time.perf_counter() - started,
+        "phase_seconds": result.timer.seconds,
     }
     return result
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from s3t_train.driver import train_with_backend
 from s3t_train.evaluation import eval_dataset, evaluate
 from s3t_train.run import S3TRun
 from s3t_train.run_folder import create_run
-from s3t_train.serving import stage_logits
+from s3t_train.serving import stages_logits
 
 
 @dataclass
@@ -67,7 +68,8 @@ class ValidationConfig:
     mc_runs: int = 2000
     level: float = 0.95
     seed: int = 0
-    threads: int = 1
+    threads: int = 1  # torch threads per process (small matrices: one is fastest and never oversubscribes)
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))  # processes training/evaluating systems (CPU, local backend)
     device: str = "cpu"  # training device of every run (TrainingConfig.device: cpu, cuda or cuda:N)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,7 @@ class ValidationConfig:
         self.mc_runs = check_int("mc_runs", self.mc_runs, 100)
         self.level = check_real("level", self.level, 0.5, 1.0, high_inclusive=False)
         self.threads = check_int("threads", self.threads, 1)
+        self.workers = check_int("workers", self.workers, 1, 64)
         TrainingConfig(device=self.device)  # the same check and message as a run's own config
 
     @property
@@ -146,15 +149,34 @@ def _train(run_dir: Path, executor: Any) -> dict[tuple[int, tuple[int, ...]], fl
     return {(r.shard, tuple(r.prefix)): r.seconds for r in summary.trained}
 
 
-def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir: Path, executor: Any) -> TrainedSystem:
-    """Train the S3T system and the full-LoRA model of (dataset, seed) and cache every node's eval logits."""
+def train_system(job: tuple[str, int], config: ValidationConfig, out_dir: Path, executor: Any) -> tuple[dict, float]:
+    """Train (or resume) the S3T system and the full-LoRA model of ``job = (dataset, seed)``;
+    returns the training seconds of each S3T node trained now and of the full-LoRA model."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    dataset, seed = job
     runs_dir = out_dir / "runs" / dataset / f"seed{seed}"
     s3t_dir, full_dir = runs_dir / "s3t", runs_dir / "full-lora"
     create_run(_run_config(config, dataset, seed, config.shards, config.slices, max(config.budgets)), s3t_dir)
     node_seconds = _train(s3t_dir, executor)
     create_run(_run_config(config, dataset, seed, 1, 1, 1), full_dir)
-    full_seconds = sum(_train(full_dir, executor).values())
+    return node_seconds, sum(_train(full_dir, executor).values())
 
+
+def measure_system(job: tuple[tuple[str, int], tuple[dict, float]], config: ValidationConfig, out_dir: Path) -> TrainedSystem:
+    """Cache every node's eval logits of a trained system (``job = ((dataset, seed), train_system's result)``)
+    and evaluate its full-LoRA model."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    (dataset, seed), (node_seconds, full_seconds) = job
+    return _measure(config, dataset, seed, out_dir / "runs" / dataset / f"seed{seed}", node_seconds, full_seconds)
+
+
+def _measure(config: ValidationConfig, dataset: str, seed: int, runs_dir: Path, node_seconds: dict, full_seconds: float) -> TrainedSystem:
+    """Cache the S3T run's prefix logits and evaluate the full-LoRA model."""
+    s3t_dir, full_dir = runs_dir / "s3t", runs_dir / "full-lora"
     run = S3TRun(s3t_dir)
     try:
         eval_set = eval_dataset(run, limit=config.eval_limit, seed=config.seed)
@@ -176,19 +198,18 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
 
 
 def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
-    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``; each
-    prefix-tree node is evaluated once (k = 0, the untrained head, is shared by all shards)."""
+    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``: each
+    prefix-tree node is evaluated once, all in one shared-trunk pass
+    (:func:`s3t_train.serving.stages_logits`); k = 0, the untrained head, is shared by all shards."""
     m, B, L = run.sequences.shape
+    stage = {(s, b, k): (s, tuple(int(x) for x in run.sequences[s, b, :k])) if k else (0, ())
+             for s in range(m) for b in range(B) for k in range(L + 1)}
+    nodes = list(dict.fromkeys(stage.values()))
+    values = stages_logits(run, nodes, texts, progress=False).numpy().astype(float)
+    row = {node: i for i, node in enumerate(nodes)}
     logits = np.zeros((m, B, L + 1, len(texts), len(run.label_names)))
-    cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
-    for s in range(m):
-        for b in range(B):
-            for k in range(L + 1):
-                prefix = tuple(int(x) for x in run.sequences[s, b, :k])
-                key = (s, prefix) if k else (0, ())
-                if key not in cache:
-                    cache[key] = stage_logits(run, s, prefix, texts).numpy().astype(float)
-                logits[s, b, k] = cache[key]
+    for (s, b, k), node in stage.items():
+        logits[s, b, k] = values[row[node]]
     return logits
 
 

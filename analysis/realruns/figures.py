@@ -45,12 +45,13 @@ def write_validation_outputs(result: Any, out_dir: "str | Path", formats: "tuple
     if result.heldout_streams:
         write_text_atomic(out_dir / "heldout_streams.csv", _table(result.heldout_streams, "held-out one-stream bands").to_csv())
         write_text_atomic(out_dir / "heldout_means.csv", _table(result.heldout_means, "held-out mean curves").to_csv())
-    figures = [draw(result, out_dir, formats) for draw in (fk_figure, bands_figure, ensemble_figure, comparison_figure)]
-    if result.heldout_streams:
-        figures.append(heldout_figure(result, out_dir, formats))
-    if result.main_rows:
-        figures.append(main_figure(result.main_rows, result.comparison, result.chance, out_dir, formats))
-    write_data_dictionary(out_dir, figures)
+    with result.timer("figures"):
+        figures = [draw(result, out_dir, formats) for draw in (fk_figure, bands_figure, ensemble_figure, comparison_figure)]
+        if result.heldout_streams:
+            figures.append(heldout_figure(result, out_dir, formats))
+        if result.main_rows:
+            figures.append(main_figure(result.main_rows, result.comparison, result.chance, out_dir, formats))
+        write_data_dictionary(out_dir, figures)
     payload = {"summary": result.summary, "comparison": result.comparison, "performance": result.performance,
                "figures": [{"name": f.name, "title": f.title, "caption": f.caption} for f in figures]}
     write_json_atomic(out_dir / SUMMARY_FILE, payload)
