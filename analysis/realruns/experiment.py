@@ -38,7 +38,7 @@ from s3t_train.driver import train_with_backend
 from s3t_train.evaluation import eval_dataset, evaluate
 from s3t_train.run import S3TRun
 from s3t_train.run_folder import create_run
-from s3t_train.serving import stage_logits
+from s3t_train.serving import stages_logits
 
 
 @dataclass
@@ -175,20 +175,20 @@ def train_and_measure(config: ValidationConfig, dataset: str, seed: int, out_dir
                          node_seconds, full_accuracy, full_seconds)
 
 
-def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
-    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``; each
-    prefix-tree node is evaluated once (k = 0, the untrained head, is shared by all shards)."""
+def prefix_logits(run: S3TRun, texts: list[str], progress: bool | None = False) -> np.ndarray:
+    """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``: every
+    prefix-tree node in ONE :func:`s3t_train.serving.stages_logits` call (the frozen trunk runs
+    once per batch for all of them); k = 0, the untrained head, is shared by all shards."""
     m, B, L = run.sequences.shape
+    keys = list(dict.fromkeys(((s, tuple(int(x) for x in run.sequences[s, b, :k])) if k else (0, ()))
+                              for s in range(m) for b in range(B) for k in range(L + 1)))
+    values = stages_logits(run, keys, texts, progress=progress).numpy().astype(float)
+    row = {key: i for i, key in enumerate(keys)}
     logits = np.zeros((m, B, L + 1, len(texts), len(run.label_names)))
-    cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
     for s in range(m):
         for b in range(B):
             for k in range(L + 1):
-                prefix = tuple(int(x) for x in run.sequences[s, b, :k])
-                key = (s, prefix) if k else (0, ())
-                if key not in cache:
-                    cache[key] = stage_logits(run, s, prefix, texts).numpy().astype(float)
-                logits[s, b, k] = cache[key]
+                logits[s, b, k] = values[row[(s, tuple(int(x) for x in run.sequences[s, b, :k])) if k else (0, ())]]
     return logits
 
 
