@@ -113,6 +113,28 @@ def test_curves_start_clean_end_at_chance_and_larger_budgets_serve_longer_prefix
     assert band_end(rows, 1 / 3) <= dead.max() and rows[band_end(rows, 1 / 3)]["high"] == 1 / 3
 
 
+# --------------------------------------------------------------------------- runs of a seed (no training)
+
+def test_bms_under_a_skewed_prior_uses_the_weights_and_trains_non_nested_budgets_apart(tmp_path):
+    import dataclasses
+
+    from analysis.realruns.deletion_config import DeletionCurvesConfig
+    from analysis.realruns.deletion_experiment import prepare_runs
+    from s3t_train.run_folder import RunInfo
+
+    write_toy(tmp_path / "data" / "toy", 96, 20)
+    config = DeletionCurvesConfig(datasets=("toy",), data_dir=str(tmp_path / "data"), model="tiny", shards=2, slices=3, budgets=(1, 2, 3),
+                                  selection="bms", prior="zipf:1.0", train_limit=96, eval_limit=20)
+    runs, budget_run = prepare_runs(config, "toy", 0, tmp_path / "bms")
+    # the prior-aware split puts each shard's most requested points in slice 0, which BMS serves last
+    assert RunInfo.open(runs["sisa"]).sequences[:, 0, -1].tolist() == [0, 0]
+    assert budget_run == {1: "sisa", 2: "s3t-B2", 3: "s3t-B3"}  # BMS's B = 2 set is not the first two of its B = 3 set
+    assert not np.array_equal(RunInfo.open(runs["s3t-B2"]).sequences, RunInfo.open(runs["s3t-B3"]).sequences[:, :2])
+    runs, budget_run = prepare_runs(dataclasses.replace(config, selection="cyclic", prior="uniform"), "toy", 0, tmp_path / "cyclic")
+    assert budget_run == {1: "sisa", 2: "s3t-B3", 3: "s3t-B3"} and set(runs) == {"sisa", "full", "s3t-B3"}  # rotations nest
+    assert not (tmp_path / "cyclic" / "runs" / "toy" / "seed0" / "s3t-B2").exists()
+
+
 # --------------------------------------------------------------------------- real retraining (tiny model)
 
 @pytest.fixture(scope="module")

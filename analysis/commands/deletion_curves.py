@@ -122,7 +122,7 @@ def _text(summary: dict, out: str) -> str:
         lines.append(f"{d['dataset']}: {d['training_points']} training points ({d['examples_per_slice']:.0f} per slice), "
                      f"{len(d['seeds'])} seeds x {d['streams_per_seed']} streams, {d['requests_replayed']} requests replayed")
         for B, row in d["s3t"].items():
-            lines.append(f"  {row['method']:44s} accuracy {row['accuracy_nothing_deleted']:.3f} -> mean {row['mean_accuracy_over_requests']:.3f}; "
+            lines.append(f"  {row['method']:44s} accuracy {row['accuracy_nothing_deleted']:.3f} clean, {row['mean_accuracy_over_replayed_requests']:.3f} on average; "
                          f"every shard dead after {row['requests_until_every_shard_dead']:.1f} requests")
         lines.append(f"  full fine-tuning, nothing deleted: accuracy {d['full_accuracy_nothing_deleted']:.3f}")
         for method, row in d["retrained"].items():

@@ -112,7 +112,7 @@ def _weights_file(config: DeletionCurvesConfig, source: Path, seed: int, folder:
         return None
     ids = np.sort(np.asarray(load_examples(str(source), "train", limit=config.train_limit, seed=seed).ids))
     weights = prior_point_weights(config.prior, len(ids), config.seed + seed)
-    return write_text_atomic(folder / "weights.csv", "id,weight\n" + "".join(f"{i},{w!r}\n" for i, w in zip(ids, weights)))
+    return write_text_atomic(folder / "weights.csv", "id,weight\n" + "".join(f"{int(i)},{float(w)!r}\n" for i, w in zip(ids, weights)))
 
 
 def prepare_runs(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path) -> tuple[dict[str, Path], dict[int, str]]:
@@ -142,12 +142,12 @@ def prepare_runs(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Pa
     return runs, budget_run
 
 
-def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path, executor: Any) -> SeedSystem:
+def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path, executor: Any, progress: bool = False) -> SeedSystem:
     """Train (or resume) every run of one seed and cache its logits on the evaluation set."""
     runs, budget_run = prepare_runs(config, name, seed, out_dir)
     started = time.perf_counter()
     for run_dir in runs.values():
-        train_with_backend(run_dir, executor, progress=False)
+        train_with_backend(run_dir, executor, progress=progress)
     trained = time.perf_counter()
     sequences, logits = {}, {}
     eval_set = labels = None
@@ -255,18 +255,20 @@ def run_deletion_curves(config: DeletionCurvesConfig, out_dir: "str | Path" = "o
         for name in config.datasets:
             systems = []
             for seed in tqdm(config.seeds, desc=f"{dataset_label(name)}: train and cache", disable=not show):
-                systems.append(train_seed(config, name, seed, out_dir, executor))
+                systems.append(train_seed(config, name, seed, out_dir, executor, show))
                 seconds["train"] += systems[-1].train_seconds
                 seconds["evaluate"] += systems[-1].evaluate_seconds
             started = time.perf_counter()
             length = config.requests or len(systems[0].point_ids)
+            if length > len(systems[0].point_ids):
+                raise ValueError(f"requests must be at most the {len(systems[0].point_ids)} training points of {systems[0].dataset}; got {length}")
             streams = [seed_streams(config, s, length) for s in systems]
             end = horizon(config, systems, streams)
             replay(config, systems, streams, end, result)
             chance = result.chance[systems[0].dataset] = 1.0 / systems[0].logits["sisa"].shape[-1]
             seconds["replay"] += time.perf_counter() - started
             started = time.perf_counter()
-            dead = band_end([r for r in result.curves if r["dataset"] == systems[0].dataset], chance)
+            dead = band_end([r for r in result.curves if r["dataset"] == systems[0].dataset], chance) or end  # at chance from the start: all
             checkpoints = retrain_checkpoints(config, dead, len(systems[0].point_ids))
             if checkpoints and config.retrain_streams:
                 with tqdm(total=2 * len(systems) * config.retrain_streams, desc=f"{systems[0].dataset}: retrain SISA and full",

@@ -36,7 +36,7 @@ def summarise(config: Any, systems: list[Any], streams: list[np.ndarray], end: i
         method = s3t_method(B)
         dead = np.concatenate([all_dead_after(s.sequences[s.budget_run[B]][:, :B], s.slice_of_point[p]) for s, p in zip(systems, streams)])
         means = [r["mean"] for r in curves if r["method"] == method and r["source"] == "cached"]
-        by_budget[str(B)] = {"method": method, "accuracy_nothing_deleted": means[0], "mean_accuracy_over_requests": float(np.mean(means)),
+        by_budget[str(B)] = {"method": method, "accuracy_nothing_deleted": means[0], "mean_accuracy_over_replayed_requests": float(np.mean(means)),
                              "requests_until_every_shard_dead": float(dead.mean()), "run": systems[0].budget_run[B],
                              "training_cost_example_passes": _at(result.costs, dataset, method, 0)}
     retrained = [r for r in result.retrained if r["dataset"] == dataset]
