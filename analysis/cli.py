@@ -17,10 +17,10 @@ import typing
 
 import s3t_sim.commands
 import s3t_train.commands
-from analysis.commands import bounds, calibrate, figures, plan, report, validate
+from analysis.commands import bounds, calibrate, deletion_curves, figures, plan, report, validate
 
 # In the order of ``s3t --help``.
-COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, calibrate, s3t_train.commands)
+COMMAND_MODULES = (s3t_sim.commands, bounds, plan, figures, report, validate, deletion_curves, calibrate, s3t_train.commands)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

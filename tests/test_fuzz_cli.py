@@ -11,10 +11,10 @@ watchdog; it must exit 0, or 2 with exactly one stderr line, and never print a t
 Slow commands are reached only with inputs that fail validation fast, appended last so that
 they win over a drawn value of the same flag (:data:`FAST_FAIL`): ``train`` gets a missing
 ``--model`` (nothing is loaded or written), ``figures`` an unknown ``--only`` figure,
-``report`` an existing file as ``--out``, ``validate`` a missing ``--data-dir``, and the run
-commands (``delete``, ``predict``, ``export``, ``eval``, ``audit``, ``retrain``,
-``profile``) a missing ``--run``: their other flags are still drawn and parsed, and every
-check that runs before those is fuzzed. The default run draws a few examples per command
+``report`` an existing file as ``--out``, ``validate`` a missing ``--data-dir``,
+``deletion-curves`` a missing ``--data``, and the run commands (``delete``, ``predict``,
+``export``, ``eval``, ``audit``, ``retrain``, ``profile``) a missing ``--run``: their other
+flags are still drawn and parsed, and every check that runs before those is fuzzed. The default run draws a few examples per command
 (about 20 s in all); ``-m reliability_long`` runs :func:`test_fuzz_long` with more::
 
     PYTHONPATH=. python -m pytest -q tests/test_fuzz_cli.py                       # default
@@ -48,7 +48,7 @@ REQUIRED = {"data": MISSING + ".tsv", "out": "fuzz_out", "run": MISSING, "id": "
             "budget": "2"}
 FAST_FAIL = {  # sub-command -> flags appended last: slow commands fail validation fast
     "train": ["--model", MISSING], "figures": ["--only", "no-such-figure"], "report": ["--out", "existing.txt"],
-    "validate": ["--data-dir", MISSING], "delete": ["--run", MISSING], "predict": ["--run", MISSING],
+    "validate": ["--data-dir", MISSING], "deletion-curves": ["--data", MISSING], "delete": ["--run", MISSING], "predict": ["--run", MISSING],
     "export": ["--run", MISSING], "eval": ["--run", MISSING], "audit": ["--run", MISSING],
     "retrain": ["--run", MISSING], "profile": ["--run", MISSING],
 }

@@ -30,7 +30,7 @@ def _captured_config(monkeypatch, data, *extra: str) -> ValidationConfig:
         raise Stop
 
     monkeypatch.setattr(compare, "run_validation", fake_run_validation)
-    monkeypatch.setattr("analysis.commands.validate._check_model", lambda model: None)
+    monkeypatch.setattr("analysis.commands.validate.check_model", lambda model: None)
     args = _validate_args("--data-dir", str(data), *extra)
     with pytest.raises(Stop):
         args.func(args)

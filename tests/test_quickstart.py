@@ -26,6 +26,7 @@ SMALLER = [
     ("s3t report --out out", "s3t report --out out --size small"),
     ("--limit 900 --out runs/demo", "--limit 900 --model tiny --out runs/demo"),
     ("s3t validate --size small", "s3t validate --size tiny --datasets sst2"),
+    ("s3t deletion-curves --size small", "s3t deletion-curves --size tiny"),
     ("../shared/data", str(DATA)),
 ]
 PLACEHOLDER = "..."  # `s3t train ... --backend ray`: a pattern, not a command

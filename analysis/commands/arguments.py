@@ -38,3 +38,18 @@ def name_list(text: str) -> tuple[str, ...]:
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one comma-separated name; got {text!r}")
     return values
+
+
+def check_model(model: str) -> None:
+    """Refuse a ``--model`` that names a missing path or a folder without a model in it
+    (``minilm``, ``tiny``, a hub name or a local model folder pass)."""
+    from pathlib import Path
+
+    if model in ("minilm", "tiny"):
+        return
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"--model {model!r}: the folder holds no config.json (not a saved model)")
+    elif not model.strip() or path.exists() or model.startswith(("/", ".", "~")):
+        raise ValueError(f"--model must be minilm, tiny, a hub name or a local model folder; {model!r} is not a folder")

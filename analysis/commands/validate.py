@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.commands.arguments import show_progress
+from analysis.commands.arguments import check_model, show_progress
 from s3t_train.backends import add_backend_arguments, executor_from_args
 
 
@@ -73,26 +73,12 @@ def run(args: argparse.Namespace) -> int:
     for name in config.datasets:
         if not (Path(config.data_dir) / name).is_dir():
             raise FileNotFoundError(f"data set folder not found: {Path(config.data_dir) / name} (see --data-dir and --datasets)")
-    _check_model(config.model)  # before anything is written: a failed start leaves no output folder
+    check_model(config.model)  # before anything is written: a failed start leaves no output folder
     result = run_validation(config, args.out, executor_from_args(args), progress=show_progress(args))
     result.summary["size"] = args.size
     write_validation_outputs(result, args.out)
     print_result(result.summary, args.json, lambda summary: _text(summary, args.out))
     return 0
-
-
-def _check_model(model: str) -> None:
-    """Refuse a ``--model`` that names a missing path or a folder without a model in it."""
-    from pathlib import Path
-
-    if model in ("minilm", "tiny"):
-        return
-    path = Path(model).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ValueError(f"--model {model!r}: the folder holds no config.json (not a saved model)")
-    elif not model.strip() or path.exists() or model.startswith(("/", ".", "~")):
-        raise ValueError(f"--model must be minilm, tiny, a hub name or a local model folder; {model!r} is not a folder")
 
 
 def _text(summary: dict, out: str) -> str:

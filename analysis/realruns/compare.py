@@ -24,7 +24,7 @@ from analysis.realruns.bands import (
     sample_request_streams,
     stream_accuracy_band,
 )
-from analysis.realruns.mainfigure import deletion_curves
+from analysis.realruns.mainfigure import deletion_costs, deletion_curves
 from analysis.realruns.phases import PhaseTimer
 from analysis.realruns.pool import map_in_processes
 from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, stage_accuracy, summarise_heldout
@@ -71,6 +71,7 @@ class ValidationResult:
     heldout_streams: list[dict[str, Any]] = field(default_factory=list)
     heldout_means: list[dict[str, Any]] = field(default_factory=list)
     main_rows: list[dict[str, Any]] = field(default_factory=list)  # the paper-style deletion curves
+    main_costs: list[dict[str, Any]] = field(default_factory=list)  # their training cost along the same streams
     chance: dict[str, float] = field(default_factory=dict)
     timer: PhaseTimer = field(default_factory=PhaseTimer)  # seconds per phase: train, evaluate, replay, predict, write
 
@@ -302,6 +303,7 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
             with result.timer("replay"):
                 points = min(len(s.point_ids) for s in systems)
                 result.main_rows += deletion_curves(systems, config.budgets, config.main_streams, points, config.seed, config.level)
+                result.main_costs += deletion_costs(systems, config.budgets, config.main_streams, points, config.seed, config.level, config.epochs)
             result.chance[dataset] = 1.0 / systems[0].logits.shape[-1]
 
     per_predictor = {}

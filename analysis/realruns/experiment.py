@@ -197,7 +197,7 @@ def _measure(config: ValidationConfig, dataset: str, seed: int, runs_dir: Path, 
                          node_seconds, full_accuracy, full_seconds)
 
 
-def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
+def prefix_logits(run: S3TRun, texts: list[str], progress: bool | None = False) -> np.ndarray:
     """Logits (m, B, L+1, n, C) of every shard's every sequence prefix on ``texts``: each
     prefix-tree node is evaluated once, all in one shared-trunk pass
     (:func:`s3t_train.serving.stages_logits`); k = 0, the untrained head, is shared by all shards."""
@@ -205,7 +205,7 @@ def prefix_logits(run: S3TRun, texts: list[str]) -> np.ndarray:
     stage = {(s, b, k): (s, tuple(int(x) for x in run.sequences[s, b, :k])) if k else (0, ())
              for s in range(m) for b in range(B) for k in range(L + 1)}
     nodes = list(dict.fromkeys(stage.values()))
-    values = stages_logits(run, nodes, texts, progress=False).numpy().astype(float)
+    values = stages_logits(run, nodes, texts, progress=progress).numpy().astype(float)
     row = {node: i for i, node in enumerate(nodes)}
     logits = np.zeros((m, B, L + 1, len(texts), len(run.label_names)))
     for (s, b, k), node in stage.items():

@@ -6,7 +6,7 @@
 - ``validation_ensemble``: ensemble accuracy against the f(k) model ``mean_s f(k_s)``;
 - ``validation_comparison``: S3T (several B) vs SISA vs full LoRA over the request stream;
 - ``validation_heldout``: the held-out prediction (pilot seeds only) of a left-out seed against its streams;
-- ``validation_main``: accuracy against deletions until every shard is dead (:mod:`analysis.realruns.mainfigure`).
+- ``validation_main``: accuracy and training cost against deletions until every shard is dead (:mod:`analysis.realruns.mainfigure`).
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def write_validation_outputs(result: Any, out_dir: "str | Path", formats: "tuple
         if result.heldout_streams:
             figures.append(heldout_figure(result, out_dir, formats))
         if result.main_rows:
-            figures.append(main_figure(result.main_rows, result.comparison, result.chance, out_dir, formats))
+            figures.append(main_figure(result.main_rows, result.main_costs, result.comparison, result.chance, out_dir, formats))
         write_data_dictionary(out_dir, figures)
     payload = {"summary": result.summary, "comparison": result.comparison, "performance": result.performance,
                "figures": [{"name": f.name, "title": f.title, "caption": f.caption} for f in figures]}
