@@ -258,3 +258,16 @@ def test_command_writes_curves_costs_and_figure(tmp_path, capsys, monkeypatch):
     sisa = [float(r["mean"]) for r in costs if r["method"] == "SISA, retrained"]
     assert sisa[0] == d["s3t"]["1"]["training_cost_example_passes"] and np.all(np.diff(sisa) > 0)
     assert d["s3t"]["2"]["training_cost_example_passes"] == 2 * sisa[0]  # equal slices, L = B = 2: prefixes (0), (0, 1), (1), (1, 0)
+
+    # the report adds a section from <out>/deletion-curves
+    import shutil
+
+    from analysis.realruns.report_section import deletion_curves_section
+    from analysis.report.document import ReportContext, render_html
+
+    shutil.copytree(out, tmp_path / "report" / "deletion-curves")
+    section = deletion_curves_section(ReportContext(out_dir=tmp_path / "report", seed=0, size="small"))
+    assert section is not None and len(section.figures) == 1 and section.figures[0].png.is_file()
+    assert [c.claim for c in section.checks] == ["toy: S3T with nothing deleted within 0.05 of full fine-tuning", "toy: sisa run equals s3t first sequence"]
+    assert "s3t deletion-curves --size tiny" in render_html("r", {}, [section])
+    assert deletion_curves_section(ReportContext(out_dir=tmp_path, seed=0, size="small")) is None

@@ -118,9 +118,9 @@ def test_summary_counts_nontrivial_checkpoints_and_clusters():
     def row(y, stream, nontrivial):
         return {"measured": y, "band_low": 0.6, "band_high": 0.8, "trivial_low": 0.5, "trivial_high": 0.9, "exact_low": 0.65,
                 "exact_high": 0.75, "nontrivial": nontrivial, "cluster": stream, "stream_id": stream,
-                "source": "replayed" if stream == "s0" else "cached"}
+                "source": "replayed" if stream == "s0" else "cached", "dataset": "a" if stream == "s0" else "b"}
     streams = [row(0.9, "s0", False), row(0.7, "s0", True), row(0.5, "s1", False), row(0.55, "s1", True)]
-    means = [{"measured": 0.7, "mean_low": 0.65, "mean_high": 0.75, "cluster": "d/0", "horizon_measured": 0.7,
+    means = [{"measured": 0.7, "mean_low": 0.65, "mean_high": 0.75, "cluster": "d/0", "dataset": "a", "horizon_measured": 0.7,
               "horizon_predicted": 0.72, "horizon_low": 0.6, "horizon_high": 0.8}]
     out = summarise_heldout(streams, means, 0.95)
     assert (out["checkpoints"], out["nontrivial_checkpoints"], out["independent_streams"]) == (4, 2, 2)
@@ -131,6 +131,10 @@ def test_summary_counts_nontrivial_checkpoints_and_clusters():
     assert out["band_interval_score_nontrivial"] == pytest.approx((0.2 + 2.2) / 2) and out["trivial_interval_score_nontrivial"] == pytest.approx(0.4)
     assert out["trivial_band_coverage_nontrivial"] == 1.0 and out["exact_band_width_in_sample"] == pytest.approx(0.1)
     assert out["mean_curve_coverage"] == 1.0 and out["horizon_bias"] == pytest.approx(0.02)
+    a, b = out["by_dataset"]["a"], out["by_dataset"]["b"]  # each data set alone: s0's rows, s1's rows
+    assert (a["band_coverage_nontrivial"], b["band_coverage_nontrivial"], a["nontrivial_checkpoints"]) == (1.0, 0.0, 1)
+    assert a["band_width"] == pytest.approx(0.2) and b["trivial_band_width"] == pytest.approx(0.4)
+    assert a["mean_curve_width"] == pytest.approx(0.1) and math.isnan(b["mean_curve_coverage"])
 
 
 def test_calibrate_saturating_fit_recovers_an_exact_curve():

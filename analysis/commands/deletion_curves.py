@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
     check_model(config.model)  # before anything is written: a failed start leaves no output folder
     check_device_available(config.device)
     result = run_deletion_curves(config, args.out, executor_from_args(args), progress=show_progress(args))
+    result.summary["size"] = args.size
     summary = write_deletion_outputs(result, args.out)
-    summary["size"] = args.size
     print_result(summary, args.json, lambda s: _text(s, args.out))
     return 0
 

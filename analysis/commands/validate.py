@@ -94,6 +94,9 @@ def _text(summary: dict, out: str) -> str:
                  f"{held['independent_streams']} streams), width {held['band_width']:.3f} vs trivial {held['trivial_band_width']:.3f}",
                  f"  horizon average: bias {held['horizon_bias']:+.3f}, planner mean f(k) {held['planner_mean_f_horizon_bias']:+.3f}, "
                  f"alive vote {held['planner_alive_vote_horizon_bias']:+.3f}",
+                 *[f"  {name}: band coverage {d['band_coverage_nontrivial']:.3f} of {d['nontrivial_checkpoints']} non-trivial checkpoints, "
+                   f"width {d['band_width']:.3f} vs trivial {d['trivial_band_width']:.3f}; mean curve coverage {d['mean_curve_coverage']:.3f}, "
+                   f"width {d['mean_curve_width']:.3f}" for name, d in held["by_dataset"].items()],
                  "in-sample diagnostics:"]
     lines += [f"coverage {summary['coverage']:.3f} of {summary['checkpoints']} checkpoints inside the "
              f"{int(summary['level'] * 100)}% band of '{summary['predictor']}' (target {summary['target']:.0%})"]

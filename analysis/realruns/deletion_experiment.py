@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from analysis.realruns.deletion_config import DeletionCurvesConfig
 from analysis.realruns.deletion_summary import summarise
 from analysis.realruns.experiment import cached_prefix_logits, prior_point_weights
 from analysis.realruns.mainfigure import FULL, SISA, s3t_method
+from analysis.realruns.phases import PhaseTimer
 from analysis.realruns.retrained import retrained_curve
 from analysis.realruns.retraining_cost import cumulative, full_request_costs, prefix_tree_cost, sisa_request_costs
 from s3t_sim.output import write_text_atomic
@@ -65,8 +65,6 @@ class SeedSystem:
     weights: np.ndarray  # request weight of each point
     eval_set: Any
     full_accuracy: float
-    train_seconds: float
-    evaluate_seconds: float
 
 
 @dataclass
@@ -142,13 +140,19 @@ def prepare_runs(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Pa
     return runs, budget_run
 
 
-def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path, executor: Any, progress: bool = False) -> SeedSystem:
+def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path, executor: Any, timer: PhaseTimer,
+               progress: bool = False) -> SeedSystem:
     """Train (or resume) every run of one seed and cache its logits on the evaluation set."""
     runs, budget_run = prepare_runs(config, name, seed, out_dir)
-    started = time.perf_counter()
-    for run_dir in runs.values():
-        train_with_backend(run_dir, executor, progress=progress)
-    trained = time.perf_counter()
+    with timer("train"):
+        for run_dir in runs.values():
+            train_with_backend(run_dir, executor, progress=progress)
+    with timer("evaluate"):
+        return _measure_seed(config, name, seed, runs, budget_run)
+
+
+def _measure_seed(config: DeletionCurvesConfig, name: str, seed: int, runs: dict[str, Path], budget_run: dict[int, str]) -> SeedSystem:
+    """Cache every run's prefix logits on the evaluation set and evaluate the full fine-tuning model."""
     sequences, logits = {}, {}
     eval_set = labels = None
     for key, run_dir in runs.items():
@@ -171,7 +175,7 @@ def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path
     sizes = np.bincount(slice_of_point, minlength=config.shards * config.slices).reshape(config.shards, config.slices)
     weights = prior_point_weights(config.prior, len(ids), config.seed + seed)
     return SeedSystem(dataset_label(name), seed, runs, budget_run, sequences, logits, labels, ids, slice_of_point, sizes, weights,
-                      eval_set, full_accuracy, trained - started, time.perf_counter() - trained)
+                      eval_set, full_accuracy)
 
 
 def seed_streams(config: DeletionCurvesConfig, system: SeedSystem, length: int) -> np.ndarray:
@@ -249,32 +253,28 @@ def run_deletion_curves(config: DeletionCurvesConfig, out_dir: "str | Path" = "o
     executor = executor if executor is not None else LocalTreeExecutor()
     show = sys.stderr.isatty() if progress is None else progress
     result = DeletionCurvesResult()
-    seconds = {"train": 0.0, "evaluate": 0.0, "replay": 0.0, "retrain": 0.0}
+    timer = PhaseTimer()
     per_dataset = []
     with executor:
         for name in config.datasets:
             systems = []
             for seed in tqdm(config.seeds, desc=f"{dataset_label(name)}: train and cache", disable=not show):
-                systems.append(train_seed(config, name, seed, out_dir, executor, show))
-                seconds["train"] += systems[-1].train_seconds
-                seconds["evaluate"] += systems[-1].evaluate_seconds
-            started = time.perf_counter()
+                systems.append(train_seed(config, name, seed, out_dir, executor, timer, show))
             length = config.requests or len(systems[0].point_ids)
             if length > len(systems[0].point_ids):
                 raise ValueError(f"requests must be at most the {len(systems[0].point_ids)} training points of {systems[0].dataset}; got {length}")
-            streams = [seed_streams(config, s, length) for s in systems]
-            end = horizon(config, systems, streams)
-            replay(config, systems, streams, end, result)
+            with timer("replay"):
+                streams = [seed_streams(config, s, length) for s in systems]
+                end = horizon(config, systems, streams)
+                replay(config, systems, streams, end, result)
             chance = result.chance[systems[0].dataset] = 1.0 / systems[0].logits["sisa"].shape[-1]
-            seconds["replay"] += time.perf_counter() - started
-            started = time.perf_counter()
             dead = band_end([r for r in result.curves if r["dataset"] == systems[0].dataset], chance) or end  # at chance from the start: all
             checkpoints = retrain_checkpoints(config, dead, len(systems[0].point_ids))
-            if checkpoints and config.retrain_streams:
-                with tqdm(total=2 * len(systems) * config.retrain_streams, desc=f"{systems[0].dataset}: retrain SISA and full",
-                          disable=not show) as bar:
-                    measure_retraining(config, systems, streams, checkpoints, out_dir, bar, result)
-            seconds["retrain"] += time.perf_counter() - started
+            with timer("retrain"):
+                if checkpoints and config.retrain_streams:
+                    with tqdm(total=2 * len(systems) * config.retrain_streams, desc=f"{systems[0].dataset}: retrain SISA and full",
+                              disable=not show) as bar:
+                        measure_retraining(config, systems, streams, checkpoints, out_dir, bar, result)
             per_dataset.append(summarise(config, systems, streams, end, checkpoints, result))
-    result.summary = {"config": asdict(config), "datasets": per_dataset, "seconds": seconds}
+    result.summary = {"config": asdict(config), "datasets": per_dataset, "seconds": timer.seconds}
     return result

@@ -301,7 +301,28 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
         **{f"{key}_mean": float(np.mean([r[key] for r in horizon])) for key in ("band_slope", "band_shift") if horizon and key in horizon[0]},
         **{f"{name}_horizon_{stat}": value for name in ("planner_mean_f", "planner_alive_vote") if horizon and f"horizon_{name}" in horizon[0]
            for stat, value in _errors(np.array([r[f"horizon_{name}"] - r["horizon_measured"] for r in horizon])).items()},
+        "by_dataset": _by_dataset(stream_rows, mean_rows, inside, m_inside),
     }
+
+
+def _by_dataset(stream_rows: list[dict[str, Any]], mean_rows: list[dict[str, Any]], inside: np.ndarray, m_inside: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Coverage and widths of each data set alone (the pooled scores can hide a data set where the band is wider than trivial)."""
+    out = {}
+    for dataset in dict.fromkeys(r.get("dataset", "") for r in stream_rows):
+        rows = np.array([r.get("dataset", "") == dataset for r in stream_rows])
+        nontrivial = rows & np.array([r["nontrivial"] for r in stream_rows], dtype=bool)
+        width = np.array([r["band_high"] - r["band_low"] for r in stream_rows])
+        trivial = np.array([r["trivial_high"] - r["trivial_low"] for r in stream_rows])
+        means = np.array([r.get("dataset", "") == dataset for r in mean_rows])
+        mean_width = np.array([r["mean_high"] - r["mean_low"] for r in mean_rows])
+        out[str(dataset)] = {
+            "band_coverage_nontrivial": float(inside[nontrivial].mean()) if nontrivial.any() else float("nan"),
+            "nontrivial_checkpoints": int(nontrivial.sum()),
+            "band_width": float(width[rows].mean()), "trivial_band_width": float(trivial[rows].mean()),
+            "mean_curve_coverage": float(m_inside[means].mean()) if means.any() else float("nan"),
+            "mean_curve_width": float(mean_width[means].mean()) if means.any() else float("nan"),
+        }
+    return out
 
 
 def _errors(err: np.ndarray) -> dict[str, float]:

@@ -72,6 +72,10 @@ def validation_section(ctx: ReportContext) -> "Section | None":
                   f"{held['band_coverage_nontrivial']:.3f} ± {held['band_coverage_nontrivial_se']:.3f} of {held['nontrivial_checkpoints']}"),
             Check("held out: one-stream band narrower than [chance, accuracy with nothing deleted]",
                   held["band_width"] < held["trivial_band_width"], f"{held['band_width']:.3f} vs {held['trivial_band_width']:.3f}"),
+            *[Check(f"held out, {name} alone: one-stream band covers >= 90% and is narrower than trivial",
+                    d["band_coverage_nontrivial"] >= 0.90 and d["band_width"] < d["trivial_band_width"],
+                    f"{d['band_coverage_nontrivial']:.3f}; {d['band_width']:.3f} vs {d['trivial_band_width']:.3f}")
+              for name, d in held.get("by_dataset", {}).items()],
         ]
     checks.append(Check("in-sample: measured accuracy inside the 95% band of simulator + f(k) at >= 90% of checkpoints",
                         summary["coverage"] >= summary["target"], f"{summary['coverage']:.3f} of {summary['checkpoints']}"))
@@ -84,7 +88,10 @@ def validation_section(ctx: ReportContext) -> "Section | None":
                      "In-sample coverage by predictor (the scored seed is in the fit; binomial SE)")
     tables = [coverage]
     if "band_coverage_nontrivial" in held:
-        tables.insert(0, Table(["measure", "value"], [[k, v] for k, v in held.items() if k != "protocol"], "Held-out scores"))
+        tables.insert(0, Table(["measure", "value"], [[k, v] for k, v in held.items() if k not in ("protocol", "by_dataset")], "Held-out scores"))
+        columns = ["band_coverage_nontrivial", "nontrivial_checkpoints", "band_width", "trivial_band_width", "mean_curve_coverage", "mean_curve_width"]
+        tables.insert(1, Table(["dataset", *columns], [[name, *(d[c] for c in columns)] for name, d in held.get("by_dataset", {}).items()],
+                               "Held-out scores by data set"))
     if (folder / "comparison.csv").is_file():
         tables.append(_csv_table(folder / "comparison.csv", "S3T vs SISA vs full LoRA (same data and budget)"))
     figures = []
@@ -93,3 +100,37 @@ def validation_section(ctx: ReportContext) -> "Section | None":
         if png.is_file() and table_csv.is_file():
             figures.append(SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"])))
     return Section("Validation against real fine-tuning runs", paragraphs=paragraphs, checks=checks, tables=tables, figures=figures)
+
+
+DELETION_CURVES_DIR = "deletion-curves"
+
+
+def deletion_curves_section(ctx: ReportContext) -> "Section | None":
+    """Section from ``<out>/deletion-curves/deletion_curves.json`` (``s3t deletion-curves``); ``None`` when there is none."""
+    folder = Path(ctx.out_dir) / DELETION_CURVES_DIR
+    path = folder / "deletion_curves.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    config = summary["config"]
+    paragraphs = [f"{config['model']} on {', '.join(d['dataset'] for d in summary['datasets'])}: m = {config['shards']}, "
+                  f"L = {config['slices']}, B in {config['budgets']} ({config['selection']}), {config['epochs']} epoch(s), seeds "
+                  f"{config['seeds']}; {config['streams']} {config['prior']} deletion streams per seed from cached logits; SISA and "
+                  f"full fine-tuning retrained for real at {config['retrain_streams']} stream(s) per seed."]
+    checks, rows = [], []
+    for d in summary["datasets"]:
+        clean = max(b["accuracy_nothing_deleted"] for b in d["s3t"].values())
+        checks.append(Check(f"{d['dataset']}: S3T with nothing deleted within 0.05 of full fine-tuning",
+                            clean >= d["full_accuracy_nothing_deleted"] - 0.05, f"{clean:.3f} vs {d['full_accuracy_nothing_deleted']:.3f}"))
+        checks += [Check(f"{d['dataset']}: {name.replace('_', ' ')}", bool(ok), "") for name, ok in d["checks"].items()]
+        rows += [[d["dataset"], b["method"], b["accuracy_nothing_deleted"], b["requests_until_every_shard_dead"],
+                  d["cost_at_end_example_passes"][b["method"]]] for b in d["s3t"].values()]
+        rows += [[d["dataset"], method, r["accuracy"][-1], None, d["cost_at_end_example_passes"][method]] for method, r in d["retrained"].items()]
+    table = Table(["dataset", "method", "accuracy", "requests until every shard is dead", "training cost at the end (example-passes)"],
+                  rows, "Methods side by side (S3T: nothing deleted; retrained methods: at the last real retraining)")
+    fig = summary["figure"]
+    png, pdf, table_csv = (folder / f"{fig['name']}.{ext}" for ext in ("png", "pdf", "csv"))
+    figures = [SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"]))] if png.is_file() else []
+    paragraphs.append(f"Reproduce: s3t deletion-curves --size {summary.get('size', 'full')} --out {Path(ctx.out_dir).name}/{DELETION_CURVES_DIR}")
+    return Section("Accuracy and cost against deletions: S3T, SISA, full fine-tuning", paragraphs=paragraphs, checks=checks,
+                   tables=[table], figures=figures)

@@ -4,9 +4,10 @@ CSV) beside them, ``data_dictionary.csv``/``.json`` for those CSVs and ``report_
 (every table of the report as a booktabs LaTeX table).
 
 Everything runs on embedded defaults (no data, no network) and imports only the base
-dependencies (numpy, scipy, networkx, matplotlib, tqdm). Two sections come from files in
+dependencies (numpy, scipy, networkx, matplotlib, tqdm). Three sections come from files in
 the output folder when present: the comparison with real runs left by
-``s3t validate --out OUT/validation`` (:func:`analysis.realruns.report_section.validation_section`)
+``s3t validate --out OUT/validation`` (:func:`analysis.realruns.report_section.validation_section`),
+the deletion curves of ``s3t deletion-curves --out OUT/deletion-curves`` (:func:`~analysis.realruns.report_section.deletion_curves_section`)
 and an ``extra_section.json`` written by any other tool (:func:`extra_section`).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import figures
-from analysis.realruns.report_section import validation_section
+from analysis.realruns.report_section import deletion_curves_section, validation_section
 from analysis.report.document import Check, ReportContext, Section, render_html, render_markdown, summary_section
 from analysis.report.sections import REPORT_SIZES, THEORY_SECTIONS
 from analysis.tables import Table
@@ -77,7 +78,7 @@ def build_report(out_dir: "str | Path" = "out", seed: int = 0, size: str = "defa
     fig_size = figures.SIZES[chosen.figure_size]
     ctx = ReportContext(out_dir=out_dir, seed=seed, size=size, progress=progress)
     sections = [section(ctx, chosen, fig_size) for section in tqdm(THEORY_SECTIONS, desc="report", disable=not progress)]
-    sections += [s for s in (extra_section(ctx), validation_section(ctx)) if s is not None]
+    sections += [s for s in (extra_section(ctx), validation_section(ctx), deletion_curves_section(ctx)) if s is not None]
     seconds = time.perf_counter() - start
     sections.append(Section("Reproduce", paragraphs=[
         f"Regenerate this report with: s3t report --out {out_dir.name} --seed {seed} --size {size}  (or make report).",
