@@ -26,7 +26,7 @@ from analysis.realruns.bands import (
 )
 from analysis.realruns.mainfigure import deletion_costs, deletion_curves
 from analysis.realruns.phases import PhaseTimer
-from analysis.realruns.pool import map_in_processes
+from analysis.realruns.pool import WorkerPool
 from analysis.realruns.heldout import MIN_PILOTS, predict_heldout, stage_accuracy, summarise_heldout
 from analysis.realruns.experiment import (
     TrainedSystem,
@@ -282,10 +282,11 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
     workers = config.workers if isinstance(executor, LocalTreeExecutor) and config.device == "cpu" else 1
     with executor:
         bar = tqdm(total=2 * len(jobs), desc=f"validate (train, evaluate; {workers} processes)", disable=not show)
-        with result.timer("train"):
-            trained = map_in_processes(train_system, jobs, workers, bar.update, config, out_dir, executor)
-        with result.timer("evaluate"):
-            measured = map_in_processes(measure_system, list(zip(jobs, trained)), workers, bar.update, config, out_dir)
+        with WorkerPool(workers) as pool:
+            with result.timer("train"):
+                trained = pool.map(train_system, jobs, bar.update, config, out_dir, executor)
+            with result.timer("evaluate"):
+                measured = pool.map(measure_system, list(zip(jobs, trained)), bar.update, config, out_dir)
         bar.close()
         for dataset in config.datasets:
             systems = [system for system in measured if system.dataset == dataset]

@@ -6,22 +6,40 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable
 
 
-def map_in_processes(fn: Callable[..., Any], items: list[Any], workers: int, done: Callable[[], Any], *common: Any) -> list[Any]:
-    """``[fn(item, *common) for item in items]`` in item order, on ``workers`` spawned processes
-    (in this process when ``workers`` is 1 or there is one item); ``done()`` after each item.
+class WorkerPool:
+    """``workers`` spawned processes kept for several :meth:`map` calls (their imports and loaded
+    models are reused); with one worker everything runs in this process.
 
-    Each process runs whole items, so a job that is deterministic on its own gives the same
-    result whichever process runs it; an exception in a job is raised here.
+    >>> with WorkerPool(1) as pool:
+    ...     pool.map(abs, [-1, 2], lambda: None)
+    [1, 2]
     """
-    if workers <= 1 or len(items) <= 1:
-        out = []
-        for item in items:
-            out.append(fn(item, *common))
-            done()
-        return out
-    context = multiprocessing.get_context("spawn")  # no forked torch state in the workers
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
-        futures = [pool.submit(fn, item, *common) for item in items]
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: "ProcessPoolExecutor | None" = None
+
+    def __enter__(self) -> "WorkerPool":
+        if self.workers > 1:  # spawn: no forked torch state in the workers
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[..., Any], items: list[Any], done: Callable[[], Any], *common: Any) -> list[Any]:
+        """``[fn(item, *common) for item in items]`` in item order; ``done()`` after each item. Each
+        process runs whole items, so a job that is deterministic on its own gives the same result
+        whichever process runs it; an exception in a job is raised here."""
+        if self._pool is None:
+            out = []
+            for item in items:
+                out.append(fn(item, *common))
+                done()
+            return out
+        futures = [self._pool.submit(fn, item, *common) for item in items]
         for future in as_completed(futures):
             future.result()
             done()
