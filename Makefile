@@ -32,9 +32,11 @@ test: $(VENV)/.installed-all
 test-full: $(VENV)/.installed-all
 	S3T_TEST_SIZE=full $(BIN)/python -m pytest -q tests
 
-# Real runs (about 15 min on 2 cores): afterwards `make report` adds a validation section.
+# Real runs on 2 cores: the full validation and the small deletion curves (SISA and full
+# fine-tuning retrained for real); afterwards `make report` adds their sections.
 validate: $(VENV)/.installed-all
 	$(BIN)/s3t validate --out out/validation
+	$(BIN)/s3t deletion-curves --size small --out out/deletion-curves
 
 bench: $(VENV)/.installed-all
 	$(BIN)/python -m bench
