@@ -34,8 +34,8 @@ from analysis.realruns.experiment import (
     ensemble_table,
     measure_performance,
     prior_point_weights,
-    replay_stream,
     measure_system,
+    replay_stream,
     standard_error,
     train_system,
     write_performance_csv,
@@ -73,7 +73,7 @@ class ValidationResult:
     main_rows: list[dict[str, Any]] = field(default_factory=list)  # the paper-style deletion curves
     main_costs: list[dict[str, Any]] = field(default_factory=list)  # their training cost along the same streams
     chance: dict[str, float] = field(default_factory=dict)
-    timer: PhaseTimer = field(default_factory=PhaseTimer)  # seconds per phase: train, evaluate, replay, predict, write
+    timer: PhaseTimer = field(default_factory=PhaseTimer)  # seconds per phase: train, evaluate, replay, predict, figures
 
 
 def validate_system(config: ValidationConfig, system: TrainedSystem, prior: str, performance: Any, g: Any,
