@@ -39,7 +39,9 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     group.add_argument("--eval-limit", type=int, default=None, help="evaluation examples (seeded subsample of dev/test)")
     group.add_argument("--seeds", type=int, default=None, metavar="N", help="training seeds 0..N-1 (at least 3; default 3)")
     group.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    group.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
+    group.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1)")
+    group.add_argument("--workers", type=int, default=None,
+                       help="processes that train and cache the seeds in parallel (default: the cores, at most 4; 1 with --backend ray or a GPU)")
     group = parser.add_argument_group("deletion streams")
     group.add_argument("--streams", type=int, default=None, help="simulated streams per training seed (default 1000)")
     group.add_argument("--requests", type=int, default=None, help="requests per stream (default: until every shard is dead)")
@@ -59,7 +61,7 @@ INT_FLAGS = {  # flag -> (config field, low, high)
     "train_limit": ("train_limit", 2, 10_000_000), "eval_limit": ("eval_limit", 10, 10_000_000),
     "streams": ("streams", 1, 100_000), "requests": ("requests", 1, 10_000_000),
     "retrain_checkpoints": ("retrain_checkpoints", 0, 100), "retrain_streams": ("retrain_streams", 0, 100_000),
-    "threads": ("threads", 1, 1024),
+    "threads": ("threads", 1, 1024), "workers": ("workers", 1, 64),
 }
 
 

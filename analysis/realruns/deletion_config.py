@@ -5,7 +5,8 @@ its allowed range (:mod:`s3t_sim.checks`), so a bad value stops before anything 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3t_sim.checks import check_choice, check_int, check_real
@@ -58,6 +59,7 @@ class DeletionCurvesConfig:
     level: float = 0.95
     seed: int = 0  # deletion streams
     threads: int = 1
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))  # processes training seeds in parallel (CPU, local)
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -85,6 +87,7 @@ class DeletionCurvesConfig:
         self.level = check_real("level", self.level, 0.5, 1.0, high_inclusive=False)
         self.seed = check_int("seed", self.seed, 0)
         self.threads = check_int("threads", self.threads, 1, 1024)
+        self.workers = check_int("workers", self.workers, 1, 64)
         TrainingConfig(model=self.model, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, max_length=self.max_length,
                        device=self.device)  # the run's own checks and messages
 

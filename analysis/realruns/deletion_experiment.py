@@ -36,6 +36,7 @@ from analysis.realruns.deletion_summary import summarise
 from analysis.realruns.experiment import cached_prefix_logits, prior_point_weights
 from analysis.realruns.mainfigure import FULL, SISA, s3t_method
 from analysis.realruns.phases import PhaseTimer
+from analysis.realruns.pool import WorkerPool
 from analysis.realruns.retrained import retrained_curve
 from analysis.realruns.retraining_cost import cumulative, full_request_costs, prefix_tree_cost, sisa_request_costs
 from s3t_sim.output import write_text_atomic
@@ -140,15 +141,23 @@ def prepare_runs(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Pa
     return runs, budget_run
 
 
-def train_seed(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Path, executor: Any, timer: PhaseTimer,
-               progress: bool = False) -> SeedSystem:
-    """Train (or resume) every run of one seed and cache its logits on the evaluation set."""
-    runs, budget_run = prepare_runs(config, name, seed, out_dir)
-    with timer("train"):
-        for run_dir in runs.values():
-            train_with_backend(run_dir, executor, progress=progress)
-    with timer("evaluate"):
-        return _measure_seed(config, name, seed, runs, budget_run)
+def train_seed(job: tuple[str, int], config: DeletionCurvesConfig, out_dir: Path, executor: Any) -> None:
+    """Train (or resume) every run of ``job = (data set, seed)``."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    runs, _ = prepare_runs(config, *job, out_dir)
+    for run_dir in runs.values():
+        train_with_backend(run_dir, executor, progress=False)
+
+
+def measure_seed(job: tuple[str, int], config: DeletionCurvesConfig, out_dir: Path) -> SeedSystem:
+    """Cache the logits of every trained run of ``job = (data set, seed)`` on the evaluation set."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    name, seed = job
+    return _measure_seed(config, name, seed, *prepare_runs(config, name, seed, out_dir))
 
 
 def _measure_seed(config: DeletionCurvesConfig, name: str, seed: int, runs: dict[str, Path], budget_run: dict[int, str]) -> SeedSystem:
@@ -255,11 +264,17 @@ def run_deletion_curves(config: DeletionCurvesConfig, out_dir: "str | Path" = "o
     result = DeletionCurvesResult()
     timer = PhaseTimer()
     per_dataset = []
+    jobs = [(name, seed) for name in config.datasets for seed in config.seeds]
+    # local CPU runs: seeds in parallel processes; Ray parallelises the nodes of each run itself
+    workers = config.workers if isinstance(executor, LocalTreeExecutor) and config.device == "cpu" else 1
     with executor:
+        with tqdm(total=2 * len(jobs), desc=f"train and cache ({workers} processes)", disable=not show) as bar, WorkerPool(workers) as pool:
+            with timer("train"):
+                pool.map(train_seed, jobs, bar.update, config, out_dir, executor)
+            with timer("evaluate"):
+                measured = pool.map(measure_seed, jobs, bar.update, config, out_dir)
         for name in config.datasets:
-            systems = []
-            for seed in tqdm(config.seeds, desc=f"{dataset_label(name)}: train and cache", disable=not show):
-                systems.append(train_seed(config, name, seed, out_dir, executor, timer, show))
+            systems = [s for s, (job_name, _) in zip(measured, jobs) if job_name == name]
             length = config.requests or len(systems[0].point_ids)
             if length > len(systems[0].point_ids):
                 raise ValueError(f"requests must be at most the {len(systems[0].point_ids)} training points of {systems[0].dataset}; got {length}")
