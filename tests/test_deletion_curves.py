@@ -263,11 +263,13 @@ def test_command_writes_curves_costs_and_figure(tmp_path, capsys, monkeypatch):
     import shutil
 
     from analysis.realruns.report_section import deletion_curves_section
-    from analysis.report.document import ReportContext, render_html
+    from analysis.report.document import ReportContext, render_html, render_markdown
 
     shutil.copytree(out, tmp_path / "report" / "deletion-curves")
     section = deletion_curves_section(ReportContext(out_dir=tmp_path / "report", seed=0, size="small"))
     assert section is not None and len(section.figures) == 1 and section.figures[0].png.is_file()
     assert [c.claim for c in section.checks] == ["toy: S3T with nothing deleted within 0.05 of full fine-tuning", "toy: sisa run equals s3t first sequence"]
     assert "s3t deletion-curves --size tiny" in render_html("r", {}, [section])
+    markdown = render_markdown("r", {}, [section], tmp_path / "report")  # figures linked where they are, beside report.md or below
+    assert "(deletion-curves/deletion_curves.png)" in markdown and "[PDF](deletion-curves/deletion_curves.pdf)" in markdown
     assert deletion_curves_section(ReportContext(out_dir=tmp_path, seed=0, size="small")) is None

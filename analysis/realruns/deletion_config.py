@@ -96,7 +96,7 @@ DELETION_CURVES_SIZES: dict[str, DeletionCurvesConfig] = {
     # the CI test: the tiny random BERT, seconds
     "tiny": DeletionCurvesConfig(model="tiny", shards=2, slices=2, budgets=(1, 2), epochs=4, lr=2e-2, batch_size=8, max_length=16,
                                  train_limit=48, eval_limit=40, streams=50, retrain_checkpoints=3),
-    # MiniLM on SST-2, about 3 minutes on 2 cores: 2 shards x 3 slices, 40 examples per slice
+    # MiniLM on SST-2, about 2 minutes on 2 cores: 2 shards x 3 slices, 40 examples per slice
     "small": DeletionCurvesConfig(shards=2, slices=3, budgets=(1, 2, 3), epochs=1, max_length=32, train_limit=240, eval_limit=300,
                                   streams=1000, retrain_checkpoints=4),
     # realistic: 500 examples per slice, 2 epochs (docs/validation.md, "s3t deletion-curves": what was measured)

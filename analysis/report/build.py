@@ -97,7 +97,7 @@ def build_report(out_dir: "str | Path" = "out", seed: int = 0, size: str = "defa
     figures.write_data_dictionary(out_dir, [f for s in sections for f in s.figures])
     write_text_atomic(out_dir / "report_tables.tex", latex_tables(sections))
     html_path = write_text_atomic(out_dir / "report.html", render_html(title, meta, sections))
-    md_path = write_text_atomic(out_dir / "report.md", render_markdown(title, meta, sections))
+    md_path = write_text_atomic(out_dir / "report.md", render_markdown(title, meta, sections, out_dir))
     return ReportResult(html_path, md_path, sections, seconds)
 
 

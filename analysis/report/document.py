@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -156,9 +157,9 @@ def _figure_html(figure: SavedFigure) -> str:
             f"Files: <code>{html.escape(figure.name)}.png</code>, {formats}.</figcaption></figure>")
 
 
-def render_markdown(title: str, meta: dict[str, str], sections: list[Section]) -> str:
+def render_markdown(title: str, meta: dict[str, str], sections: list[Section], base: "Path | None" = None) -> str:
     """The same report as Markdown (maths as ``<sub>``/``<sup>``, failed checks in bold); figures
-    are linked (they sit beside ``report.md``)."""
+    are linked relative to ``base``, the folder of ``report.md`` (by name alone without it)."""
     lines = [f"# {title}", ""]
     lines += [f"- **{k}**: {v}" for k, v in meta.items()]
     for section in sections:
@@ -178,7 +179,8 @@ def render_markdown(title: str, meta: dict[str, str], sections: list[Section]) -
                 lines += [f"**{table.title}**", ""]
             lines += [table.to_markdown(), ""]
         for figure in section.figures:
-            lines += [f"![{figure.title or figure.name}]({figure.name}.png)", "", f"*{figure.caption}* ([PDF]({figure.name}.pdf), [CSV]({figure.name}.csv))", ""]
+            stem = (Path(os.path.relpath(figure.png, base)) if base is not None else Path(Path(figure.png).name)).with_suffix("").as_posix()
+            lines += [f"![{figure.title or figure.name}]({stem}.png)", "", f"*{figure.caption}* ([PDF]({stem}.pdf), [CSV]({stem}.csv))", ""]
     tag = {"_": "sub", "^": "sup"}
     text = _BRACED.sub(lambda m: f"<{tag[m.group(1)]}>{m.group(2)}</{tag[m.group(1)]}>", "\n".join(lines))
     return text.rstrip() + "\n"
