@@ -15,23 +15,6 @@ from analysis.realruns.curves import CURVE_COLUMNS, accuracy_along_streams, all_
 from analysis.realruns.retraining_cost import cumulative, full_request_costs, prefix_tree_cost, sisa_request_costs
 from s3t_sim.prefix import served_states_after
 
-POSITIVE, NEGATIVE = ["great", "superb", "lovely", "fun"], ["awful", "boring", "dull", "weak"]
-FILLER = ["film", "plot", "actors", "story", "the", "a"]
-
-
-def write_toy(folder: Path, n_train: int = 64, n_eval: int = 40, seed: int = 0) -> Path:
-    """A learnable two-class set: the label is which word list the adjectives come from."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    for name, n in (("train", n_train), ("dev", n_eval)):
-        rows = ["sentence\tlabel"]
-        for _ in range(n):
-            label = int(rng.integers(2))
-            words = list(rng.choice(POSITIVE if label else NEGATIVE, 2)) + list(rng.choice(FILLER, 3))
-            rows.append(" ".join(words) + f"\t{label}")
-        (folder / f"{name}.tsv").write_text("\n".join(rows) + "\n")
-    return folder
-
 
 # --------------------------------------------------------------------------- costs (no torch)
 
@@ -115,7 +98,7 @@ def test_curves_start_clean_end_at_chance_and_larger_budgets_serve_longer_prefix
 
 # --------------------------------------------------------------------------- runs of a seed (no training)
 
-def test_bms_under_a_skewed_prior_uses_the_weights_and_trains_non_nested_budgets_apart(tmp_path):
+def test_bms_under_a_skewed_prior_uses_the_weights_and_trains_non_nested_budgets_apart(tmp_path, write_toy):
     import dataclasses
 
     from analysis.realruns.deletion_config import DeletionCurvesConfig
@@ -138,7 +121,7 @@ def test_bms_under_a_skewed_prior_uses_the_weights_and_trains_non_nested_budgets
 # --------------------------------------------------------------------------- real retraining (tiny model)
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tmp_path_factory, write_toy) -> Path:
     pytest.importorskip("peft")
     from s3t_train.config import DataConfig, RunConfig, SystemConfig, TrainingConfig
     from s3t_train.driver import train_run
@@ -212,7 +195,7 @@ def _err(capsys) -> str:
     (["--selection", "random"], "invalid choice"),
     (["--epochs", "x"], "invalid int value"),
 ])
-def test_bad_input_is_refused_in_one_line(flags, named, tmp_path, capsys, monkeypatch):
+def test_bad_input_is_refused_in_one_line(flags, named, tmp_path, capsys, monkeypatch, write_toy):
     monkeypatch.chdir(tmp_path)
     write_toy(tmp_path / "data" / "toy")
     argv = ["deletion-curves", "--size", "tiny", "--data-dir", str(tmp_path / "data"), "--data", "toy", "--out", "o", *flags]
@@ -226,7 +209,7 @@ def test_bad_input_is_refused_in_one_line(flags, named, tmp_path, capsys, monkey
 
 
 @pytest.mark.slow
-def test_command_writes_curves_costs_and_figure(tmp_path, capsys, monkeypatch):
+def test_command_writes_curves_costs_and_figure(tmp_path, capsys, monkeypatch, write_toy):
     pytest.importorskip("peft")
     monkeypatch.setenv("S3T_TORCH_THREADS", "1")
     write_toy(tmp_path / "data" / "toy", 64, 40)

@@ -132,33 +132,14 @@ def test_band_rejects_bad_request_counts():
 
 # --------------------------------------------------------------------------- tiny end-to-end run
 
-POSITIVE = ["great", "superb", "lovely", "brilliant", "fun", "moving"]
-NEGATIVE = ["awful", "boring", "dull", "terrible", "weak", "bland"]
-FILLER = ["film", "plot", "actors", "story", "music", "ending", "the", "a"]
-
-
-def write_toy_dataset(folder, n_train: int, n_eval: int, seed: int) -> None:
-    """A learnable sentiment set: the label is which word list the adjectives come from."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    for name, n in (("train", n_train), ("dev", n_eval)):
-        lines = ["sentence\tlabel"]
-        for _ in range(n):
-            label = int(rng.integers(2))
-            words = list(rng.choice(POSITIVE if label else NEGATIVE, 2)) + list(rng.choice(FILLER, 3))
-            rng.shuffle(words)
-            lines.append(" ".join(words) + f"\t{label}")
-        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
-
-
 @pytest.mark.slow
-def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch):
+def test_validate_cli_tiny_end_to_end(tmp_path, capsys, monkeypatch, write_toy):
     pytest.importorskip("peft")
     from analysis.commands.validate import register
     from s3t_sim.performance import performance_from_csv
 
     monkeypatch.setenv("S3T_TORCH_THREADS", "1")
-    write_toy_dataset(tmp_path / "data" / "toy", 64, 40, seed=0)
+    write_toy(tmp_path / "data" / "toy", 64, 40, seed=0)
     parser = argparse.ArgumentParser(prog="s3t")
     register(parser.add_subparsers(dest="command"))
     out = tmp_path / "out" / "validation"

@@ -102,7 +102,7 @@ def _score_budgets(config: ValidationConfig, system: TrainedSystem, prior: str, 
                    slice_prior: np.ndarray, replays: list[dict], performance: Any, g: Any, result: ValidationResult) -> None:
     """For each budget B: the measured accuracy of the replayed streams and the four predictors' bands."""
     counts = config.request_counts
-    m, Bmax, L = system.sequences.shape
+    _, Bmax, L = system.sequences.shape
     streams = np.stack([r["hits"] for r in replays])
     for B in config.budgets:
         sequences = system.sequences[:, :B]
@@ -282,7 +282,7 @@ def run_validation(config: ValidationConfig, out_dir: "str | Path" = "out/valida
     workers = config.workers if isinstance(executor, LocalTreeExecutor) and config.device == "cpu" else 1
     with executor:
         bar = tqdm(total=2 * len(jobs), desc=f"validate (train, evaluate; {workers} processes)", disable=not show)
-        with WorkerPool(workers) as pool:
+        with WorkerPool(workers, config.threads) as pool:
             with result.timer("train"):
                 trained = pool.map(train_system, jobs, bar.update, config, out_dir, executor)
             with result.timer("evaluate"):

@@ -141,27 +141,18 @@ def prepare_runs(config: DeletionCurvesConfig, name: str, seed: int, out_dir: Pa
     return runs, budget_run
 
 
-def train_seed(job: tuple[str, int], config: DeletionCurvesConfig, out_dir: Path, executor: Any) -> None:
-    """Train (or resume) every run of ``job = (data set, seed)``."""
-    import torch
-
-    torch.set_num_threads(config.threads)
-    runs, _ = prepare_runs(config, *job, out_dir)
+def train_seed(job: tuple[str, int], config: DeletionCurvesConfig, out_dir: Path, executor: Any) -> tuple[dict[str, Path], dict[int, str]]:
+    """Train (or resume) every run of ``job = (data set, seed)``; returns :func:`prepare_runs`' runs and budgets."""
+    runs, budget_run = prepare_runs(config, *job, out_dir)
     for run_dir in runs.values():
         train_with_backend(run_dir, executor, progress=False)
+    return runs, budget_run
 
 
-def measure_seed(job: tuple[str, int], config: DeletionCurvesConfig, out_dir: Path) -> SeedSystem:
-    """Cache the logits of every trained run of ``job = (data set, seed)`` on the evaluation set."""
-    import torch
-
-    torch.set_num_threads(config.threads)
-    name, seed = job
-    return _measure_seed(config, name, seed, *prepare_runs(config, name, seed, out_dir))
-
-
-def _measure_seed(config: DeletionCurvesConfig, name: str, seed: int, runs: dict[str, Path], budget_run: dict[int, str]) -> SeedSystem:
-    """Cache every run's prefix logits on the evaluation set and evaluate the full fine-tuning model."""
+def measure_seed(job: tuple[tuple[str, int], tuple[dict[str, Path], dict[int, str]]], config: DeletionCurvesConfig) -> SeedSystem:
+    """Cache every run's prefix logits on the evaluation set and evaluate the full fine-tuning model
+    (``job = ((data set, seed), train_seed's result)``)."""
+    (name, seed), (runs, budget_run) = job
     sequences, logits = {}, {}
     eval_set = labels = None
     for key, run_dir in runs.items():
@@ -268,11 +259,11 @@ def run_deletion_curves(config: DeletionCurvesConfig, out_dir: "str | Path" = "o
     # local CPU runs: seeds in parallel processes; Ray parallelises the nodes of each run itself
     workers = config.workers if isinstance(executor, LocalTreeExecutor) and config.device == "cpu" else 1
     with executor:
-        with tqdm(total=2 * len(jobs), desc=f"train and cache ({workers} processes)", disable=not show) as bar, WorkerPool(workers) as pool:
+        with tqdm(total=2 * len(jobs), desc=f"train and cache ({workers} processes)", disable=not show) as bar, WorkerPool(workers, config.threads) as pool:
             with timer("train"):
-                pool.map(train_seed, jobs, bar.update, config, out_dir, executor)
+                trained = pool.map(train_seed, jobs, bar.update, config, out_dir, executor)
             with timer("evaluate"):
-                measured = pool.map(measure_seed, jobs, bar.update, config, out_dir)
+                measured = pool.map(measure_seed, list(zip(jobs, trained)), bar.update, config)
         for name in config.datasets:
             systems = [s for s, (job_name, _) in zip(measured, jobs) if job_name == name]
             length = config.requests or len(systems[0].point_ids)

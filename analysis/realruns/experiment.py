@@ -153,9 +153,6 @@ def _train(run_dir: Path, executor: Any) -> dict[tuple[int, tuple[int, ...]], fl
 def train_system(job: tuple[str, int], config: ValidationConfig, out_dir: Path, executor: Any) -> tuple[dict, float]:
     """Train (or resume) the S3T system and the full-LoRA model of ``job = (dataset, seed)``;
     returns the training seconds of each S3T node trained now and of the full-LoRA model."""
-    import torch
-
-    torch.set_num_threads(config.threads)
     dataset, seed = job
     runs_dir = out_dir / "runs" / dataset / f"seed{seed}"
     s3t_dir, full_dir = runs_dir / "s3t", runs_dir / "full-lora"
@@ -168,9 +165,6 @@ def train_system(job: tuple[str, int], config: ValidationConfig, out_dir: Path, 
 def measure_system(job: tuple[tuple[str, int], tuple[dict, float]], config: ValidationConfig, out_dir: Path) -> TrainedSystem:
     """Cache every node's eval logits of a trained system (``job = ((dataset, seed), train_system's result)``)
     and evaluate its full-LoRA model."""
-    import torch
-
-    torch.set_num_threads(config.threads)
     (dataset, seed), (node_seconds, full_seconds) = job
     return _measure(config, dataset, seed, out_dir / "runs" / dataset / f"seed{seed}", node_seconds, full_seconds)
 

@@ -247,10 +247,10 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
     """Scores of the held-out predictions (keys in ``docs/validation.md``).
 
     ``stream_rows``: one per (data set, target seed, prior, B, stream, checkpoint) with
-    ``measured, band_low, band_high, trivial_low, trivial_high, exact_low, exact_high,
+    ``dataset, measured, band_low, band_high, trivial_low, trivial_high, exact_low, exact_high,
     nontrivial, source`` (``replayed`` through the run, or ``cached`` logits), ``stream_id``
     and ``cluster`` (the unit whose members are dependent, e.g. the training seed); ``mean_rows``: one per (data set, seed, prior, B, checkpoint) with
-    ``measured, mean_low, mean_high, cluster``, plus ``horizon_*`` on the first checkpoint.
+    ``dataset, measured, mean_low, mean_high, cluster``, plus ``horizon_*`` on the first checkpoint.
     """
     def col(rows: list[dict], key: str) -> np.ndarray:
         return np.array([r[key] for r in rows])
@@ -308,12 +308,12 @@ def summarise_heldout(stream_rows: list[dict[str, Any]], mean_rows: list[dict[st
 def _by_dataset(stream_rows: list[dict[str, Any]], mean_rows: list[dict[str, Any]], inside: np.ndarray, m_inside: np.ndarray) -> dict[str, dict[str, Any]]:
     """Coverage and widths of each data set alone (the pooled scores can hide a data set where the band is wider than trivial)."""
     out = {}
-    for dataset in dict.fromkeys(r.get("dataset", "") for r in stream_rows):
-        rows = np.array([r.get("dataset", "") == dataset for r in stream_rows])
+    for dataset in dict.fromkeys(r["dataset"] for r in stream_rows):
+        rows = np.array([r["dataset"] == dataset for r in stream_rows])
         nontrivial = rows & np.array([r["nontrivial"] for r in stream_rows], dtype=bool)
         width = np.array([r["band_high"] - r["band_low"] for r in stream_rows])
         trivial = np.array([r["trivial_high"] - r["trivial_low"] for r in stream_rows])
-        means = np.array([r.get("dataset", "") == dataset for r in mean_rows])
+        means = np.array([r["dataset"] == dataset for r in mean_rows])
         mean_width = np.array([r["mean_high"] - r["mean_low"] for r in mean_rows])
         out[str(dataset)] = {
             "band_coverage_nontrivial": float(inside[nontrivial].mean()) if nontrivial.any() else float("nan"),

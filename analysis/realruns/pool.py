@@ -7,21 +7,24 @@ from typing import Any, Callable
 
 
 class WorkerPool:
-    """``workers`` spawned processes kept for several :meth:`map` calls (their imports and loaded
-    models are reused); with one worker everything runs in this process.
+    """``workers`` spawned processes, each with ``threads`` torch threads, kept for several
+    :meth:`map` calls (their imports and loaded models are reused); with one worker everything
+    runs in this process (its thread count is the caller's).
 
     >>> with WorkerPool(1) as pool:
     ...     pool.map(abs, [-1, 2], lambda: None)
     [1, 2]
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, threads: int = 1) -> None:
         self.workers = workers
+        self.threads = threads
         self._pool: "ProcessPoolExecutor | None" = None
 
     def __enter__(self) -> "WorkerPool":
         if self.workers > 1:  # spawn: no forked torch state in the workers
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_set_torch_threads, initargs=(self.threads,))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -44,3 +47,9 @@ class WorkerPool:
             future.result()
             done()
         return [future.result() for future in futures]
+
+
+def _set_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)

@@ -34,13 +34,29 @@ def _heldout_paragraph(held: dict) -> str:
             f"{held['horizon_bias']:+.3f}, mean absolute error {held['horizon_mean_abs_error']:.3f}.")
 
 
+def _summary(ctx: ReportContext, folder_name: str, file_name: str) -> "tuple[Path, dict] | None":
+    """The folder ``<out>/<folder_name>`` and its JSON summary; ``None`` when there is none."""
+    folder = Path(ctx.out_dir) / folder_name
+    path = folder / file_name
+    return (folder, json.loads(path.read_text())) if path.is_file() else None
+
+
+def _figures(folder: Path, listed: list[dict]) -> list[SavedFigure]:
+    """The figures a summary lists (``name``, ``title``, ``caption``) whose PNG and CSV are in ``folder``."""
+    figures = []
+    for fig in listed:
+        png, pdf, table_csv = (folder / f"{fig['name']}.{ext}" for ext in ("png", "pdf", "csv"))
+        if png.is_file() and table_csv.is_file():
+            figures.append(SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"])))
+    return figures
+
+
 def validation_section(ctx: ReportContext) -> "Section | None":
     """Section from ``<out>/validation/validation.json``; ``None`` when there is none."""
-    folder = Path(ctx.out_dir) / VALIDATION_DIR
-    path = folder / "validation.json"
-    if not path.is_file():
+    found = _summary(ctx, VALIDATION_DIR, "validation.json")
+    if found is None:
         return None
-    data = json.loads(path.read_text())
+    folder, data = found
     summary = data["summary"]
     by = summary["coverage_by_predictor"]
     config = summary.get("config", {})
@@ -94,12 +110,8 @@ def validation_section(ctx: ReportContext) -> "Section | None":
                                "Held-out scores by data set"))
     if (folder / "comparison.csv").is_file():
         tables.append(_csv_table(folder / "comparison.csv", "S3T vs SISA vs full LoRA (same data and budget)"))
-    figures = []
-    for fig in data.get("figures", []):
-        png, pdf, table_csv = (folder / f"{fig['name']}.{ext}" for ext in ("png", "pdf", "csv"))
-        if png.is_file() and table_csv.is_file():
-            figures.append(SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"])))
-    return Section("Validation against real fine-tuning runs", paragraphs=paragraphs, checks=checks, tables=tables, figures=figures)
+    return Section("Validation against real fine-tuning runs", paragraphs=paragraphs, checks=checks, tables=tables,
+                   figures=_figures(folder, data.get("figures", [])))
 
 
 DELETION_CURVES_DIR = "deletion-curves"
@@ -107,11 +119,10 @@ DELETION_CURVES_DIR = "deletion-curves"
 
 def deletion_curves_section(ctx: ReportContext) -> "Section | None":
     """Section from ``<out>/deletion-curves/deletion_curves.json`` (``s3t deletion-curves``); ``None`` when there is none."""
-    folder = Path(ctx.out_dir) / DELETION_CURVES_DIR
-    path = folder / "deletion_curves.json"
-    if not path.is_file():
+    found = _summary(ctx, DELETION_CURVES_DIR, "deletion_curves.json")
+    if found is None:
         return None
-    summary = json.loads(path.read_text())
+    folder, summary = found
     config = summary["config"]
     paragraphs = [f"{config['model']} on {', '.join(d['dataset'] for d in summary['datasets'])}: m = {config['shards']}, "
                   f"L = {config['slices']}, B in {config['budgets']} ({config['selection']}), {config['epochs']} epoch(s), seeds "
@@ -128,9 +139,6 @@ def deletion_curves_section(ctx: ReportContext) -> "Section | None":
         rows += [[d["dataset"], method, r["accuracy"][-1], None, d["cost_at_end_example_passes"][method]] for method, r in d["retrained"].items()]
     table = Table(["dataset", "method", "accuracy", "requests until every shard is dead", "training cost at the end (example-passes)"],
                   rows, "Methods side by side (S3T: nothing deleted; retrained methods: at the last real retraining)")
-    fig = summary["figure"]
-    png, pdf, table_csv = (folder / f"{fig['name']}.{ext}" for ext in ("png", "pdf", "csv"))
-    figures = [SavedFigure(fig["name"], fig["title"], fig["caption"], png, pdf, table_csv, _csv_table(table_csv, fig["title"]))] if png.is_file() else []
     paragraphs.append(f"Reproduce: s3t deletion-curves --size {summary.get('size', 'full')} --out {Path(ctx.out_dir).name}/{DELETION_CURVES_DIR}")
     return Section("Accuracy and cost against deletions: S3T, SISA, full fine-tuning", paragraphs=paragraphs, checks=checks,
-                   tables=[table], figures=figures)
+                   tables=[table], figures=_figures(folder, [summary["figure"]]))
